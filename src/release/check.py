@@ -1,0 +1,110 @@
+"""Re-verifies a staged release against its manifest and report: any drift is a finding."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from release import rules
+from release.errors import ReleaseError, UsageError
+from release.findings import FileRecord, Finding, Outcome
+from release.hashing import sha256_file
+from release.inventory import classify_kind
+from release.manifest import MANIFEST_NAME, Manifest, ManifestInvalid, read_manifest
+from release.progress import Progress, SilentProgress
+from release.report import VERDICT_PASS, Report, read_report_verdict
+
+REPORT_NAME = "release-report.json"
+
+
+def default_report_path(staged_dir: Path) -> Path:
+    return staged_dir.parent / REPORT_NAME
+
+
+def _present_files(staged_dir: Path) -> tuple[dict[str, os.stat_result], list[Finding]]:
+    """Regular files under the folder by relative path; links and special files are findings."""
+    files: dict[str, os.stat_result] = {}
+    findings: list[Finding] = []
+    for here, dirs, names in os.walk(staged_dir, followlinks=False):
+        base = Path(here)
+        for name in sorted(names + [d for d in dirs if (base / d).is_symlink()]):
+            path = base / name
+            relative = path.relative_to(staged_dir).as_posix()
+            info = path.lstat()
+            if stat.S_ISREG(info.st_mode):
+                files[relative] = info
+            else:
+                findings.append(Finding(rules.FILE_ADDED, relative,
+                                        "is a symlink or special file; a release holds only "
+                                        "regular files", basis="special"))
+        dirs[:] = [d for d in dirs if not (base / d).is_symlink()]
+    files.pop(MANIFEST_NAME, None)
+    return files, findings
+
+
+def _compare(staged_dir: Path, manifest: Manifest, progress: Progress
+             ) -> tuple[list[Finding], list[FileRecord]]:
+    present, findings = _present_files(staged_dir)
+    records = []
+    expected = {f.path: f for f in manifest.files}
+    with progress.task("Verifying files", sum(f.size for f in manifest.files)) as task:
+        for path, entry in sorted(expected.items()):
+            info = present.get(path)
+            if info is None:
+                findings.append(Finding(rules.FILE_REMOVED, path, "is in the manifest but missing"))
+                records.append(FileRecord(path, path, classify_kind(Path(path).name), None, None,
+                                          Outcome.FAILED, "missing"))
+                continue
+            digest = sha256_file(staged_dir / path, task.advance)
+            if info.st_size != entry.size or digest != entry.sha256:
+                findings.append(Finding(
+                    rules.FILE_CHANGED, path, "differs from the manifest (edited after staging)",
+                    evidence={"expected_sha256": entry.sha256, "sha256": digest,
+                              "expected_size": entry.size, "size": info.st_size}))
+            records.append(FileRecord(path, path, classify_kind(Path(path).name), info.st_size,
+                                      digest, Outcome.SCANNED))
+    for path in sorted(set(present) - set(expected)):
+        findings.append(Finding(rules.FILE_ADDED, path, "is not in the manifest (added after "
+                                "staging)"))
+    return findings, records
+
+
+def _check_report(report_path: Path, manifest: Manifest) -> list[Finding]:
+    if not report_path.is_file():
+        return [Finding(rules.REPORT_MISMATCH, None,
+                        f"no release report at {report_path.name} next to the staged folder")]
+    if sha256_file(report_path) != manifest.report_sha256:
+        return [Finding(rules.REPORT_MISMATCH, None,
+                        f"{report_path.name} is not the report this release was staged with")]
+    try:
+        verdict, _ = read_report_verdict(report_path)
+    except ReleaseError as exc:
+        return [Finding(rules.REPORT_MISMATCH, None, f"{report_path.name}: {exc}")]
+    if verdict != VERDICT_PASS:
+        return [Finding(rules.REPORT_NOT_PASSED, None,
+                        f"{report_path.name} has verdict {verdict!r}", basis=verdict)]
+    return []
+
+
+def check_staged(
+    staged_dir: Path, report_path: Path | None = None, *, progress: Progress | None = None
+) -> tuple[Report, Manifest | None]:
+    """Verify every staged byte against the manifest and the manifest against the report."""
+    if not staged_dir.is_dir():
+        raise UsageError("is not a staged release folder (run `release prepare`)", path=staged_dir)
+    progress = progress or SilentProgress()
+    try:
+        manifest = read_manifest(staged_dir)
+    except ManifestInvalid as exc:
+        finding = Finding(rules.MANIFEST_INVALID, MANIFEST_NAME, str(exc))
+        return Report.create("check", [finding], []), None
+    findings, records = _compare(staged_dir, manifest, progress)
+    findings.extend(_check_report(report_path or default_report_path(staged_dir), manifest))
+    context = {
+        "release": {"name": manifest.name, "version": manifest.version},
+        "staged": {"path": staged_dir.name, "files": len(manifest.files)},
+        "git": {"commit": manifest.git_commit, "branch": manifest.git_branch,
+                "dirty": manifest.git_dirty},
+    }
+    return Report.create("check", findings, records, context=context), manifest

@@ -1,0 +1,271 @@
+"""`release` commands: thin wrappers that call the library, render the report and set the exit code."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from release import __version__
+from release.atomic import write_atomic
+from release.errors import (
+    EXIT_GATE_FAILED,
+    EXIT_PASSED,
+    EXIT_TOOL_FAILED,
+    EXIT_USAGE,
+    ReleaseError,
+    UsageError,
+    display_path,
+)
+from release.formats import FORMATS, json_format, renderer
+from release.report import Report
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Ui:
+    """How this invocation talks to the user: format, destination, verbosity."""
+
+    fmt: str
+    output: Path | None
+    quiet: bool
+    verbose: bool
+
+    def status(self, message: str) -> None:
+        if not self.quiet:
+            click.echo(message, err=True)
+
+    def emit(self, report: Report) -> int:
+        color = (self.fmt == "text" and self.output is None and sys.stdout.isatty()
+                 and "NO_COLOR" not in os.environ)
+        rendered = renderer(self.fmt, color=color)(report)
+        if self.output is not None:
+            write_atomic(self.output, rendered)
+            self.status(f"report written to {display_path(self.output)}")
+        elif not (self.quiet and self.fmt == "text"):
+            click.echo(rendered, nl=False)
+        return EXIT_PASSED if report.passed else EXIT_GATE_FAILED
+
+    def progress(self) -> Any:
+        from release.cli.progress import make_progress
+
+        return make_progress(self.quiet)
+
+
+def common_options(func: F) -> F:
+    options = [
+        click.option("--config", "config_path", type=click.Path(path_type=Path),
+                     help="Config file (default ./release.toml)."),
+        click.option("--format", "fmt", type=click.Choice(FORMATS), default="text",
+                     show_default=True, help="Report format."),
+        click.option("--output", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Write the report here instead of stdout."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress or status messages."),
+        click.option("-v", "--verbose", is_flag=True, help="Show tracebacks on internal errors."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _ui(fmt: str, output: Path | None, quiet: bool, verbose: bool) -> Ui:
+    return Ui(fmt=fmt, output=output, quiet=quiet, verbose=verbose)
+
+
+def _load(config_path: Path | None) -> Any:
+    from release.config import load_config
+
+    return load_config(config_path)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="release")
+def cli() -> None:
+    """Package a model trained on confidential data for open publication, safely."""
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=".")
+@click.option("--force", is_flag=True, help="Overwrite an existing release.toml.")
+@click.option("-q", "--quiet", is_flag=True)
+@click.option("-v", "--verbose", is_flag=True)
+def init(directory: Path, force: bool, quiet: bool, verbose: bool) -> int:
+    """Write a commented release.toml for the project found in DIRECTORY."""
+    from release.scaffold import write_config
+
+    written, found = write_config(directory, force=force)
+    ui = _ui("text", None, quiet, verbose)
+    ui.status(f"wrote {display_path(written)}")
+    for line in found:
+        ui.status(f"  {line}")
+    ui.status("review every TODO in it, then run `release scan`")
+    return EXIT_PASSED
+
+
+def _baseline_option(func: F) -> F:
+    return click.option(
+        "--baseline", "baseline_path", type=click.Path(path_type=Path, dir_okay=False),
+        help="Accepted findings (default [checks].baseline or release.baseline.json).")(func)
+
+
+@cli.command()
+@common_options
+@_baseline_option
+def scan(config_path: Path | None, fmt: str, output: Path | None, quiet: bool, verbose: bool,
+         baseline_path: Path | None) -> int:
+    """Inventory and scan everything that would ship (fast; for pre-commit and CI)."""
+    from release.scan import baseline_for
+    from release.scan import scan as run_scan
+
+    ui = _ui(fmt, output, quiet, verbose)
+    config = _load(config_path)
+    result = run_scan(config, progress=ui.progress(),
+                      baseline=baseline_for(config, baseline_path))
+    return ui.emit(result.report)
+
+
+@cli.command()
+@common_options
+@_baseline_option
+def prepare(config_path: Path | None, fmt: str, output: Path | None, quiet: bool, verbose: bool,
+            baseline_path: Path | None) -> int:
+    """Run the whole pipeline and stage the release with its manifest and report."""
+    from release.scan import baseline_for, scan as run_scan
+    from release.stage import stage_release
+
+    ui = _ui(fmt, output, quiet, verbose)
+    config = _load(config_path)
+    progress = ui.progress()
+    result = run_scan(config, progress=progress, baseline=baseline_for(config, baseline_path),
+                      command="prepare")
+    if not result.report.passed:
+        write_atomic(config.report_path, json_format.render(result.report))
+        code = ui.emit(result.report)
+        ui.status(f"not staged: the gate failed; report at {display_path(config.report_path)}")
+        return code
+    staged = stage_release(config, result, progress=progress)
+    code = ui.emit(staged.report)
+    ui.status(f"staged {display_path(staged.path)} ({len(staged.manifest.files)} files)")
+    ui.status(f"report {display_path(staged.report_path)}")
+    return code
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False), required=False)
+@click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="The release report (default: release-report.json next to DIRECTORY).")
+@common_options
+def check(directory: Path | None, report_path: Path | None, config_path: Path | None, fmt: str,
+          output: Path | None, quiet: bool, verbose: bool) -> int:
+    """Verify a staged release against its manifest and report (the CI gate)."""
+    from release.check import check_staged
+
+    ui = _ui(fmt, output, quiet, verbose)
+    if directory is None:
+        config = _load(config_path)
+        directory = config.staged_dir
+        report_path = report_path or config.report_path
+    report, _manifest = check_staged(directory, report_path, progress=ui.progress())
+    return ui.emit(report)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def rules(fmt: str) -> int:
+    """List every rule id with its one-line description."""
+    from release.rules import ALL_RULES
+
+    if fmt == "json":
+        click.echo(json.dumps([{"id": r.id, "name": r.name, "severity": r.severity.value,
+                                "description": r.description} for r in ALL_RULES], indent=2))
+    else:
+        for rule in ALL_RULES:
+            click.echo(f"{rule.id}  {rule.name:<26} {rule.severity.value:<8} {rule.description}")
+    return EXIT_PASSED
+
+
+@cli.command()
+@click.argument("fingerprints", nargs=-1, required=True)
+@click.option("--reason", required=True, help="Why this finding is acceptable.")
+@click.option("--by", "accepted_by", required=True, help="Who accepts it.")
+@click.option("--expires", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Date (YYYY-MM-DD) after which the finding fails again.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path))
+@_baseline_option
+@click.option("-q", "--quiet", is_flag=True)
+@click.option("-v", "--verbose", is_flag=True)
+def accept(fingerprints: Sequence[str], reason: str, accepted_by: str, expires: dt.datetime,
+           config_path: Path | None, baseline_path: Path | None, quiet: bool,
+           verbose: bool) -> int:
+    """Accept findings by fingerprint into the baseline file, with a reason and an expiry."""
+    from release.baseline import Acceptance, Baseline, save_baseline
+    from release.config import DEFAULT_BASELINE_NAME
+    from release.scan import baseline_for
+    from release.scan import scan as run_scan
+
+    ui = _ui("text", None, quiet, verbose)
+    if expires.date() < dt.date.today():
+        raise UsageError(f"--expires {expires.date().isoformat()} is in the past")
+    config = _load(config_path)
+    current = baseline_for(config, baseline_path)
+    findings = {f.fingerprint: f for f in run_scan(config, baseline=Baseline(None)).report.findings}
+    entries = {a.fingerprint: a for a in current.acceptances}
+    for fingerprint in fingerprints:
+        finding = findings.get(fingerprint)
+        if finding is None:
+            raise UsageError(f"no current finding has fingerprint {fingerprint} "
+                             "(see `release scan --format json`)")
+        entries[fingerprint] = Acceptance(fingerprint, reason, accepted_by, expires.date(),
+                                          finding.rule.id, finding.path)
+        ui.status(f"accepted {finding.rule.id} {finding.path or '(config)'} until "
+                  f"{expires.date().isoformat()}")
+    path = current.path or (config.root / DEFAULT_BASELINE_NAME)
+    save_baseline(Baseline(path, tuple(entries.values())))
+    ui.status(f"baseline {display_path(path)}")
+    return EXIT_PASSED
+
+
+def _internal_error(exc: BaseException, verbose: bool) -> None:
+    """Report an unexpected error without its message, which could quote input data."""
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
+    click.echo(f"release: internal error: {type(exc).__name__}{where} "
+               "(run with -v for a traceback; the message is withheld because it may quote "
+               "input data)", err=True)
+    if verbose:
+        click.echo("".join(traceback.format_tb(exc.__traceback__)), err=True)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = "-v" in args or "--verbose" in args
+    try:
+        code = cli.main(args=args, prog_name="release", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        code = EXIT_USAGE
+    except click.exceptions.Abort:
+        click.echo("release: aborted", err=True)
+        code = EXIT_TOOL_FAILED
+    except ReleaseError as exc:
+        click.echo(f"release: error: {exc}", err=True)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("release: interrupted; nothing was left half-written", err=True)
+        code = 130
+    except Exception as exc:  # noqa: BLE001 - the one place internal errors are reported
+        _internal_error(exc, verbose)
+        code = EXIT_TOOL_FAILED
+    sys.exit(code if isinstance(code, int) else EXIT_PASSED)

@@ -1,0 +1,90 @@
+"""Detects shipped files that are byte-identical copies of a confidential data source."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from release import rules
+from release.config import DataSource
+from release.findings import Finding
+from release.hashing import sha256_file
+
+MAX_SOURCE_FILES = 100_000
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    key: str  # the config key of its source, e.g. data.sources[0]
+    path: Path
+    size: int
+
+
+def list_source_files(sources: Iterable[DataSource]) -> tuple[list[SourceFile], list[Finding]]:
+    """Every file of every source (a dataset folder's files too) with its size; unreadable
+    sources become findings, since copies of them could not be detected."""
+    files: list[SourceFile] = []
+    findings: list[Finding] = []
+    for index, source in enumerate(sources):
+        key = f"data.sources[{index}]"
+        try:
+            if source.path.is_dir():
+                found = list(_folder_files(source.path))
+            else:
+                found = [(source.path, source.path.stat().st_size)]
+            if not found:
+                raise FileNotFoundError
+            files.extend(SourceFile(key, path, size) for path, size in found)
+        except OSError as exc:
+            reason = "does not exist" if isinstance(exc, FileNotFoundError) else "cannot be read"
+            findings.append(_unavailable(key, reason))
+    return files, findings
+
+
+def _unavailable(key: str, reason: str) -> Finding:
+    return Finding(
+        rules.DATA_SOURCE_UNAVAILABLE, None,
+        f"{key}.path {reason}; shipped copies of it cannot be detected — run where the data "
+        "lives", evidence={"source": key}, basis=key)
+
+
+def _folder_files(folder: Path) -> Iterable[tuple[Path, int]]:
+    count = 0
+    for here, _dirs, names in os.walk(folder, followlinks=False):
+        for name in sorted(names):
+            path = Path(here) / name
+            info = path.lstat()
+            if path.is_file() and not path.is_symlink():
+                count += 1
+                if count > MAX_SOURCE_FILES:
+                    return
+                yield path, info.st_size
+
+
+def find_copies(
+    shipped: Iterable[tuple[str, int, str]], source_files: list[SourceFile]
+) -> list[Finding]:
+    """Findings for shipped (path, size, sha256) equal to a source file; only source files
+    whose size matches some shipped file are ever hashed."""
+    by_size: dict[int, list[SourceFile]] = {}
+    for source in source_files:
+        by_size.setdefault(source.size, []).append(source)
+    digests: dict[Path, str | None] = {}
+    findings = []
+    for path, size, sha256 in shipped:
+        for source in by_size.get(size, []):
+            if source.path not in digests:
+                try:
+                    digests[source.path] = sha256_file(source.path)
+                except OSError:
+                    digests[source.path] = None
+                    findings.append(_unavailable(source.key, "cannot be read"))
+            if digests[source.path] == sha256:
+                findings.append(Finding(
+                    rules.DATA_SOURCE_COPY, path,
+                    f"is a byte-identical copy of confidential data ({source.key})",
+                    evidence={"source": source.key, "sha256": sha256}, basis=source.key))
+                break
+    return findings

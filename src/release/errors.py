@@ -1,0 +1,54 @@
+"""The one exception hierarchy of `release`; each error knows its exit code."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+EXIT_PASSED = 0
+EXIT_GATE_FAILED = 1
+EXIT_USAGE = 2
+EXIT_TOOL_FAILED = 3
+
+
+def display_path(path: Path | str) -> str:
+    """A printable form of a path, even when its name is not valid UTF-8."""
+    raw = os.fsencode(path)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", errors="backslashreplace")
+
+
+class ReleaseError(Exception):
+    """Base of every error the tool reports to a user instead of a traceback."""
+
+    exit_code = EXIT_TOOL_FAILED
+
+    def __init__(self, message: str, *, path: Path | str | None = None) -> None:
+        self.path = path
+        self.detail = message
+        text = f"{display_path(path)}: {message}" if path is not None else message
+        super().__init__(text)
+
+
+class UsageError(ReleaseError):
+    """The command line or an input named on it is wrong (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(UsageError):
+    """`release.toml` (or another config-like file) is malformed; names the file and the key."""
+
+    def __init__(self, path: Path | str, key: str | None, message: str) -> None:
+        self.key = key
+        super().__init__(f"{key}: {message}" if key else message, path=path)
+
+
+class InputError(ReleaseError):
+    """An input could not be read or changed while the tool worked (exit 3)."""
+
+
+class IntegrityError(ReleaseError):
+    """Something written or read back did not match what was expected (exit 3)."""

@@ -1,0 +1,49 @@
+"""Markdown renderer, for pull-request comments and CI job summaries."""
+
+from __future__ import annotations
+
+from release.findings import Finding
+from release.report import Report
+
+_ICONS = {"pass": "✅", "fail": "❌"}
+
+
+def _cell(text: str | None) -> str:
+    if not text:
+        return ""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "\\`")
+
+
+def _row(finding: Finding) -> str:
+    where = _cell(finding.path) or "(config)"
+    if finding.member:
+        where += f" › {_cell(finding.member)}"
+    if finding.line:
+        where += f":{finding.line}"
+    return (f"| {finding.effective_severity.value} | {finding.rule.id} {finding.rule.name} "
+            f"| {where} | {_cell(finding.message)} |")
+
+
+def render(report: Report) -> str:
+    summary = report.summary
+    counts = summary["findings"]
+    lines = [
+        f"## {_ICONS.get(report.verdict, '⚠️')} `release {report.command}`: {report.verdict}",
+        "",
+        f"{summary['files']} files ({summary['scanned']} scanned, {summary['skipped']} skipped, "
+        f"{summary['failed']} failed) · {counts['error']} errors · {counts['warning']} warnings"
+        f" · {summary['accepted']} accepted · fails on {report.fail_on.value}",
+        "",
+    ]
+    active = report.active_findings
+    if active:
+        lines += ["| severity | rule | where | message |", "|---|---|---|---|"]
+        lines += [_row(f) for f in active]
+        lines.append("")
+    accepted = [f for f in report.findings if report.is_accepted(f)]
+    if accepted:
+        lines += ["<details><summary>Accepted findings</summary>", "",
+                  "| severity | rule | where | message |", "|---|---|---|---|"]
+        lines += [_row(f) for f in accepted]
+        lines += ["", "</details>", ""]
+    return "\n".join(lines)

@@ -1,0 +1,76 @@
+"""Human-readable renderer: a findings list and a summary, in colour when asked."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from rich.text import Text
+
+from release.findings import Finding, Severity
+from release.report import Report
+
+_STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.NOTE: "cyan"}
+
+
+def _finding_line(report: Report, finding: Finding) -> Text:
+    line = Text("  ")
+    severity = finding.effective_severity
+    line.append(f"{severity.value:<7}", style=_STYLES[severity])
+    line.append(f" {finding.rule.id} ", style="bold")
+    where = finding.path or "(config)"
+    if finding.member:
+        where += f" [{finding.member}]"
+    if finding.line:
+        where += f":{finding.line}"
+    line.append(where, style="magenta")
+    line.append(f"  {finding.message}")
+    if finding.fingerprint in report.accepted:
+        acceptance = report.accepted[finding.fingerprint]
+        line.append(f"  (accepted until {acceptance.expires.isoformat()})", style="dim")
+    elif finding.fingerprint in report.expired:
+        line.append(f"  (acceptance expired {report.expired[finding.fingerprint].expires})",
+                    style="red")
+    return line
+
+
+def _human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
+def render(report: Report, *, color: bool = False, width: int = 100) -> str:
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=color, no_color=not color, width=width,
+                      highlight=False, soft_wrap=True)
+    summary = report.summary
+    kinds: dict[str, int] = {}
+    for record in report.files:
+        kinds[record.kind] = kinds.get(record.kind, 0) + 1
+    title = Text(f"release {report.command}", style="bold")
+    release = report.context.get("release")
+    if isinstance(release, dict):
+        title.append(f" · {release.get('name')} {release.get('version')}")
+    console.print(title)
+    console.print(
+        f"{summary['files']} files, {_human_bytes(summary['bytes'])}: "
+        + ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+    )
+    if report.findings:
+        console.print()
+        for finding in report.findings:
+            console.print(_finding_line(report, finding))
+    counts = summary["findings"]
+    console.print()
+    verdict = Text(report.verdict.upper(), style="bold green" if report.passed else "bold red")
+    console.print(Text.assemble(
+        verdict,
+        f"  {counts['error']} errors, {counts['warning']} warnings, {summary['accepted']} accepted"
+        f"; {summary['scanned']} scanned, {summary['skipped']} skipped, {summary['failed']} "
+        f"failed; fails on {report.fail_on.value}",
+    ))
+    return buffer.getvalue()

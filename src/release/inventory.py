@@ -1,0 +1,392 @@
+"""What would ship: every model and code file with its release path and kind; links judged, never followed out."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path, PurePosixPath
+
+from release import rules
+from release.config import Config
+from release.errors import ConfigError, InputError, display_path
+from release.findings import Finding
+from release.manifest import MANIFEST_NAME
+
+RESERVED_PATHS = frozenset({MANIFEST_NAME})
+
+WEIGHT_SUFFIXES = frozenset({
+    ".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".ggml", ".onnx", ".msgpack",
+    ".keras", ".pkl", ".pickle", ".joblib", ".tflite", ".mlmodel", ".pb", ".nemo",
+})
+TOKENIZER_NAMES = frozenset({
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
+    "vocab.txt", "merges.txt", "added_tokens.json", "tokenizer.model", "spiece.model",
+    "sentencepiece.bpe.model", "vocab.model",
+})
+DATA_SUFFIXES = frozenset({
+    ".csv", ".tsv", ".jsonl", ".ndjson", ".parquet", ".arrow", ".feather", ".npy", ".npz",
+    ".hdf5", ".sqlite", ".sqlite3", ".db", ".tfrecord", ".tfrecords", ".avro", ".orc",
+    ".xlsx", ".xls", ".dta", ".sav", ".rds", ".rdata",
+})
+COMPRESSION_SUFFIXES = frozenset({".gz", ".bz2", ".xz", ".zst", ".zstd", ".lz4"})
+ARCHIVE_SUFFIXES = frozenset({".zip", ".tar", ".tgz", ".tbz2", ".txz", ".7z", ".rar"})
+NOTEBOOK_SUFFIXES = frozenset({".ipynb"})
+CODE_SUFFIXES = frozenset({
+    ".py", ".pyi", ".pyx", ".sh", ".bash", ".r", ".jl", ".js", ".ts", ".c", ".cc", ".cpp",
+    ".h", ".hpp", ".cu", ".rs", ".go", ".java", ".scala", ".sql", ".lua", ".pl", ".rb",
+})
+CODE_NAMES = frozenset({"makefile", "dockerfile", "justfile", "snakefile"})
+CONFIG_SUFFIXES = frozenset({".json", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".conf"})
+DOC_SUFFIXES = frozenset({".md", ".rst", ".txt", ".html", ".htm", ".pdf", ".tex", ".adoc"})
+DOC_PREFIXES = ("readme", "license", "licence", "notice", "citation", "changelog", "authors")
+KERAS_HDF5_HINTS = ("model", "weights")
+
+
+def classify_kind(name: str) -> str:
+    """The kind of a file from its name alone (content sniffing may later say 'data')."""
+    lower = name.lower()
+    suffixes = [s for s in PurePosixPath(lower).suffixes if len(s) <= 10]
+    suffix = suffixes[-1] if suffixes else ""
+    if lower in TOKENIZER_NAMES:
+        return "tokenizer"
+    if suffix in COMPRESSION_SUFFIXES and len(suffixes) >= 2:
+        inner = suffixes[-2]
+        if inner in DATA_SUFFIXES:
+            return "data"
+        if inner == ".tar":
+            return "archive"
+    if suffix in {".h5", ".hdf5"}:
+        return "weights" if any(h in lower for h in KERAS_HDF5_HINTS) else "data"
+    if suffix in WEIGHT_SUFFIXES:
+        return "weights"
+    if suffix in DATA_SUFFIXES:
+        return "data"
+    if suffix in ARCHIVE_SUFFIXES or suffix in COMPRESSION_SUFFIXES:
+        return "archive"
+    if suffix in NOTEBOOK_SUFFIXES:
+        return "notebook"
+    if suffix in CODE_SUFFIXES or lower in CODE_NAMES:
+        return "code"
+    if suffix in CONFIG_SUFFIXES or lower in {"requirements.txt", ".gitattributes"}:
+        return "config"
+    if suffix in DOC_SUFFIXES or lower.startswith(DOC_PREFIXES):
+        return "doc"
+    return "other"
+
+
+@lru_cache(maxsize=256)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    anchored = pattern.startswith("/") or "/" in pattern.rstrip("/")
+    body = pattern.strip("/")
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        if body.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif body.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif body[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif body[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif body[i] == "[" and "]" in body[i + 2:]:
+            end = body.index("]", i + 2)
+            chars = body[i + 1:end]
+            if chars.startswith("!"):
+                chars = "^" + chars[1:]
+            out.append("[" + chars.replace("\\", "\\\\") + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(body[i]))
+            i += 1
+    prefix = "" if anchored else "(?:.*/)?"
+    return re.compile(prefix + "".join(out) + "(?:/.*)?", re.DOTALL)
+
+
+def glob_match(path: str, pattern: str) -> bool:
+    """gitignore-style match of a relative posix path: `*`, `?`, `[..]`, `**`; a pattern
+    without a slash matches at any depth; a match on a folder covers everything under it."""
+    return _glob_regex(pattern).fullmatch(path) is not None
+
+
+def matches_any(path: str, patterns: Iterable[str]) -> bool:
+    return any(glob_match(path, p) for p in patterns)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One file that would ship, before it is read; `problem` set when it must not be read."""
+
+    path: str
+    source: Path
+    kind: str
+    origin: str  # "model" or "code"
+    problem: Finding | None = None
+
+    @property
+    def source_display(self) -> str:
+        return display_path(self.source)
+
+
+@dataclass(frozen=True)
+class GitInfo:
+    root: Path
+    commit: str | None
+    branch: str | None
+    dirty: frozenset[str]  # release paths of shipped code files that differ from HEAD
+
+
+@dataclass
+class Inventory:
+    items: list[Item] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    git: GitInfo | None = None
+
+
+def _check_name(path: Path) -> None:
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(
+            "file name is not valid UTF-8; rename it (release paths must be UTF-8)", path=path
+        ) from None
+
+
+def _walk(root: Path, skip: Iterable[Path]) -> Iterator[Path]:
+    """Every non-directory entry under root, sorted, without descending into `skip` or .git."""
+    skip_set = {p.absolute() for p in skip}
+
+    def on_error(exc: OSError) -> None:
+        raise InputError(f"cannot list folder: {exc.strerror}", path=exc.filename or root)
+
+    for folder, dirs, files in os.walk(root, onerror=on_error, followlinks=False):
+        here = Path(folder)
+        kept = []
+        for d in sorted(dirs):
+            sub = here / d
+            if d == ".git" or sub.absolute() in skip_set:
+                continue
+            if sub.is_symlink():
+                files.append(d)  # judged like any other link
+                continue
+            kept.append(d)
+        dirs[:] = kept
+        for name in sorted(files):
+            yield here / name
+
+
+def _judge(source: Path, tree_root: Path, release_path: str) -> Finding | None:
+    """A finding when `source` must not be read: a link leaving its tree, or a special file."""
+    try:
+        info = source.lstat()
+    except FileNotFoundError:
+        raise InputError("vanished while the release was being inventoried", path=source) from None
+    except PermissionError:
+        return Finding(rules.UNREADABLE_FILE, release_path, "cannot be read (permission denied)")
+    if stat.S_ISLNK(info.st_mode):
+        target_text = os.readlink(source)
+        try:
+            target = source.resolve(strict=True)
+        except (FileNotFoundError, RuntimeError, OSError):
+            return Finding(rules.SYMLINK_OUTSIDE, release_path,
+                           "symlink is broken or loops; it is not followed", basis="broken")
+        real_root = tree_root.resolve()
+        if target != real_root and real_root not in target.parents:
+            outside = "absolute" if os.path.isabs(target_text) else "relative"
+            return Finding(
+                rules.SYMLINK_OUTSIDE, release_path,
+                f"symlink points outside its tree ({outside} target); it is not followed — copy "
+                "the file into the tree if it should ship",
+                evidence={"target_sha256": _digest_text(str(target))}, basis="outside",
+            )
+        if target.is_dir():
+            return Finding(rules.DIRECTORY_SYMLINK, release_path,
+                           "symlink to a folder inside the tree; not followed")
+        info = target.stat()
+    if stat.S_ISREG(info.st_mode):
+        return None
+    what = ("device file" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+            else "FIFO" if stat.S_ISFIFO(info.st_mode)
+            else "socket" if stat.S_ISSOCK(info.st_mode) else "special file")
+    return Finding(rules.SPECIAL_FILE, release_path, f"is a {what}; only regular files can ship",
+                   basis=what)
+
+
+def _digest_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def _require_folder(path: Path, config: Config, key: str) -> None:
+    if not path.exists():
+        raise ConfigError(config.path, key, f"{display_path(path)} does not exist")
+    if not path.is_dir():
+        raise ConfigError(config.path, key, f"{display_path(path)} is not a folder")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise InputError("folder is not readable", path=path)
+
+
+def _never_code(config: Config) -> list[Path]:
+    """The staged output and the model folder: never shipped as code, even when tracked."""
+    return [config.release.out.absolute(), config.model.path.absolute()]
+
+
+def _index_and_key(config: Config) -> list[Path]:
+    """The fingerprint index and its key: skipped when walking, a finding when tracked by git."""
+    paths = [config.data.index.absolute()]
+    if config.data.key_file is not None:
+        paths.append(config.data.key_file.absolute())
+    return paths
+
+
+def _model_items(config: Config) -> list[Item]:
+    root = config.model.path
+    _require_folder(root, config, "model.path")
+    items = []
+    for source in _walk(root, skip=[config.release.out]):
+        _check_name(source)
+        release_path = source.relative_to(root).as_posix()
+        items.append(Item(release_path, source, classify_kind(source.name), "model",
+                          _judge(source, root, release_path)))
+    if not items:
+        raise ConfigError(config.path, "model.path",
+                          f"{display_path(root)} holds no files; a release needs a model")
+    return items
+
+
+def _git_repo(path: Path) -> object | None:
+    import git
+
+    try:
+        return git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+
+
+def _tracked_files(repo: object, code_root: Path) -> list[Path]:
+    import git
+
+    assert isinstance(repo, git.Repo)
+    top = Path(repo.working_tree_dir or code_root).resolve()
+    try:
+        raw = repo.git.ls_files("-z", "--", str(code_root.resolve()), stdout_as_string=False)
+    except git.GitCommandError as exc:
+        raise InputError(f"git ls-files failed: {exc.stderr.strip()}", path=code_root) from None
+    assert isinstance(raw, bytes)
+    return [top / os.fsdecode(name) for name in raw.split(b"\0") if name]
+
+
+def _git_info(repo: object, code_root: Path, shipped: dict[str, str]) -> GitInfo:
+    import git
+
+    assert isinstance(repo, git.Repo)
+    top = Path(repo.working_tree_dir or code_root).resolve()
+    try:
+        commit = repo.head.commit.hexsha
+    except ValueError:  # no commits yet
+        commit = None
+    branch = None if repo.head.is_detached else repo.active_branch.name
+    dirty: set[str] = set()
+    if commit is not None:
+        raw = repo.git.diff("--name-only", "-z", "HEAD", "--", str(code_root.resolve()),
+                            stdout_as_string=False)
+        assert isinstance(raw, bytes)
+        changed = {(top / os.fsdecode(n)).as_posix() for n in raw.split(b"\0") if n}
+        dirty = {path for source, path in shipped.items() if source in changed}
+    return GitInfo(root=top, commit=commit, branch=branch, dirty=frozenset(dirty))
+
+
+def _code_items(config: Config) -> tuple[list[Item], GitInfo | None]:
+    code = config.code
+    assert code is not None
+    root = code.path
+    _require_folder(root, config, "code.path")
+    repo = _git_repo(root)
+    never = _never_code(config)
+    if repo is not None:
+        real_root = root.resolve()
+        candidates = [p for p in _tracked_files(repo, root) if real_root in p.parents]
+        # tracked paths come back through the repository's real path
+        candidates = [root / p.relative_to(real_root) for p in candidates]
+    else:
+        candidates = list(_walk(root, skip=never + _index_and_key(config)))
+    items: list[Item] = []
+    for source in candidates:
+        _check_name(source)
+        relative = source.relative_to(root).as_posix()
+        if code.include and not matches_any(relative, code.include):
+            continue
+        if matches_any(relative, code.exclude):
+            continue
+        absolute = source.absolute()
+        if any(absolute == p or p in absolute.parents for p in never):
+            continue
+        release_path = f"{code.dest}/{relative}" if code.dest else relative
+        problem = _judge(source, root, release_path)
+        if problem is None and _is_index_or_key(absolute, config):
+            problem = Finding(rules.SECRET_SHIPPED, release_path,
+                              "the fingerprint index or its secret key is part of the code; "
+                              "remove it from git and rotate the key")
+        items.append(Item(release_path, source, classify_kind(source.name), "code", problem))
+    git_info = None
+    if repo is not None:
+        shipped = {(i.source.resolve()).as_posix(): i.path for i in items if i.problem is None}
+        git_info = _git_info(repo, root, shipped)
+    return items, git_info
+
+
+def _is_index_or_key(path: Path, config: Config) -> bool:
+    return any(path == p or p in path.parents for p in _index_and_key(config))
+
+
+def _collisions(items: list[Item]) -> list[Finding]:
+    findings = []
+    seen: dict[str, Item] = {}
+    folded: dict[str, str] = {}
+    for item in items:
+        if item.path in RESERVED_PATHS:
+            findings.append(Finding(rules.PATH_COLLISION, item.path,
+                                    "this release path is written by `release` itself"))
+        elif item.path in seen:
+            findings.append(Finding(
+                rules.PATH_COLLISION, item.path,
+                f"shipped from both the {seen[item.path].origin} and the {item.origin} folder",
+                basis=item.origin))
+        elif item.path.casefold() in folded:
+            findings.append(Finding(
+                rules.PATH_COLLISION, item.path,
+                "differs only in letter case from another shipped path (breaks on macOS/Windows)",
+                basis="case"))
+        seen.setdefault(item.path, item)
+        folded.setdefault(item.path.casefold(), item.path)
+    return findings
+
+
+def build_inventory(config: Config) -> Inventory:
+    """List every file that would ship; problems found without reading files become findings."""
+    inventory = Inventory()
+    inventory.items.extend(_model_items(config))
+    if config.code is not None:
+        code_items, inventory.git = _code_items(config)
+        if not code_items:
+            raise ConfigError(
+                config.path, "code.path",
+                f"no files selected under {display_path(config.code.path)} (check include/"
+                "exclude, and that the files are tracked by git)")
+        inventory.items.extend(code_items)
+    inventory.findings.extend(i.problem for i in inventory.items if i.problem is not None)
+    inventory.findings.extend(_collisions(inventory.items))
+    if inventory.git is not None:
+        for path in sorted(inventory.git.dirty):
+            inventory.findings.append(Finding(
+                rules.UNCOMMITTED_CODE, path,
+                "has uncommitted changes; the release would not match the recorded commit"))
+    return inventory

@@ -1,0 +1,68 @@
+"""The table of every rule `release` can report, by stable id."""
+
+from __future__ import annotations
+
+from release.findings import Rule, Severity
+
+E, W = Severity.ERROR, Severity.WARNING
+
+SYMLINK_OUTSIDE = Rule(
+    "RL101", "symlink-outside-tree", E,
+    "A symlink points outside its tree, is broken, or loops; it is never followed.")
+SPECIAL_FILE = Rule(
+    "RL102", "special-file", E,
+    "A device file, FIFO or socket sits where files are shipped.")
+UNREADABLE_FILE = Rule(
+    "RL103", "unreadable-file", E,
+    "A file that would ship could not be read, so it could not be checked.")
+UNSAFE_SERIALIZATION = Rule(
+    "RL104", "unsafe-serialization", E,
+    "A pickle-based file (torch .bin/.pt/.ckpt, .pkl) runs code when loaded; ship safetensors.")
+DATA_FILE = Rule(
+    "RL105", "data-file", E,
+    "A data file (tabular, records, arrays, databases) would ship with the model.")
+SECRET_SHIPPED = Rule(
+    "RL106", "index-or-key-shipped", E,
+    "The fingerprint index or its secret key would ship.")
+PATH_COLLISION = Rule(
+    "RL107", "path-collision", E,
+    "Two files, or a file and a generated one, would land on the same release path.")
+DIRECTORY_SYMLINK = Rule(
+    "RL108", "directory-symlink", W,
+    "A symlink to a folder inside the tree is not followed; its files ship from their real path.")
+UNCOMMITTED_CODE = Rule(
+    "RL109", "uncommitted-code", W,
+    "A shipped code file differs from the git commit recorded in the manifest.")
+DATA_SOURCE_COPY = Rule(
+    "RL203", "data-source-copy", E,
+    "A shipped file is byte-identical to a confidential data source (a renamed copy).")
+DATA_SOURCE_UNAVAILABLE = Rule(
+    "RL204", "data-source-unavailable", E,
+    "A configured data source could not be read, so copies of it cannot be detected.")
+NO_DATA_SOURCES = Rule(
+    "RL205", "no-data-sources", E,
+    "No [[data.sources]] are configured, so nothing proves the training data stays out.")
+MANIFEST_INVALID = Rule(
+    "RL601", "manifest-invalid", E,
+    "release-manifest.json is missing, unreadable or malformed.")
+FILE_CHANGED = Rule(
+    "RL602", "file-changed", E,
+    "A staged file's size or sha256 differs from the manifest.")
+FILE_ADDED = Rule(
+    "RL603", "file-added", E,
+    "A file, symlink or special file in the staged folder is not in the manifest.")
+FILE_REMOVED = Rule(
+    "RL604", "file-removed", E,
+    "A file listed in the manifest is missing from the staged folder.")
+REPORT_MISMATCH = Rule(
+    "RL605", "report-mismatch", E,
+    "The release report is missing or is not the one the manifest was written with.")
+REPORT_NOT_PASSED = Rule(
+    "RL606", "report-not-passed", E,
+    "The release report's verdict is not 'pass'.")
+
+ALL_RULES: tuple[Rule, ...] = tuple(
+    sorted((v for v in list(globals().values()) if isinstance(v, Rule)), key=lambda r: r.id)
+)
+RULES_BY_ID = {rule.id: rule for rule in ALL_RULES}
+assert len(RULES_BY_ID) == len(ALL_RULES), "duplicate rule id"

@@ -1,0 +1,162 @@
+"""The scan step: inventory, read every shipped file once, run the detectors, build the report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from release import rules
+from release.baseline import Baseline, load_baseline
+from release.config import DEFAULT_BASELINE_NAME, Config
+from release.detectors import Artifact, run_file_detectors
+from release.detectors.datacopy import find_copies, list_source_files
+from release.errors import InputError, display_path
+from release.findings import FileRecord, Finding, Outcome, Severity
+from release.hashing import CHUNK
+from release.inventory import Inventory, Item, build_inventory
+from release.progress import Progress, ProgressTask, SilentProgress
+from release.report import Report
+from release.sniff import HEAD_BYTES, TAIL_BYTES
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    report: Report
+    inventory: Inventory
+    artifacts: dict[str, Artifact]  # by release path, for files read successfully
+
+
+def relative_source(path: Path, root: Path) -> str:
+    """`path` relative to `root` when inside it, else absolute; always posix and printable."""
+    absolute = path.absolute()
+    try:
+        return display_path(absolute.relative_to(root.absolute()).as_posix())
+    except ValueError:
+        return display_path(absolute.as_posix())
+
+
+def _open_regular(item: Item) -> int:
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if not item.source.is_symlink():
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(item.source, flags)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise IsADirectoryError(0, "no longer a regular file")
+    return fd
+
+
+def read_artifact(item: Item, task: ProgressTask) -> Artifact | Finding:
+    """Hash the file and keep its head and tail for sniffing, in one pass."""
+    try:
+        fd = _open_regular(item)
+    except FileNotFoundError:
+        raise InputError("vanished while it was being scanned", path=item.source) from None
+    except OSError as exc:
+        return Finding(rules.UNREADABLE_FILE, item.path,
+                       f"cannot be read ({exc.strerror or 'not a regular file'})")
+    digest = hashlib.sha256()
+    head = bytearray()
+    tail = b""
+    size = 0
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            while chunk := handle.read(CHUNK):
+                digest.update(chunk)
+                if len(head) < HEAD_BYTES:
+                    head.extend(chunk[: HEAD_BYTES - len(head)])
+                tail = (tail + chunk)[-TAIL_BYTES:]
+                size += len(chunk)
+                task.advance(len(chunk))
+    except OSError as exc:
+        return Finding(rules.UNREADABLE_FILE, item.path, f"read failed ({exc.strerror})")
+    return Artifact(item=item, size=size, sha256=digest.hexdigest(), head=bytes(head), tail=tail)
+
+
+def _planned_size(item: Item) -> int:
+    try:
+        return item.source.stat().st_size
+    except OSError:
+        return 0
+
+
+def baseline_for(config: Config, explicit: Path | None = None) -> Baseline:
+    path = explicit or config.checks.baseline or (config.root / DEFAULT_BASELINE_NAME)
+    return load_baseline(path)
+
+
+def report_context(config: Config, inventory: Inventory) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "release": {"name": config.release.name, "version": config.release.version},
+        "config": {"path": display_path(config.path.name), "sha256": config.digest},
+    }
+    if inventory.git is not None:
+        context["git"] = {
+            "commit": inventory.git.commit,
+            "branch": inventory.git.branch,
+            "dirty": sorted(inventory.git.dirty),
+        }
+    return context
+
+
+def scan(
+    config: Config,
+    *,
+    progress: Progress | None = None,
+    baseline: Baseline | None = None,
+    today: dt.date | None = None,
+    command: str = "scan",
+) -> ScanResult:
+    """Inventory and file-level scan of everything that would ship."""
+    progress = progress or SilentProgress()
+    inventory = build_inventory(config)
+    findings: list[Finding] = list(inventory.findings)
+    records: list[FileRecord] = []
+    artifacts: dict[str, Artifact] = {}
+    readable = [i for i in inventory.items if i.problem is None]
+    total = sum(_planned_size(i) for i in readable)
+    with progress.task("Scanning files", total) as task:
+        for item in inventory.items:
+            source = relative_source(item.source, config.root)
+            if item.problem is not None:
+                outcome = (Outcome.SKIPPED if item.problem.rule is rules.DIRECTORY_SYMLINK
+                           else Outcome.FAILED)
+                records.append(FileRecord(item.path, source, item.kind, None, None, outcome,
+                                          item.problem.message))
+                continue
+            result = read_artifact(item, task)
+            if isinstance(result, Finding):
+                findings.append(result)
+                records.append(FileRecord(item.path, source, item.kind, None, None,
+                                          Outcome.FAILED, result.message))
+                continue
+            artifacts[item.path] = result
+            file_findings = run_file_detectors(result)
+            findings.extend(file_findings)
+            kind = "data" if any(f.rule is rules.DATA_FILE and f.member is None
+                                 for f in file_findings) else item.kind
+            records.append(FileRecord(item.path, source, kind, result.size, result.sha256,
+                                      Outcome.SCANNED))
+    if not config.data.sources:
+        findings.append(Finding(rules.NO_DATA_SOURCES, None,
+                                f"{display_path(config.path.name)} has no [[data.sources]]; "
+                                "add the confidential training data so it can be checked"))
+    source_files, unavailable = list_source_files(config.data.sources)
+    findings.extend(unavailable)
+    findings.extend(find_copies(
+        ((a.item.path, a.size, a.sha256) for a in artifacts.values()), source_files))
+    report = Report.create(
+        command,
+        findings,
+        records,
+        fail_on=Severity(config.checks.fail_on),
+        baseline=baseline if baseline is not None else baseline_for(config),
+        today=today,
+        context=report_context(config, inventory),
+    )
+    return ScanResult(report=report, inventory=inventory, artifacts=artifacts)

@@ -1,0 +1,126 @@
+"""Stages a release folder atomically: build in a hidden sibling, verify every byte, rename in."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from release.config import Config
+from release.detectors import Artifact
+from release.errors import IntegrityError, UsageError
+from release.hashing import CHUNK
+from release.manifest import MANIFEST_NAME, Manifest, ManifestFile
+from release.progress import Progress, ProgressTask, SilentProgress
+from release.report import Report
+from release.scan import ScanResult
+
+
+@dataclass(frozen=True)
+class StagedRelease:
+    path: Path
+    report_path: Path
+    report: Report
+    manifest: Manifest
+    manifest_sha256: str
+
+
+def copy_verified(artifact: Artifact, destination: Path, task: ProgressTask) -> None:
+    """Copy the artifact's source, refusing it if its bytes changed since they were scanned."""
+    digest = hashlib.sha256()
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with artifact.item.source.open("rb") as source, destination.open("xb") as target:
+        while chunk := source.read(CHUNK):
+            digest.update(chunk)
+            target.write(chunk)
+            task.advance(len(chunk))
+    os.chmod(destination, 0o644)
+    if digest.hexdigest() != artifact.sha256:
+        raise IntegrityError("changed between scanning and staging; run again",
+                             path=artifact.item.source)
+
+
+def _swap_in(built: Path, final: Path) -> None:
+    """Replace `final` with `built`; an older staged folder is set aside, then removed."""
+    old: Path | None = None
+    if final.exists() or final.is_symlink():
+        if final.is_symlink() or not final.is_dir():
+            raise UsageError("exists and is not a staged release folder; remove it", path=final)
+        old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+        os.rename(final, old)
+    try:
+        os.rename(built, final)
+    except BaseException:
+        if old is not None:
+            os.rename(old, final)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def stage_release(
+    config: Config, result: ScanResult, *, progress: Progress | None = None
+) -> StagedRelease:
+    """Write `<out>/<name>-<version>/` with its manifest, and the report next to it.
+
+    Only a passing scan is staged. Everything is built in hidden temporary siblings; on any
+    failure they are removed and the previous staged release, if any, is left as it was.
+    """
+    if not result.report.passed:
+        raise UsageError("the scan did not pass; nothing is staged")
+    progress = progress or SilentProgress()
+    out = config.release.out
+    out.mkdir(parents=True, exist_ok=True)
+    final = config.staged_dir
+    report_path = config.report_path
+    built = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=out))
+    report_tmp: Path | None = None
+    try:
+        artifacts = sorted(result.artifacts.values(), key=lambda a: a.item.path)
+        with progress.task("Staging files", sum(a.size for a in artifacts)) as task:
+            for artifact in artifacts:
+                copy_verified(artifact, built / artifact.item.path, task)
+        report = dataclasses.replace(
+            result.report,
+            context={**result.report.context,
+                     "staged": {"path": final.name, "files": len(artifacts)}},
+        )
+        report_text = json.dumps(report.to_dict(), indent=2) + "\n"
+        git = result.inventory.git
+        manifest = Manifest(
+            name=config.release.name,
+            version=config.release.version,
+            config_sha256=config.digest,
+            report_sha256=hashlib.sha256(report_text.encode("utf-8")).hexdigest(),
+            files=tuple(ManifestFile(a.item.path, a.size, a.sha256) for a in artifacts),
+            git_commit=git.commit if git else None,
+            git_branch=git.branch if git else None,
+            git_dirty=bool(git.dirty) if git else False,
+        )
+        manifest_text = manifest.to_json()
+        (built / MANIFEST_NAME).write_text(manifest_text, encoding="utf-8")
+        fd, tmp_name = tempfile.mkstemp(prefix=".release-report.", suffix=".partial", dir=out)
+        report_tmp = Path(tmp_name)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(report_text)
+        _swap_in(built, final)
+        os.replace(report_tmp, report_path)
+        report_tmp = None
+    except BaseException:
+        shutil.rmtree(built, ignore_errors=True)
+        if report_tmp is not None:
+            report_tmp.unlink(missing_ok=True)
+        raise
+    return StagedRelease(
+        path=final,
+        report_path=report_path,
+        report=report,
+        manifest=manifest,
+        manifest_sha256=hashlib.sha256(manifest_text.encode("utf-8")).hexdigest(),
+    )
