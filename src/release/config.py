@@ -1,4 +1,4 @@
-"""`release.toml`, parsed once into frozen dataclasses; every error names the file and dotted key."""
+"""`release.toml` parsed once into frozen dataclasses; errors name the file and dotted key."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ class DataSource:
 @dataclass(frozen=True)
 class DataSettings:
     index: Path
-    key_file: Path | None
+    key_file: Path  # default: the index path with ".key" appended
     sources: tuple[DataSource, ...]
 
 
@@ -209,16 +209,16 @@ class _Table:
             raise self.error(name, f"expected {want}, got {_type_name(value)}")
         return value
 
-    def str(self, name: str, default: Any = _REQUIRED, *, nonempty: bool = True) -> Any:
+    def text(self, name: str, default: Any = _REQUIRED, *, nonempty: bool = True) -> Any:
         value = self._get(name, default, lambda v: isinstance(v, str), "a string")
         if nonempty and isinstance(value, str) and not value.strip():
             raise self.error(name, "must not be empty")
         return value
 
-    def bool(self, name: str, default: Any = _REQUIRED) -> Any:
+    def flag(self, name: str, default: Any = _REQUIRED) -> Any:
         return self._get(name, default, lambda v: isinstance(v, bool), "true or false")
 
-    def int(self, name: str, default: Any = _REQUIRED, *, minimum: int | None = None) -> Any:
+    def integer(self, name: str, default: Any = _REQUIRED, *, minimum: int | None = None) -> Any:
         value = self._get(
             name, default, lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"
         )
@@ -226,7 +226,7 @@ class _Table:
             raise self.error(name, f"must be at least {minimum}, got {value}")
         return value
 
-    def float(self, name: str, default: Any = _REQUIRED) -> Any:
+    def number(self, name: str, default: Any = _REQUIRED) -> Any:
         value = self._get(
             name,
             default,
@@ -235,7 +235,7 @@ class _Table:
         )
         return float(value) if value is not None else None
 
-    def date(self, name: str, default: Any = _REQUIRED) -> Any:
+    def day(self, name: str, default: Any = _REQUIRED) -> Any:
         return self._get(
             name,
             default,
@@ -243,7 +243,7 @@ class _Table:
             "a date (YYYY-MM-DD, unquoted)",
         )
 
-    def str_list(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    def strings(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
         value = self._get(
             name,
             default,
@@ -253,13 +253,13 @@ class _Table:
         return tuple(value)
 
     def choice(self, name: str, choices: tuple[str, ...], default: Any = _REQUIRED) -> Any:
-        value = self.str(name, default)
+        value = self.text(name, default)
         if value is not None and value not in choices:
             raise self.error(name, f"must be one of {', '.join(choices)}; got {value!r}")
         return value
 
     def path(self, name: str, default: Any = _REQUIRED) -> Any:
-        value = self.str(name, default)
+        value = self.text(name, default)
         if value is None or isinstance(value, Path):
             return value
         return (self.file.parent / Path(value).expanduser()).absolute()
@@ -286,7 +286,8 @@ class _Table:
         unknown = sorted(set(self.data) - self.seen)
         if unknown:
             where = self.key(unknown[0])
-            raise ConfigError(self.file, where, "unknown key (a typo would silently disable a check)")
+            raise ConfigError(self.file, where,
+                              "unknown key (a typo would silently disable a check)")
 
 
 def _type_name(value: Any) -> str:
@@ -318,10 +319,10 @@ def _optional(table: _Table | None, read: Callable[[_Table], T], default: T) -> 
 
 
 def _release(t: _Table) -> ReleaseSettings:
-    name = t.str("name")
+    name = t.text("name")
     if not _NAME_PATTERN.match(name):
         raise t.error("name", "must look like 'model' or 'org/model' (letters, digits, . _ -)")
-    version = t.str("version")
+    version = t.text("version")
     if not _VERSION_PATTERN.match(version):
         raise t.error("version", "must be letters, digits and . + _ - only")
     return ReleaseSettings(name=name, version=version, out=t.path("out", "dist"))
@@ -329,28 +330,28 @@ def _release(t: _Table) -> ReleaseSettings:
 
 def _base_model(t: _Table) -> BaseModel:
     return BaseModel(
-        name=t.str("name"), license=t.str("license", None), source=t.str("source", None)
+        name=t.text("name"), license=t.text("license", None), source=t.text("source", None)
     )
 
 
 def _model(t: _Table) -> ModelSettings:
     return ModelSettings(
         path=t.path("path"),
-        license=t.str("license", None),
+        license=t.text("license", None),
         base_model=_optional(t.table("base_model"), _base_model, None),
     )
 
 
 def _code(t: _Table) -> CodeSettings:
-    dest = t.str("dest", "training")
+    dest = t.text("dest", "training")
     clean = Path(dest)
     if clean.is_absolute() or ".." in clean.parts or dest.startswith(("/", "\\")):
         raise t.error("dest", "must be a relative folder inside the release, without '..'")
     return CodeSettings(
         path=t.path("path", "."),
-        license=t.str("license", None),
-        include=t.str_list("include"),
-        exclude=t.str_list("exclude"),
+        license=t.text("license", None),
+        include=t.strings("include"),
+        exclude=t.strings("exclude"),
         dest=clean.as_posix().strip("/") if dest not in (".", "") else "",
     )
 
@@ -366,9 +367,9 @@ def _source(t: _Table) -> DataSource:
     return DataSource(
         path=path,
         format=fmt,
-        id_field=t.str("id_field", None),
-        text_fields=t.str_list("text_fields"),
-        sensitive_fields=t.str_list("sensitive_fields"),
+        id_field=t.text("id_field", None),
+        text_fields=t.strings("text_fields"),
+        sensitive_fields=t.strings("sensitive_fields"),
         record=t.choice("record", ("line", "file"), "line"),
     )
 
@@ -382,9 +383,10 @@ def _guess_format(path: Path) -> str | None:
 
 
 def _data(t: _Table) -> DataSettings:
+    index = t.path("index", ".release/index")
     return DataSettings(
-        index=t.path("index", ".release/index"),
-        key_file=t.path("key_file", None),
+        index=index,
+        key_file=t.path("key_file", None) or index.with_name(index.name + ".key"),
         sources=tuple(_read_finished(s, _source) for s in t.tables("sources")),
     )
 
@@ -399,16 +401,16 @@ def _privacy(t: _Table) -> PrivacySettings:
     dp_table = t.table("differential_privacy")
     dp = _optional(
         dp_table,
-        lambda d: DifferentialPrivacy(epsilon=d.float("epsilon"), delta=d.float("delta", None)),
+        lambda d: DifferentialPrivacy(epsilon=d.number("epsilon"), delta=d.number("delta", None)),
         None,
     )
     trusted = t._get(
         "trusted_execution", None, lambda v: isinstance(v, str | bool), "a string or a boolean"
     )
     return PrivacySettings(
-        pseudonymization=t.bool("pseudonymization", None),
-        aggregation=t.bool("aggregation", None),
-        no_human_inspection=t.bool("no_human_inspection", None),
+        pseudonymization=t.flag("pseudonymization", None),
+        aggregation=t.flag("aggregation", None),
+        no_human_inspection=t.flag("no_human_inspection", None),
         differential_privacy=dp,
         trusted_execution=("yes" if trusted is True else None) if isinstance(trusted, bool)
         else trusted,
@@ -416,23 +418,23 @@ def _privacy(t: _Table) -> PrivacySettings:
 
 
 def _agreement(t: _Table) -> AgreementSettings:
-    effective = t.date("effective_date", None)
-    term_end = t.date("term_end", None)
+    effective = t.day("effective_date", None)
+    term_end = t.day("term_end", None)
     if term_end is None and effective is not None:
         term_end = _add_years(effective, 1)
     if effective and term_end and term_end < effective:
         raise t.error("term_end", "is before effective_date")
     return AgreementSettings(
-        type=t.str("type", "DUA-OAI"),
-        data_provider=t.str("data_provider", None),
-        data_user=t.str("data_user", None),
+        type=t.text("type", "DUA-OAI"),
+        data_provider=t.text("data_provider", None),
+        data_user=t.text("data_user", None),
         effective_date=effective,
         term_end=term_end,
-        release_url=t.str("release_url", None),
-        data_description=t.str("data_description", None, nonempty=False),
-        data_limitations=t.str("data_limitations", None, nonempty=False),
-        personal_data=t.bool("personal_data", None),
-        provider_disclaimer=t.str("provider_disclaimer", None),
+        release_url=t.text("release_url", None),
+        data_description=t.text("data_description", None, nonempty=False),
+        data_limitations=t.text("data_limitations", None, nonempty=False),
+        personal_data=t.flag("personal_data", None),
+        provider_disclaimer=t.text("provider_disclaimer", None),
         privacy=_optional(t.table("privacy"), _privacy, PrivacySettings()),
     )
 
@@ -445,23 +447,23 @@ def _add_years(day: dt.date, years: int) -> dt.date:
 
 
 def _memorization(t: _Table) -> MemorizationSettings:
-    rate = t.float("max_extractable_rate", 0.0)
+    rate = t.number("max_extractable_rate", 0.0)
     if not 0.0 <= rate <= 1.0:
         raise t.error("max_extractable_rate", "must be between 0 and 1")
     return MemorizationSettings(
-        samples=t.int("samples", 1000, minimum=1),
-        prefix_tokens=t.int("prefix_tokens", 32, minimum=1),
-        suffix_tokens=t.int("suffix_tokens", 32, minimum=1),
+        samples=t.integer("samples", 1000, minimum=1),
+        prefix_tokens=t.integer("prefix_tokens", 32, minimum=1),
+        suffix_tokens=t.integer("suffix_tokens", 32, minimum=1),
         max_extractable_rate=rate,
-        seed=t.int("seed", 0),
+        seed=t.integer("seed", 0),
     )
 
 
 def _checks(t: _Table) -> CheckSettings:
     return CheckSettings(
         fail_on=t.choice("fail_on", SEVERITY_NAMES, "error"),
-        min_match_words=t.int("min_match_words", 12, minimum=2),
-        min_sensitive_chars=t.int("min_sensitive_chars", 6, minimum=1),
+        min_match_words=t.integer("min_match_words", 12, minimum=2),
+        min_sensitive_chars=t.integer("min_sensitive_chars", 6, minimum=1),
         baseline=t.path("baseline", None),
         memorization=_optional(t.table("memorization"), _memorization, MemorizationSettings()),
     )
@@ -471,33 +473,34 @@ def _card(t: _Table) -> CardSettings:
     language = t._get(
         "language",
         (),
-        lambda v: isinstance(v, str) or (isinstance(v, list) and all(isinstance(i, str) for i in v)),
+        lambda v: isinstance(v, str)
+        or (isinstance(v, list) and all(isinstance(i, str) for i in v)),
         "a string or a list of strings",
     )
     return CardSettings(
-        template=t.str("template", "default"),
+        template=t.text("template", "default"),
         language=(language,) if isinstance(language, str) else tuple(language),
-        pipeline_tag=t.str("pipeline_tag", None),
-        tags=t.str_list("tags"),
+        pipeline_tag=t.text("pipeline_tag", None),
+        tags=t.strings("tags"),
     )
 
 
 def _publish_git(t: _Table) -> GitPublishSettings:
     return GitPublishSettings(
-        remote=t.str("remote"),
-        branch=t.str("branch", "release"),
-        tag=t.str("tag", "v{version}"),
-        lfs=t.str_list("lfs", ("*.safetensors", "*.bin", "*.gguf", "*.onnx")),
+        remote=t.text("remote"),
+        branch=t.text("branch", "release"),
+        tag=t.text("tag", "v{version}"),
+        lfs=t.strings("lfs", ("*.safetensors", "*.bin", "*.gguf", "*.onnx")),
     )
 
 
 def _publish_hub(t: _Table, default_repo: str) -> HubPublishSettings:
     return HubPublishSettings(
-        repo_id=t.str("repo_id", default_repo),
-        private=t.bool("private", True),
-        revision=t.str("revision", "main"),
-        create_pr=t.bool("create_pr", False),
-        tag=t.str("tag", "v{version}"),
+        repo_id=t.text("repo_id", default_repo),
+        private=t.flag("private", True),
+        revision=t.text("revision", "main"),
+        create_pr=t.flag("create_pr", False),
+        tag=t.text("tag", "v{version}"),
     )
 
 
@@ -520,9 +523,7 @@ def parse_config(file: Path, text: str) -> Config:
         )
         publish.finish()
     data_table = top.table("data")
-    data = _optional(data_table, _data, None) or DataSettings(
-        index=(file.parent / ".release/index").absolute(), key_file=None, sources=()
-    )
+    data = _optional(data_table, _data, None) or _data(_Table(file, "data", {}))
     config = Config(
         path=file,
         digest=hashlib.sha256(text.encode("utf-8")).hexdigest(),

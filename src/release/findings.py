@@ -33,7 +33,7 @@ class Rule:
 
 @dataclass(frozen=True)
 class Finding:
-    """One problem, located by release path and member; evidence holds ids, hashes and counts only."""
+    """One problem, located by release path and member; evidence is ids, hashes and counts."""
 
     rule: Rule
     path: str | None

@@ -1,4 +1,4 @@
-"""What would ship: every model and code file with its release path and kind; links judged, never followed out."""
+"""What would ship: model and code files with release path and kind; links never followed out."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ KERAS_HDF5_HINTS = ("model", "weights")
 def classify_kind(name: str) -> str:
     """The kind of a file from its name alone (content sniffing may later say 'data')."""
     lower = name.lower()
-    suffixes = [s for s in PurePosixPath(lower).suffixes if len(s) <= 10]
+    suffixes = [s for s in PurePosixPath(lower).suffixes if len(s) <= 16]
     suffix = suffixes[-1] if suffixes else ""
     if lower in TOKENIZER_NAMES:
         return "tokenizer"
@@ -181,7 +181,8 @@ def _walk(root: Path, skip: Iterable[Path]) -> Iterator[Path]:
             kept.append(d)
         dirs[:] = kept
         for name in sorted(files):
-            yield here / name
+            if (here / name).absolute() not in skip_set:
+                yield here / name
 
 
 def _judge(source: Path, tree_root: Path, release_path: str) -> Finding | None:
@@ -241,10 +242,7 @@ def _never_code(config: Config) -> list[Path]:
 
 def _index_and_key(config: Config) -> list[Path]:
     """The fingerprint index and its key: skipped when walking, a finding when tracked by git."""
-    paths = [config.data.index.absolute()]
-    if config.data.key_file is not None:
-        paths.append(config.data.key_file.absolute())
-    return paths
+    return [config.data.index.absolute(), config.data.key_file.absolute()]
 
 
 def _model_items(config: Config) -> list[Item]:

@@ -1,4 +1,4 @@
-"""release-manifest.json: sha256 and size of every staged file, and what the release was built from."""
+"""release-manifest.json: sha256 and size of every staged file, and what it was built from."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The report of one command: findings, files, verdict and summary, computed once; JSON schema v1."""
+"""The report of one command: findings, files, verdict and summary (JSON schema v1)."""
 
 from __future__ import annotations
 

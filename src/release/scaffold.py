@@ -1,4 +1,4 @@
-"""`release init`: finds the model folder, git repo, licence and data in a project; writes release.toml."""
+"""`release init`: finds a project's model folder, git repo, licence and data; writes a config."""
 
 from __future__ import annotations
 

@@ -54,7 +54,7 @@ def _is_tfrecord(head: bytes) -> bool:
         return False
     length_bytes = head[:8]
     (stored,) = struct.unpack("<I", head[8:12])
-    return stored == _masked_crc(length_bytes)
+    return bool(stored == _masked_crc(length_bytes))
 
 
 def _is_safetensors(head: bytes) -> bool:
@@ -64,10 +64,12 @@ def _is_safetensors(head: bytes) -> bool:
     return 2 <= header_len < 100_000_000 and head[8:9] == b"{"
 
 
-def magic_format(head: bytes, tail: bytes) -> str | None:
-    """The format named by the file's magic bytes, or None."""
+def magic_format(head: bytes, tail: bytes | None) -> str | None:
+    """The format named by the file's magic bytes, or None; `tail` None when the end is
+    unknown (the decompressed start of a compressed file)."""
+    ends = (lambda magic: True) if tail is None else tail.endswith
     checks: list[tuple[bool, str]] = [
-        (head[:4] == b"PAR1" and tail[-4:] == b"PAR1", "parquet"),
+        (head[:4] == b"PAR1" and ends(b"PAR1"), "parquet"),
         (head[:6] == b"ARROW1", "arrow"),
         (head[:4] == b"FEA1", "feather"),
         (head[:6] == b"\x93NUMPY", "npy"),
@@ -81,8 +83,7 @@ def magic_format(head: bytes, tail: bytes) -> str | None:
         (head[:3] == b"BZh" and head[3:4].isdigit(), "bzip2"),
         (head[:6] == b"\xfd7zXZ\x00", "xz"),
         (head[:4] == b"\x28\xb5\x2f\xfd", "zstd"),
-        (len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5 and tail[-1:] == b".",
-         "pickle"),
+        (len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5 and ends(b"."), "pickle"),
         (_is_safetensors(head), "safetensors"),
         (_is_tfrecord(head), "tfrecord"),
     ]

@@ -34,7 +34,7 @@ class StagedRelease:
 def copy_verified(artifact: Artifact, destination: Path, task: ProgressTask) -> None:
     """Copy the artifact's source, refusing it if its bytes changed since they were scanned."""
     digest = hashlib.sha256()
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    destination.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
     with artifact.item.source.open("rb") as source, destination.open("xb") as target:
         while chunk := source.read(CHUNK):
             digest.update(chunk)
@@ -80,6 +80,7 @@ def stage_release(
     final = config.staged_dir
     report_path = config.report_path
     built = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=out))
+    os.chmod(built, 0o755)
     report_tmp: Path | None = None
     try:
         artifacts = sorted(result.artifacts.values(), key=lambda a: a.item.path)
@@ -109,6 +110,7 @@ def stage_release(
         report_tmp = Path(tmp_name)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(report_text)
+        os.chmod(report_tmp, 0o644)
         _swap_in(built, final)
         os.replace(report_tmp, report_path)
         report_tmp = None

@@ -1,4 +1,4 @@
-"""`release` commands: thin wrappers that call the library, render the report and set the exit code."""
+"""`release` commands: call the library, render the report, set the exit code."""
 
 from __future__ import annotations
 
@@ -139,7 +139,8 @@ def scan(config_path: Path | None, fmt: str, output: Path | None, quiet: bool, v
 def prepare(config_path: Path | None, fmt: str, output: Path | None, quiet: bool, verbose: bool,
             baseline_path: Path | None) -> int:
     """Run the whole pipeline and stage the release with its manifest and report."""
-    from release.scan import baseline_for, scan as run_scan
+    from release.scan import baseline_for
+    from release.scan import scan as run_scan
     from release.stage import stage_release
 
     ui = _ui(fmt, output, quiet, verbose)
@@ -265,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("release: interrupted; nothing was left half-written", err=True)
         code = 130
-    except Exception as exc:  # noqa: BLE001 - the one place internal errors are reported
+    except Exception as exc:
         _internal_error(exc, verbose)
         code = EXIT_TOOL_FAILED
     sys.exit(code if isinstance(code, int) else EXIT_PASSED)

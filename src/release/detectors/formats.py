@@ -43,7 +43,7 @@ def _content_format(artifact: Artifact) -> str | None:
         return magic
     if magic in COMPRESSIONS:
         inner = _inner_head(artifact, magic)
-        inner_magic = magic_format(inner, b"")
+        inner_magic = magic_format(inner, None)
         if inner_magic in DATA_FORMATS:
             return f"{inner_magic}+{magic}"
         shaped = text_format(inner, complete=False) if inner else None
@@ -79,8 +79,7 @@ def detect_unsafe_serialization(artifact: Artifact) -> list[Finding]:
         return [Finding(rules.UNSAFE_SERIALIZATION, path, f"is a pickle; {SAFETENSORS_ADVICE}",
                         evidence={"format": "pickle"}, basis="pickle")]
     if magic in COMPRESSIONS:
-        inner = _inner_head(artifact, magic)
-        if len(inner) >= 2 and inner[0] == 0x80 and 2 <= inner[1] <= 5:
+        if magic_format(_inner_head(artifact, magic), None) == "pickle":
             return [Finding(rules.UNSAFE_SERIALIZATION, path,
                             f"is a {magic}-compressed pickle; {SAFETENSORS_ADVICE}",
                             evidence={"format": f"pickle+{magic}"}, basis="pickle")]

@@ -17,7 +17,7 @@ def _cell(text: str | None) -> str:
 def _row(finding: Finding) -> str:
     where = _cell(finding.path) or "(config)"
     if finding.member:
-        where += f" › {_cell(finding.member)}"
+        where += f" / {_cell(finding.member)}"
     if finding.line:
         where += f":{finding.line}"
     return (f"| {finding.effective_severity.value} | {finding.rule.id} {finding.rule.name} "
