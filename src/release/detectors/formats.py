@@ -19,7 +19,7 @@ from release.sniff import (
 
 MAX_ZIP_MEMBERS = 100_000
 PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".joblib"})
-TEXT_SNIFF_KINDS = frozenset({"other", "doc", "config", "data", "archive"})
+NO_TEXT_SNIFF_KINDS = frozenset({"code", "notebook", "tokenizer"})
 SAFETENSORS_ADVICE = (
     "loading it runs arbitrary code; convert it to safetensors "
     "(safetensors.torch.save_file) and ship that instead"
@@ -48,7 +48,7 @@ def _content_format(artifact: Artifact) -> str | None:
             return f"{inner_magic}+{magic}"
         shaped = text_format(inner, complete=False) if inner else None
         return f"{shaped}+{magic}" if shaped else None
-    if magic is None and artifact.item.kind in TEXT_SNIFF_KINDS:
+    if magic is None and artifact.item.kind not in NO_TEXT_SNIFF_KINDS:
         return text_format(artifact.head, artifact.complete)
     return None
 

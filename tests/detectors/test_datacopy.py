@@ -1,0 +1,69 @@
+"""Tests for the data-source copy detector: renamed copies, unavailable sources, lazy hashing."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from release import rules
+from release.config import load_config
+from release.detectors import datacopy
+from release.scan import scan
+from tests.conftest import Project
+
+
+def test_renamed_copy_of_the_data_is_an_error(project: Project) -> None:
+    shutil.copy(project.data, project.model / "calibration.bin")
+    report = scan(load_config(project.config)).report
+    copies = [f for f in report.findings if f.rule is rules.DATA_SOURCE_COPY]
+    assert [(f.path, f.evidence["source"]) for f in copies] == [
+        ("calibration.bin", "data.sources[0]")]
+    assert not report.passed
+
+
+def test_unavailable_source_fails_closed(project: Project) -> None:
+    project.data.unlink()
+    report = scan(load_config(project.config)).report
+    assert [f.rule for f in report.findings] == [rules.DATA_SOURCE_UNAVAILABLE]
+    assert "data.sources[0].path does not exist" in report.findings[0].message
+    assert not report.passed
+
+
+def test_no_sources_is_an_error(project: Project) -> None:
+    text = project.config.read_text()
+    project.config.write_text(text[: text.index("[[data.sources]]")])
+    report = scan(load_config(project.config)).report
+    assert [f.rule for f in report.findings] == [rules.NO_DATA_SOURCES]
+
+
+def test_sources_are_hashed_only_when_a_size_matches(project: Project,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    hashed: list[Path] = []
+    real = datacopy.sha256_file
+
+    def counting(path: Path) -> str:
+        hashed.append(path)
+        return real(path)
+
+    monkeypatch.setattr(datacopy, "sha256_file", counting)
+    scan(load_config(project.config))
+    assert hashed == []
+    (project.model / "same-size.bin").write_bytes(b"x" * project.data.stat().st_size)
+    report = scan(load_config(project.config)).report
+    assert hashed == [project.data.absolute()]
+    assert not any(f.rule is rules.DATA_SOURCE_COPY for f in report.findings)
+
+
+def test_dataset_folder_source(project: Project) -> None:
+    folder = project.root / "data" / "hf"
+    folder.mkdir()
+    (folder / "data-00000-of-00001.arrow").write_bytes(b"ARROW1" + b"\0" * 50)
+    (folder / "dataset_info.json").write_text("{}")
+    project.config.write_text(project.config.read_text() + (
+        '\n[[data.sources]]\npath = "data/hf"\nformat = "hf-dataset"\ntext_fields = ["t"]\n'))
+    shutil.copy(folder / "data-00000-of-00001.arrow", project.model / "shard.bin")
+    report = scan(load_config(project.config)).report
+    copies = [f for f in report.findings if f.rule is rules.DATA_SOURCE_COPY]
+    assert [(f.path, f.evidence["source"]) for f in copies] == [("shard.bin", "data.sources[1]")]
