@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
@@ -11,7 +10,6 @@ from release import rules
 from release.config import load_config
 from release.errors import ConfigError, InputError
 from release.inventory import build_inventory, classify_kind, glob_match
-
 from tests.conftest import Project, git
 
 

@@ -75,6 +75,12 @@ def write_table(path: Path, writer: str) -> None:
             out.write_table(table)
 
 
+def npy_bytes() -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.arange(10))
+    return buffer.getvalue()
+
+
 # Each case: a file name that hides the format, and how to write it.
 CONTENT_CASES = {
     "csv": lambda p: p.write_text(CSV),
@@ -83,7 +89,7 @@ CONTENT_CASES = {
     "json-records": lambda p: p.write_text(json.dumps(ROWS, indent=2)),
     "parquet": lambda p: write_table(p, "parquet"),
     "arrow": lambda p: write_table(p, "feather"),  # feather v2 is the Arrow IPC file format
-    "npy": lambda p: np.save(open(p, "wb"), np.arange(10)),
+    "npy": lambda p: p.write_bytes(npy_bytes()),
     "hdf5": lambda p: p.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100)),
     "tfrecord": lambda p: p.write_bytes(tfrecord(b"example payload bytes")),
     "csv+gzip": lambda p: p.write_bytes(gzip.compress(CSV.encode())),

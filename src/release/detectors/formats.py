@@ -78,11 +78,10 @@ def detect_unsafe_serialization(artifact: Artifact) -> list[Finding]:
     if magic == "pickle":
         return [Finding(rules.UNSAFE_SERIALIZATION, path, f"is a pickle; {SAFETENSORS_ADVICE}",
                         evidence={"format": "pickle"}, basis="pickle")]
-    if magic in COMPRESSIONS:
-        if magic_format(_inner_head(artifact, magic), None) == "pickle":
-            return [Finding(rules.UNSAFE_SERIALIZATION, path,
-                            f"is a {magic}-compressed pickle; {SAFETENSORS_ADVICE}",
-                            evidence={"format": f"pickle+{magic}"}, basis="pickle")]
+    if magic in COMPRESSIONS and magic_format(_inner_head(artifact, magic), None) == "pickle":
+        return [Finding(rules.UNSAFE_SERIALIZATION, path,
+                        f"is a {magic}-compressed pickle; {SAFETENSORS_ADVICE}",
+                        evidence={"format": f"pickle+{magic}"}, basis="pickle")]
     if magic == "zip":
         names = _zip_names(artifact)
         if names is None:
