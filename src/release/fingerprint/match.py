@@ -1,0 +1,189 @@
+"""Queries every gram of artifact text against the index; confirms runs; finds sensitive values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from release.fingerprint.hashing import U64, gram_hashes, mix64, normalize, rotl, siphash13
+from release.fingerprint.hashing import tokenize as tokenize_norm
+from release.fingerprint.index import LoadedIndex
+
+MAX_STORED_PER_GRAM = 4096  # stored copies of one gram examined per artifact position
+
+
+@dataclass(frozen=True)
+class TextHit:
+    """A confirmed shared run: tokens [start, end) of a piece, and the records it came from."""
+
+    piece: int
+    start: int
+    end: int
+    records: frozenset[int]
+
+
+@dataclass(frozen=True)
+class SensitiveHit:
+    piece: int
+    start: int
+    end: int
+    record: int
+
+
+def grams_at(token_hashes: U64, positions: np.ndarray, n: int) -> U64:
+    """`gram_hashes(token_hashes, n)[positions]` without hashing every position."""
+    out = token_hashes[positions].copy()
+    with np.errstate(over="ignore"):
+        for offset in range(1, n):
+            out ^= rotl(token_hashes[positions + offset], 13 * offset)
+        return mix64(out + np.uint64(n))
+
+
+def _expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For ranges [lo, hi): which range each element belongs to, and the element."""
+    counts = hi - lo
+    owner = np.repeat(np.arange(lo.shape[0]), counts)
+    first = np.concatenate(([0], np.cumsum(counts)[:-1])) if counts.size else counts
+    return owner, lo[owner] + (np.arange(owner.shape[0]) - first[owner])
+
+
+class Matcher:
+    """Finds training text and sensitive values in batches of text pieces."""
+
+    def __init__(self, index: LoadedIndex) -> None:
+        self.index = index
+        p = index.meta.params
+        self.params = p
+        self.gram_key = index.key.sip("gram")
+        self.token_key = index.key.sip("token")
+        self.sensitive_key = index.key.sip("sensitive")
+        self.fingerprint_mask = np.uint64((1 << (8 * p.fingerprint_bytes)) - 1)
+        self.check_mask = np.uint64((1 << p.check_bits) - 1)
+        grams = index.sorted_fingerprints.shape[0]
+        self.filter_bits = max(16, int(np.ceil(np.log2(max(grams, 2)))) + 3)
+        buckets = index.sorted_fingerprints & np.uint64((1 << self.filter_bits) - 1)
+        bitmap = np.zeros(1 << self.filter_bits, dtype=bool)
+        bitmap[buckets.astype(np.int64)] = True
+        self.bitmap = np.packbits(bitmap, bitorder="little")
+
+    def _maybe_present(self, fingerprints: U64) -> np.ndarray:
+        bucket = (fingerprints & np.uint64((1 << self.filter_bits) - 1)).astype(np.int64)
+        return ((self.bitmap[bucket >> 3] >> (bucket & 7).astype(np.uint8)) & 1).astype(bool)
+
+    def match(self, pieces: list[str]) -> tuple[list[TextHit], list[SensitiveHit]]:
+        norms = [normalize(piece) for piece in pieces]
+        tokens = tokenize_norm(b" ".join(norms))
+        count = len(tokens)
+        if count == 0:
+            return [], []
+        offsets = np.cumsum([0] + [len(n) + 1 for n in norms[:-1]])
+        piece_of = np.searchsorted(offsets, tokens.starts, side="right") - 1
+        piece_first = np.searchsorted(tokens.starts, offsets)
+        token_prf = siphash13(self.token_key, tokens.hashes)
+        sensitive = self._sensitive(tokens.hashes, token_prf, piece_of, piece_first)
+        text = self._text(tokens.hashes, token_prf, piece_of, piece_first)
+        return text, sensitive
+
+    def _sensitive(self, hashes: U64, token_prf: U64, piece_of: np.ndarray,
+                   piece_first: np.ndarray) -> list[SensitiveHit]:
+        index = self.index
+        if index.sensitive_sorted.size == 0:
+            return []
+        first = token_prf >> np.uint64(32)
+        slot = np.searchsorted(index.sensitive_first, first)
+        slot = np.minimum(slot, index.sensitive_first.shape[0] - 1)
+        candidates = np.flatnonzero(index.sensitive_first[slot] == first)
+        hits: list[SensitiveHit] = []
+        count = hashes.shape[0]
+        for length in index.sensitive_lengths:
+            pos = candidates[candidates + length <= count]
+            pos = pos[piece_of[pos] == piece_of[pos + length - 1]]
+            if pos.size == 0:
+                continue
+            values = siphash13(self.sensitive_key, grams_at(hashes, pos, length))
+            lo = np.searchsorted(index.sensitive_sorted, values, side="left")
+            hi = np.searchsorted(index.sensitive_sorted, values, side="right")
+            owner, stored = _expand(lo, hi)
+            units = index.sensitive_units[index.sensitive_order[stored]]
+            for at, unit in zip(pos[owner], units, strict=True):
+                if int(unit[1]) == length:
+                    piece = int(piece_of[at])
+                    start = int(at - piece_first[piece])
+                    hits.append(SensitiveHit(piece, start, start + length, int(unit[0])))
+        return hits
+
+    def _text(self, hashes: U64, token_prf: U64, piece_of: np.ndarray,
+              piece_first: np.ndarray) -> list[TextHit]:
+        p = self.params
+        index = self.index
+        k = p.gram_words
+        grams = gram_hashes(hashes, k)
+        if grams.size == 0:
+            return []
+        fingerprints = siphash13(self.gram_key, grams) & self.fingerprint_mask
+        query = np.flatnonzero(self._maybe_present(fingerprints)
+                               & (piece_of[: grams.size] == piece_of[k - 1:]))
+        if query.size == 0:
+            return []
+        lo = np.searchsorted(index.sorted_fingerprints, fingerprints[query], side="left")
+        hi = np.searchsorted(index.sorted_fingerprints, fingerprints[query], side="right")
+        hi = np.minimum(hi, lo + MAX_STORED_PER_GRAM)
+        owner, sorted_slot = _expand(lo, hi)
+        if owner.size == 0:
+            return []
+        at = query[owner]
+        stored = index.order[sorted_slot]
+        left, right = self._extensions(at, stored, token_prf, piece_of)
+        confirmed = np.flatnonzero(left + right >= p.context)
+        records = index.unit_record[index.gram_unit[stored[confirmed]]]
+        spans = sorted(zip((at - left)[confirmed].tolist(), (at + k + right)[confirmed].tolist(),
+                           records.tolist(), strict=True))
+        hits: list[TextHit] = []
+        for start, end, record in spans:
+            piece = int(piece_of[start])
+            first = int(piece_first[piece])
+            last = hits[-1] if hits else None
+            if last is not None and last.piece == piece and start - first <= last.end:
+                hits[-1] = TextHit(piece, last.start, max(last.end, end - first),
+                                   last.records | {record})
+            else:
+                hits.append(TextHit(piece, start - first, end - first, frozenset({record})))
+        return hits
+
+    def _extensions(self, at: np.ndarray, stored: np.ndarray, token_prf: U64,
+                    piece_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """How many neighbouring tokens left and right of each candidate agree with the
+        stored check bits, counting outwards until the first disagreement."""
+        p = self.params
+        index = self.index
+        k = p.gram_words
+        count = token_prf.shape[0]
+        position = index.gram_position[stored]
+        length = index.unit_length[index.gram_unit[stored]]
+        packed = index.checks[stored]
+        piece = piece_of[at]
+        left_run = np.ones(at.shape[0], dtype=bool)
+        right_run = np.ones(at.shape[0], dtype=bool)
+        left = np.zeros(at.shape[0], dtype=np.int64)
+        right = np.zeros(at.shape[0], dtype=np.int64)
+        for offset in range(1, p.context + 1):
+            for side in (0, 1):
+                slot = 2 * (offset - 1) + side
+                stored_bits = (packed >> np.uint64(slot * p.check_bits)) & self.check_mask
+                if side == 0:
+                    where = at - offset
+                    in_record = position - offset >= 0
+                else:
+                    where = at + k - 1 + offset
+                    in_record = position + k - 1 + offset < length
+                safe = np.clip(where, 0, count - 1)
+                agrees = ((where >= 0) & (where < count) & (piece_of[safe] == piece) & in_record
+                          & ((token_prf[safe] & self.check_mask) == stored_bits))
+                if side == 0:
+                    left_run &= agrees
+                    left += left_run
+                else:
+                    right_run &= agrees
+                    right += right_run
+        return left, right

@@ -1,0 +1,215 @@
+"""Streams records from confidential data sources (jsonl, json, csv, tsv, parquet, txt, arrow)."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import zstandard
+
+from release.config import DataSource
+from release.errors import InputError
+
+JSON_READ_CHUNK = 1 << 20
+MAX_JSON_RECORD = 64 << 20  # one JSON record larger than this is refused, not buffered forever
+csv.field_size_limit(MAX_JSON_RECORD)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One training record: its id (given or keyed-hash), free-text values, sensitive values."""
+
+    id: str | None
+    texts: tuple[str, ...]
+    sensitive: tuple[str, ...]
+
+
+def _compression(path: Path) -> str | None:
+    suffix = path.suffix.lower()
+    return {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}.get(suffix)
+
+
+@contextmanager
+def open_binary(path: Path) -> Iterator[IO[bytes]]:
+    """The file's bytes, transparently decompressed (gzip, zstd), streamed."""
+    compression = _compression(path)
+    with path.open("rb") as raw:
+        if compression == "gzip":
+            with gzip.GzipFile(fileobj=raw) as stream:
+                yield stream
+        elif compression == "zstd":
+            with zstandard.ZstdDecompressor().stream_reader(raw) as stream:
+                yield stream  # type: ignore[misc]
+        else:
+            yield raw
+
+
+@contextmanager
+def open_text(path: Path) -> Iterator[IO[str]]:
+    with open_binary(path) as stream:
+        yield io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
+
+
+def _value_texts(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, bool | int | float):
+        return [str(value)]
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in _value_texts(item)]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _value_texts(item)]
+    return [str(value)]
+
+
+def _record(source: DataSource, row: dict[str, Any]) -> Record:
+    raw_id = row.get(source.id_field) if source.id_field else None
+    return Record(
+        id=None if raw_id is None else str(raw_id),
+        texts=tuple(t for f in source.text_fields for t in _value_texts(row.get(f))),
+        sensitive=tuple(t for f in source.sensitive_fields for t in _value_texts(row.get(f))),
+    )
+
+
+def _jsonl(source: DataSource) -> Iterator[Record]:
+    with open_text(source.path) as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                raise InputError(f"line {number} is not valid JSON", path=source.path) from None
+            if not isinstance(row, dict):
+                raise InputError(f"line {number} is not a JSON object", path=source.path)
+            yield _record(source, row)
+
+
+def _json_array(source: DataSource) -> Iterator[Record]:
+    """A top-level JSON array of objects, decoded one object at a time."""
+    decoder = json.JSONDecoder()
+    with open_text(source.path) as handle:
+        buffer = handle.read(JSON_READ_CHUNK).lstrip("\ufeff \t\r\n")
+        if not buffer.startswith("["):
+            raise InputError("expected a JSON array of records", path=source.path)
+        position, index, eof = 1, 0, False
+        while True:
+            while position < len(buffer) and buffer[position] in " \t\r\n,":
+                position += 1
+            if position < len(buffer) and buffer[position] == "]":
+                return
+            try:
+                row, end = decoder.raw_decode(buffer, position)
+            except ValueError:
+                if eof:
+                    raise InputError(f"record {index} is not valid JSON", path=source.path) \
+                        from None
+                if len(buffer) - position > MAX_JSON_RECORD:
+                    raise InputError(f"record {index} is larger than {MAX_JSON_RECORD} bytes",
+                                     path=source.path) from None
+                more = handle.read(JSON_READ_CHUNK)
+                eof = not more
+                buffer = buffer[position:] + more
+                position = 0
+                continue
+            if not isinstance(row, dict):
+                raise InputError(f"record {index} is not a JSON object", path=source.path)
+            yield _record(source, row)
+            index += 1
+            position = end
+            if len(buffer) - position < JSON_READ_CHUNK // 2 and not eof:
+                more = handle.read(JSON_READ_CHUNK)
+                eof = not more
+                buffer = buffer[position:] + more
+                position = 0
+
+
+def _delimited(source: DataSource, delimiter: str) -> Iterator[Record]:
+    with open_text(source.path) as handle:
+        for row in csv.DictReader(handle, delimiter=delimiter):
+            yield _record(source, row)
+
+
+def _arrow_batches(path: Path, columns: list[str]) -> Iterator[list[dict[str, Any]]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if path.suffix.lower() == ".parquet":
+        parquet = pq.ParquetFile(path)
+        present = [c for c in columns if c in parquet.schema_arrow.names]
+        for batch in parquet.iter_batches(batch_size=4096, columns=present):
+            yield batch.to_pylist()
+        return
+    with pa.memory_map(str(path)) as stream:
+        try:
+            reader: Any = pa.ipc.open_stream(stream)
+            batches = iter(reader)
+        except pa.ArrowInvalid:
+            stream.seek(0)
+            file_reader = pa.ipc.open_file(stream)
+            batches = (file_reader.get_batch(i) for i in range(file_reader.num_record_batches))
+        for batch in batches:
+            present = [c for c in columns if c in batch.schema.names]
+            yield batch.select(present).to_pylist()
+
+
+def _columnar(source: DataSource, files: list[Path]) -> Iterator[Record]:
+    import pyarrow as pa
+
+    columns = list(dict.fromkeys([*source.text_fields, *source.sensitive_fields,
+                                  *([source.id_field] if source.id_field else [])]))
+    for path in files:
+        try:
+            for rows in _arrow_batches(path, columns):
+                for row in rows:
+                    yield _record(source, row)
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(f"cannot read as Arrow/Parquet: {exc}", path=path) from None
+
+
+def _txt(source: DataSource) -> Iterator[Record]:
+    with open_text(source.path) as handle:
+        if source.record == "file":
+            yield Record(id=None, texts=(handle.read(),), sensitive=())
+            return
+        for line in handle:
+            if line.strip():
+                yield Record(id=None, texts=(line,), sensitive=())
+
+
+def dataset_files(folder: Path) -> list[Path]:
+    """The Arrow shards of a `datasets` folder saved with save_to_disk."""
+    return sorted(p for p in folder.rglob("*.arrow") if p.is_file() and not p.is_symlink())
+
+
+def iter_records(source: DataSource) -> Iterator[Record]:
+    """Every record of a source, streamed; bad data raises InputError naming the file."""
+    try:
+        if source.format == "jsonl":
+            yield from _jsonl(source)
+        elif source.format == "json":
+            yield from _json_array(source)
+        elif source.format in ("csv", "tsv"):
+            yield from _delimited(source, "," if source.format == "csv" else "\t")
+        elif source.format == "parquet":
+            yield from _columnar(source, [source.path])
+        elif source.format == "hf-dataset":
+            files = dataset_files(source.path)
+            if not files:
+                raise InputError("no .arrow files in this dataset folder", path=source.path)
+            yield from _columnar(source, files)
+        elif source.format == "txt":
+            yield from _txt(source)
+        else:
+            raise InputError(f"unknown source format {source.format!r}", path=source.path)
+    except (OSError, EOFError, zstandard.ZstdError) as exc:
+        raise InputError(f"cannot read data source: {exc}", path=source.path) from None
