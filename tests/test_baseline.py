@@ -57,7 +57,7 @@ def test_accept_then_expire_through_the_cli(project: Project, cli: Callable[...,
                    "--expires", "2099-01-01", "--config", project.config)
     assert accepted.code == 0, accepted.err
     baseline = json.loads((project.root / "release.baseline.json").read_text())
-    assert {a["rule_id"] for a in baseline["accepted"]} == {"RL203", "RL105"}
+    assert {a["rule_id"] for a in baseline["accepted"]} == {"RL203", "RL105", "RL202"}
     second = cli("scan", "--config", project.config, "--format", "json")
     assert second.code == 0
     assert json.loads(second.out)["summary"]["accepted"] == len(fingerprints)

@@ -33,6 +33,18 @@ DIRECTORY_SYMLINK = Rule(
 UNCOMMITTED_CODE = Rule(
     "RL109", "uncommitted-code", W,
     "A shipped code file differs from the git commit recorded in the manifest.")
+UNSCANNABLE_CONTENT = Rule(
+    "RL110", "unscannable-content", E,
+    "Part of a file could not be reduced to text (unknown binary, corrupt, over a limit).")
+ARCHIVE_LIMIT = Rule(
+    "RL111", "archive-limit", E,
+    "An archive expands past the size, ratio, depth or member limits (a possible bomb).")
+TRAINING_TEXT = Rule(
+    "RL201", "training-text", E,
+    "A run of at least min_match_words words of a training record appears verbatim.")
+SENSITIVE_VALUE = Rule(
+    "RL202", "sensitive-value", E,
+    "A sensitive value of a training record (name, email, record number) appears.")
 DATA_SOURCE_COPY = Rule(
     "RL203", "data-source-copy", E,
     "A shipped file is byte-identical to a confidential data source (a renamed copy).")

@@ -14,9 +14,12 @@ from release import rules
 from release.baseline import Baseline, load_baseline
 from release.config import DEFAULT_BASELINE_NAME, Config
 from release.detectors import Artifact, run_file_detectors
-from release.detectors.datacopy import find_copies, list_source_files
+from release.detectors.datacopy import find_copies, find_copies_by_digest, list_source_files
+from release.detectors.leaks import LeakScanner
 from release.errors import InputError, display_path
 from release.findings import FileRecord, Finding, Outcome, Severity
+from release.fingerprint.match import Matcher
+from release.fingerprint.service import ensure_index
 from release.hashing import CHUNK
 from release.inventory import Inventory, Item, build_inventory
 from release.progress import Progress, ProgressTask, SilentProgress
@@ -29,6 +32,7 @@ class ScanResult:
     report: Report
     inventory: Inventory
     artifacts: dict[str, Artifact]  # by release path, for files read successfully
+    notes: tuple[str, ...] = ()  # what the scan did on the side (index built, key created)
 
 
 def relative_source(path: Path, root: Path) -> str:
@@ -142,14 +146,13 @@ def scan(
                                  for f in file_findings) else item.kind
             records.append(FileRecord(item.path, source, kind, result.size, result.sha256,
                                       Outcome.SCANNED))
+    notes: list[str] = []
     if not config.data.sources:
         findings.append(Finding(rules.NO_DATA_SOURCES, None,
                                 f"{display_path(config.path.name)} has no [[data.sources]]; "
                                 "add the confidential training data so it can be checked"))
-    source_files, unavailable = list_source_files(config.data.sources)
-    findings.extend(unavailable)
-    findings.extend(find_copies(
-        ((a.item.path, a.size, a.sha256) for a in artifacts.values()), source_files))
+    else:
+        findings.extend(_leak_findings(config, artifacts, progress, notes))
     report = Report.create(
         command,
         findings,
@@ -159,4 +162,33 @@ def scan(
         today=today,
         context=report_context(config, inventory),
     )
-    return ScanResult(report=report, inventory=inventory, artifacts=artifacts)
+    return ScanResult(report=report, inventory=inventory, artifacts=artifacts,
+                      notes=tuple(notes))
+
+
+def _leak_findings(config: Config, artifacts: dict[str, Artifact], progress: Progress,
+                   notes: list[str]) -> list[Finding]:
+    """Renamed copies of the data, training text and sensitive values in every artifact."""
+    status = ensure_index(config, progress)
+    if status.key_created:
+        notes.append(f"generated a new index key in {display_path(config.data.key_file)}: keep "
+                     "it secret, out of git, and give it to CI as RELEASE_INDEX_KEY")
+    if status.built:
+        notes.append(f"built the fingerprint index ({status.reason})")
+    index = status.index
+    source_files, unavailable = list_source_files(config.data.sources)
+    findings = find_copies(((a.item.path, a.size, a.sha256) for a in artifacts.values()),
+                           source_files)
+    covered = {stamp.key for stamp in index.meta.sources}
+    findings.extend(f for f in unavailable if f.evidence.get("source") not in covered)
+    findings.extend(find_copies_by_digest(
+        ((a.item.path, a.sha256) for a in artifacts.values()),
+        [s for s in index.meta.sources if any(f.evidence.get("source") == s.key
+                                               for f in unavailable)],
+        index.key))
+    scanner = LeakScanner(Matcher(index))
+    with progress.task("Checking for training data", sum(a.size for a in artifacts.values())
+                       ) as task:
+        for artifact in artifacts.values():
+            findings.extend(scanner.scan(artifact, task))
+    return findings

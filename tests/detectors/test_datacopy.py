@@ -5,11 +5,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from release import rules
 from release.config import load_config
 from release.detectors import datacopy
+from release.errors import UsageError
 from release.scan import scan
 from tests.conftest import Project
 
@@ -23,12 +25,24 @@ def test_renamed_copy_of_the_data_is_an_error(project: Project) -> None:
     assert not report.passed
 
 
-def test_unavailable_source_fails_closed(project: Project) -> None:
+def test_unavailable_source_without_an_index_is_a_usage_error(project: Project) -> None:
     project.data.unlink()
-    report = scan(load_config(project.config)).report
-    assert [f.rule for f in report.findings] == [rules.DATA_SOURCE_UNAVAILABLE]
-    assert "data.sources[0].path does not exist" in report.findings[0].message
-    assert not report.passed
+    with pytest.raises(UsageError) as info:
+        scan(load_config(project.config))
+    assert "release index build" in str(info.value)
+    assert info.value.exit_code == 2
+
+
+def test_index_digests_catch_copies_where_the_data_is_absent(project: Project) -> None:
+    config = load_config(project.config)
+    assert scan(config).report.passed  # builds the index while the data is here
+    shutil.copy(project.data, project.model / "calibration.bin")
+    project.data.unlink()
+    report = scan(config).report
+    copies = [f for f in report.findings if f.rule is rules.DATA_SOURCE_COPY]
+    assert [(f.path, f.evidence["source"]) for f in copies] == [
+        ("calibration.bin", "data.sources[0]")]
+    assert rules.DATA_SOURCE_UNAVAILABLE not in {f.rule for f in report.findings}
 
 
 def test_no_sources_is_an_error(project: Project) -> None:
@@ -59,7 +73,10 @@ def test_sources_are_hashed_only_when_a_size_matches(project: Project,
 def test_dataset_folder_source(project: Project) -> None:
     folder = project.root / "data" / "hf"
     folder.mkdir()
-    (folder / "data-00000-of-00001.arrow").write_bytes(b"ARROW1" + b"\0" * 50)
+    table = pa.table({"t": ["a first row of text", "a second row of text"]})
+    with pa.OSFile(str(folder / "data-00000-of-00001.arrow"), "wb") as sink, \
+            pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
     (folder / "dataset_info.json").write_text("{}")
     project.config.write_text(project.config.read_text() + (
         '\n[[data.sources]]\npath = "data/hf"\nformat = "hf-dataset"\ntext_fields = ["t"]\n'))

@@ -10,6 +10,8 @@ from pathlib import Path
 from release import rules
 from release.config import DataSource
 from release.findings import Finding
+from release.fingerprint.index import SourceStamp, shipped_digest
+from release.fingerprint.keys import IndexKey
 from release.hashing import sha256_file
 
 MAX_SOURCE_FILES = 100_000
@@ -87,4 +89,20 @@ def find_copies(
                     f"is a byte-identical copy of confidential data ({source.key})",
                     evidence={"source": source.key, "sha256": sha256}, basis=source.key))
                 break
+    return findings
+
+
+def find_copies_by_digest(shipped: Iterable[tuple[str, str]], stamps: list[SourceStamp],
+                          key: IndexKey) -> list[Finding]:
+    """Where the sources are not readable (CI), compare with the keyed file digests that the
+    index recorded when it was built."""
+    wanted = {digest: stamp.key for stamp in stamps for _size, digest in stamp.files}
+    findings = []
+    for path, sha256 in shipped:
+        source = wanted.get(shipped_digest(key, sha256))
+        if source is not None:
+            findings.append(Finding(
+                rules.DATA_SOURCE_COPY, path,
+                f"is a byte-identical copy of confidential data ({source}, by index digest)",
+                evidence={"source": source, "sha256": sha256}, basis=source))
     return findings

@@ -75,6 +75,7 @@ class IndexMeta:
     grams: int = 0
     sensitive: int = 0
     text_bytes: int = 0
+    config_digest: str = ""
     tool_version: str = __version__
     created: str = ""
     format: int = INDEX_FORMAT
@@ -192,7 +193,7 @@ class _Builder:
 
 def sensitive_value_hash(token_hashes: U64) -> np.uint64:
     """The unkeyed hash of a whole value's token run (the same as a gram of its length)."""
-    return gram_hashes(token_hashes, token_hashes.shape[0])[0]
+    return np.uint64(gram_hashes(token_hashes, token_hashes.shape[0])[0])
 
 
 def _pack_checks(token_checks: U64, sampled: np.ndarray, position: np.ndarray,
@@ -262,7 +263,8 @@ def _check_bytes(p: IndexParams) -> int:
     return math.ceil(2 * p.context * p.check_bits / 8)
 
 
-def build_index(config: Config, key: IndexKey, *, progress: Progress | None = None) -> IndexMeta:
+def build_index(config: Config, key: IndexKey, *, progress: Progress | None = None,
+                config_digest: str = "") -> IndexMeta:
     """Read every source once, streamed, and write the index folder atomically."""
     progress = progress or SilentProgress()
     params = IndexParams.for_checks(config.checks.min_match_words,
@@ -293,6 +295,7 @@ def build_index(config: Config, key: IndexKey, *, progress: Progress | None = No
         grams=int(fingerprints.shape[0]),
         sensitive=sum(s.shape[0] for s in builder.sensitive),
         text_bytes=builder.text_bytes,
+        config_digest=config_digest,
         created=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
     )
     arrays = {
@@ -367,7 +370,7 @@ class LoadedIndex:
 def _load_array(index_dir: Path, name: str) -> np.ndarray:
     path = index_dir / f"{name}.npy"
     try:
-        return np.load(path, allow_pickle=False)
+        return np.asarray(np.load(path, allow_pickle=False))
     except (OSError, ValueError) as exc:
         raise InputError(f"index file is unreadable ({exc}); rebuild the index", path=path) \
             from None

@@ -45,7 +45,32 @@ def _expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     counts = hi - lo
     owner = np.repeat(np.arange(lo.shape[0]), counts)
     first = np.concatenate(([0], np.cumsum(counts)[:-1])) if counts.size else counts
-    return owner, lo[owner] + (np.arange(owner.shape[0]) - first[owner])
+    return owner, np.asarray(lo[owner] + (np.arange(owner.shape[0]) - first[owner]))
+
+
+def _merge_spans(starts: np.ndarray, ends: np.ndarray, records: np.ndarray,
+                 piece_of: np.ndarray, piece_first: np.ndarray) -> list[TextHit]:
+    """Overlapping or touching runs of one piece become one hit with all their records."""
+    order = np.lexsort((ends, starts))
+    starts, ends, records = starts[order], ends[order], records[order]
+    reach = np.maximum.accumulate(ends)
+    pieces = piece_of[starts]
+    new_group = np.ones(starts.shape[0], dtype=bool)
+    new_group[1:] = (starts[1:] > reach[:-1]) | (pieces[1:] != pieces[:-1])
+    group = np.cumsum(new_group) - 1
+    group_start = starts[new_group]
+    group_end = np.zeros(group_start.shape[0], dtype=np.int64)
+    np.maximum.at(group_end, group, ends)
+    pairs = np.unique(np.stack([group, records]), axis=1)
+    members = np.split(pairs[1], np.flatnonzero(np.diff(pairs[0])) + 1)
+    hits = []
+    for number, (start, end) in enumerate(zip(group_start.tolist(), group_end.tolist(),
+                                              strict=True)):
+        piece = int(pieces[new_group][number])
+        first = int(piece_first[piece])
+        hits.append(TextHit(piece, start - first, end - first,
+                            frozenset(members[number].tolist())))
+    return hits
 
 
 class Matcher:
@@ -69,7 +94,8 @@ class Matcher:
 
     def _maybe_present(self, fingerprints: U64) -> np.ndarray:
         bucket = (fingerprints & np.uint64((1 << self.filter_bits) - 1)).astype(np.int64)
-        return ((self.bitmap[bucket >> 3] >> (bucket & 7).astype(np.uint8)) & 1).astype(bool)
+        bits = (self.bitmap[bucket >> 3] >> (bucket & 7).astype(np.uint8)) & 1
+        return np.asarray(bits, dtype=bool)
 
     def match(self, pieces: list[str]) -> tuple[list[TextHit], list[SensitiveHit]]:
         norms = [normalize(piece) for piece in pieces]
@@ -136,20 +162,11 @@ class Matcher:
         stored = index.order[sorted_slot]
         left, right = self._extensions(at, stored, token_prf, piece_of)
         confirmed = np.flatnonzero(left + right >= p.context)
+        if confirmed.size == 0:
+            return []
         records = index.unit_record[index.gram_unit[stored[confirmed]]]
-        spans = sorted(zip((at - left)[confirmed].tolist(), (at + k + right)[confirmed].tolist(),
-                           records.tolist(), strict=True))
-        hits: list[TextHit] = []
-        for start, end, record in spans:
-            piece = int(piece_of[start])
-            first = int(piece_first[piece])
-            last = hits[-1] if hits else None
-            if last is not None and last.piece == piece and start - first <= last.end:
-                hits[-1] = TextHit(piece, last.start, max(last.end, end - first),
-                                   last.records | {record})
-            else:
-                hits.append(TextHit(piece, start - first, end - first, frozenset({record})))
-        return hits
+        return _merge_spans((at - left)[confirmed], (at + k + right)[confirmed], records,
+                            piece_of, piece_first)
 
     def _extensions(self, at: np.ndarray, stored: np.ndarray, token_prf: U64,
                     piece_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import zstandard
 
@@ -43,10 +43,10 @@ def open_binary(path: Path) -> Iterator[IO[bytes]]:
     with path.open("rb") as raw:
         if compression == "gzip":
             with gzip.GzipFile(fileobj=raw) as stream:
-                yield stream
+                yield cast(IO[bytes], stream)
         elif compression == "zstd":
-            with zstandard.ZstdDecompressor().stream_reader(raw) as stream:
-                yield stream  # type: ignore[misc]
+            with zstandard.ZstdDecompressor().stream_reader(raw) as zstream:
+                yield cast(IO[bytes], zstream)
         else:
             yield raw
 

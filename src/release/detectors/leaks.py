@@ -1,0 +1,158 @@
+"""Detects training text and sensitive values in every shipped byte, reduced to text segments."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from release import rules
+from release.detectors import Artifact
+from release.extract import Problem, Segment, extract_file
+from release.findings import Finding
+from release.fingerprint.hashing import word_spans
+from release.fingerprint.match import Matcher, SensitiveHit, TextHit
+from release.progress import ProgressTask
+
+BATCH_CHARS = 1 << 20
+MAX_IDS_IN_EVIDENCE = 20
+
+
+@dataclass
+class _Tally:
+    """What was found in one segment (path + member + line)."""
+
+    records: set[int] = field(default_factory=set)
+    words: int = 0
+    chars: int = 0
+    fraction: float = 0.0
+    values: int = 0
+    value_records: set[int] = field(default_factory=set)
+
+
+def _line_of(segment: Segment, char: int | None) -> int | None:
+    if segment.line is None or char is None:
+        return segment.line
+    return segment.line + segment.text.count("\n", 0, char)
+
+
+def _char_span(spans: list[tuple[int, int]], start: int, end: int) -> tuple[int, int] | None:
+    if end > len(spans):
+        return None
+    return spans[start][0], spans[end - 1][1]
+
+
+class LeakScanner:
+    """Runs extraction and matching over artifacts; returns findings only, never text."""
+
+    def __init__(self, matcher: Matcher) -> None:
+        self.matcher = matcher
+        self.index = matcher.index
+
+    def _record_id(self, number: int) -> str:
+        return self.index.record_ids[number]
+
+    def _safe_member(self, member: str | None) -> str | None:
+        """A member path that quotes training text or a sensitive value is replaced by a hash."""
+        if member is None:
+            return None
+        text_hits, sensitive_hits = self.matcher.match([member])
+        if text_hits or sensitive_hits:
+            return "member#" + hashlib.sha256(member.encode("utf-8")).hexdigest()[:12]
+        return member
+
+    def scan(self, artifact: Artifact, task: ProgressTask) -> list[Finding]:
+        item = artifact.item
+        findings: list[Finding] = []
+        tallies: dict[tuple[str | None, int | None], _Tally] = {}
+        batch: list[Segment] = []
+        size = 0
+        for extracted in extract_file(item.source, item.path.rsplit("/", 1)[-1], item.kind,
+                                      artifact.size):
+            if isinstance(extracted, Problem):
+                rule = rules.ARCHIVE_LIMIT if extracted.bomb else rules.UNSCANNABLE_CONTENT
+                findings.append(Finding(rule, item.path, extracted.reason,
+                                        member=self._safe_member(extracted.member),
+                                        basis=extracted.reason))
+                continue
+            batch.append(extracted)
+            size += len(extracted.text)
+            if size >= BATCH_CHARS:
+                self._match(batch, tallies)
+                batch, size = [], 0
+        if batch:
+            self._match(batch, tallies)
+        task.advance(artifact.size)
+        findings.extend(self._findings(item.path, tallies))
+        return findings
+
+    def _match(self, batch: list[Segment], tallies: dict[tuple[str | None, int | None], _Tally]
+               ) -> None:
+        text_hits, sensitive_hits = self.matcher.match([s.text for s in batch])
+        spans: dict[int, list[tuple[int, int]]] = {}
+        for hit in text_hits:
+            self._add_text(batch[hit.piece], self._spans(spans, batch, hit.piece), hit, tallies)
+        for sensitive in sensitive_hits:
+            self._add_sensitive(batch[sensitive.piece],
+                                self._spans(spans, batch, sensitive.piece), sensitive, tallies)
+
+    @staticmethod
+    def _spans(cache: dict[int, list[tuple[int, int]]], batch: list[Segment], piece: int
+               ) -> list[tuple[int, int]]:
+        if piece not in cache:
+            cache[piece] = word_spans(batch[piece].text)
+        return cache[piece]
+
+    def _tally(self, segment: Segment, spans: list[tuple[int, int]], start: int, end: int,
+               tallies: dict[tuple[str | None, int | None], _Tally]) -> tuple[_Tally, int]:
+        span = _char_span(spans, start, end)
+        line = _line_of(segment, span[0] if span else None)
+        tally = tallies.setdefault((segment.member, line), _Tally())
+        return tally, (span[1] - span[0]) if span else 0
+
+    def _add_text(self, segment: Segment, spans: list[tuple[int, int]], hit: TextHit,
+                  tallies: dict[tuple[str | None, int | None], _Tally]) -> None:
+        tally, chars = self._tally(segment, spans, hit.start, hit.end, tallies)
+        words = hit.end - hit.start
+        tally.records |= hit.records
+        tally.words += words
+        tally.chars += chars
+        for record in hit.records:
+            length = int(self.index.record_length[record]) or 1
+            tally.fraction = max(tally.fraction, min(1.0, words / length))
+
+    def _add_sensitive(self, segment: Segment, spans: list[tuple[int, int]], hit: SensitiveHit,
+                       tallies: dict[tuple[str | None, int | None], _Tally]) -> None:
+        tally, _chars = self._tally(segment, spans, hit.start, hit.end, tallies)
+        tally.values += 1
+        tally.value_records.add(hit.record)
+
+    def _ids(self, records: Iterable[int]) -> list[str]:
+        return sorted(self._record_id(r) for r in records)[:MAX_IDS_IN_EVIDENCE]
+
+    def _findings(self, path: str, tallies: dict[tuple[str | None, int | None], _Tally]
+                  ) -> Iterator[Finding]:
+        for (member, line), tally in sorted(tallies.items(),
+                                            key=lambda kv: (kv[0][0] or "", kv[0][1] or 0)):
+            safe = self._safe_member(member)
+            if tally.records:
+                ids = self._ids(tally.records)
+                yield Finding(
+                    rules.TRAINING_TEXT, path,
+                    f"{tally.words} words ({tally.chars} characters) of {len(tally.records)} "
+                    "training record(s) appear verbatim",
+                    member=safe, line=line,
+                    evidence={"records": ids, "record_count": len(tally.records),
+                              "matched_words": tally.words, "matched_chars": tally.chars,
+                              "record_fraction": round(tally.fraction, 3)},
+                    basis="text:" + ",".join(ids))
+            if tally.value_records:
+                ids = self._ids(tally.value_records)
+                yield Finding(
+                    rules.SENSITIVE_VALUE, path,
+                    f"{tally.values} sensitive value(s) of {len(tally.value_records)} training "
+                    "record(s) appear",
+                    member=safe, line=line,
+                    evidence={"records": ids, "record_count": len(tally.value_records),
+                              "values": tally.values},
+                    basis="sensitive:" + ",".join(ids))

@@ -1,0 +1,91 @@
+"""Reduces every shipped file to located text segments; what cannot be reduced is a Problem."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+MAX_DEPTH = 4  # archives inside archives
+MAX_MEMBERS = 10_000  # per archive
+MAX_EXPANDED_BYTES = 4 << 30  # decompressed bytes per shipped file, all members together
+MAX_RATIO = 200  # decompressed / compressed size above which an archive is a bomb
+RATIO_FLOOR = 16 << 20  # ratios only count once this much has been decompressed
+MAX_STRUCTURED_BYTES = 256 << 20  # JSON/YAML/notebooks/pickles parsed whole up to this size
+MAX_TENSOR_BYTES = 64 << 20  # integer tensors read as text up to this size each
+TEXT_PIECE_CHARS = 1 << 20  # long text is matched in pieces of this size...
+PIECE_OVERLAP_CHARS = 16 << 10  # ...overlapping by this much, so no run is cut
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of text found in a file: where (member) and on which line it starts."""
+
+    text: str
+    member: str | None = None
+    line: int | None = None  # line of the file on which `text` starts, when meaningful
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Part of a file that could not be reduced to text (fail closed: becomes a finding)."""
+
+    reason: str
+    member: str | None = None
+    bomb: bool = False
+
+
+Extracted = Segment | Problem
+
+
+class BombError(Exception):
+    """Expansion limits were exceeded."""
+
+
+@dataclass
+class Budget:
+    """Decompressed bytes allowed for one shipped file, shared by all nested members."""
+
+    compressed: int
+    expanded: int = 0
+    limit: int = MAX_EXPANDED_BYTES
+
+    def spend(self, amount: int) -> None:
+        self.expanded += amount
+        if self.expanded > self.limit:
+            raise BombError(f"expands past {self.limit >> 20} MiB")
+        if self.expanded > RATIO_FLOOR and self.expanded > MAX_RATIO * max(self.compressed, 1):
+            raise BombError(f"expands more than {MAX_RATIO}x its size")
+
+
+@dataclass
+class Context:
+    """Where in the file we are: the member path so far, nesting depth, the shared budget."""
+
+    name: str  # file or member name, for format decisions
+    kind: str
+    budget: Budget
+    member: str | None = None
+    depth: int = 0
+    tokenizer: bool = field(default=False)
+
+    def child(self, name: str, member: str) -> Context:
+        from release.inventory import classify_kind
+
+        joined = f"{self.member}/{member}" if self.member else member
+        return Context(name=PurePosixPath(name).name, kind=classify_kind(PurePosixPath(name).name),
+                       budget=self.budget, member=joined, depth=self.depth + 1)
+
+    def at(self, sub: str) -> str:
+        return f"{self.member}:{sub}" if self.member else sub
+
+
+def extract_file(path: Path, name: str, kind: str, size: int) -> Iterator[Extracted]:
+    """Every text segment of a shipped file, and a Problem for anything that was not text."""
+    from release.extract.dispatch import extract_path
+
+    context = Context(name=name, kind=kind, budget=Budget(compressed=size))
+    try:
+        yield from extract_path(path, context)
+    except BombError as exc:
+        yield Problem(f"archive limit: {exc}; not scanned further", context.member, bomb=True)

@@ -1,0 +1,285 @@
+"""Binary formats that carry text: safetensors, pickles (never unpickled), GGUF, protobuf
+(ONNX, sentencepiece, TF graphs) and PNG text chunks."""
+
+from __future__ import annotations
+
+import json
+import pickletools
+import struct
+import zlib
+from collections.abc import Iterator
+from typing import IO
+
+import numpy as np
+
+from release.extract import MAX_STRUCTURED_BYTES, MAX_TENSOR_BYTES, Context, Problem, Segment
+from release.extract.text import printable_strings, untokenize
+
+MAX_SAFETENSORS_HEADER = 100 << 20
+TEXT_DTYPES = {"U8": np.uint8, "I8": np.int8}
+CODEPOINT_DTYPES = {"I16": "<i2", "U16": "<u2", "I32": "<i4", "U32": "<u4", "I64": "<i8",
+                    "U64": "<u8"}
+_PICKLE_TEXT_OPS = frozenset({"UNICODE", "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8",
+                              "STRING", "BINSTRING", "SHORT_BINSTRING"})
+_PICKLE_BYTES_OPS = frozenset({"BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8"})
+MAX_PROTOBUF_DEPTH = 32
+
+
+def _bytes_text(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
+
+
+def safetensors_segments(handle: IO[bytes], size: int, context: Context
+                         ) -> Iterator[Segment | Problem]:
+    """`__metadata__` values and integer tensors; float payloads are never read."""
+    head = handle.read(8)
+    if len(head) < 8:
+        yield Problem("safetensors file is truncated", context.member)
+        return
+    (header_size,) = struct.unpack("<Q", head)
+    if header_size > min(MAX_SAFETENSORS_HEADER, size - 8):
+        yield Problem("safetensors header is larger than the file or the limit", context.member)
+        return
+    try:
+        header = json.loads(handle.read(header_size))
+        if not isinstance(header, dict):
+            raise ValueError
+    except (ValueError, UnicodeDecodeError):
+        yield Problem("safetensors header is not valid JSON", context.member)
+        return
+    metadata = header.pop("__metadata__", None) or {}
+    if isinstance(metadata, dict):
+        for position, (key, value) in enumerate(metadata.items()):
+            label = key if isinstance(key, str) and key.isidentifier() else f"#{position}"
+            yield Segment(str(key), context.at(f"__metadata__.{label}{{key}}"))
+            yield Segment(str(value), context.at(f"__metadata__.{label}"))
+    base = 8 + header_size
+    for position, (name, info) in enumerate(header.items()):
+        if not isinstance(info, dict):
+            continue
+        dtype = info.get("dtype")
+        if dtype not in TEXT_DTYPES and dtype not in CODEPOINT_DTYPES:
+            continue
+        label = name if isinstance(name, str) and len(name) < 200 else f"#{position}"
+        try:
+            begin, end = (int(x) for x in info["data_offsets"])
+        except (KeyError, TypeError, ValueError):
+            yield Problem("tensor entry without valid data_offsets", context.at(f"{label}"))
+            continue
+        if end - begin > MAX_TENSOR_BYTES or begin < 0 or base + end > size:
+            yield Problem(f"integer tensor of {end - begin} bytes is over the scan limit",
+                          context.at(f"tensor:{label}"))
+            continue
+        handle.seek(base + begin)
+        raw = handle.read(end - begin)
+        yield from _tensor_text(raw, dtype, context.at(f"tensor:{label}"))
+
+
+def _tensor_text(raw: bytes, dtype: str, member: str) -> Iterator[Segment]:
+    if dtype in TEXT_DTYPES:
+        yield Segment(_bytes_text(raw), member)
+        return
+    values = np.frombuffer(raw, dtype=CODEPOINT_DTYPES[dtype])
+    if values.size and int(values.min()) >= 0 and int(values.max()) < 0x110000:
+        codes = values.astype(np.uint32)
+        codes = codes[(codes < 0xD800) | (codes > 0xDFFF)]
+        yield Segment(codes.astype("<u4").tobytes().decode("utf-32-le", errors="replace"),
+                      member)
+
+
+def pickle_segments(data: bytes, context: Context) -> Iterator[Segment | Problem]:
+    """Strings of a pickle, found by walking its opcodes; nothing is ever unpickled."""
+    count = 0
+    try:
+        for opcode, arg, _position in pickletools.genops(data):
+            if opcode.name in _PICKLE_TEXT_OPS and isinstance(arg, str | bytes):
+                text = arg if isinstance(arg, str) else _bytes_text(arg)
+            elif opcode.name in _PICKLE_BYTES_OPS and isinstance(arg, bytes):
+                text = _bytes_text(arg)
+            else:
+                continue
+            if text.strip():
+                count += 1
+                yield Segment(text, context.at(f"pickle:str[{count - 1}]"))
+    except (ValueError, struct.error, UnicodeDecodeError) as exc:
+        yield Problem(f"pickle could not be walked to its end ({type(exc).__name__})",
+                      context.member)
+
+
+class _Reader:
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+
+    def take(self, count: int) -> bytes:
+        data = self.handle.read(count)
+        if len(data) != count:
+            raise ValueError("truncated")
+        return data
+
+    def unpack(self, fmt: str) -> int:
+        return int(struct.unpack("<" + fmt, self.take(struct.calcsize("<" + fmt)))[0])
+
+    def string(self) -> str:
+        length = self.unpack("Q")
+        if length > MAX_STRUCTURED_BYTES:
+            raise ValueError("string too long")
+        return _bytes_text(self.take(length))
+
+
+_GGUF_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q",
+                 12: "d"}
+
+
+def gguf_segments(handle: IO[bytes], context: Context) -> Iterator[Segment | Problem]:
+    """GGUF metadata strings, string arrays included (the tokenizer vocabulary)."""
+    reader = _Reader(handle)
+    try:
+        if reader.take(4) != b"GGUF":
+            raise ValueError("not GGUF")
+        version = reader.unpack("I")
+        count_fmt = "I" if version == 1 else "Q"
+        reader.unpack(count_fmt)  # tensor count
+        kv_count = reader.unpack(count_fmt)
+        if kv_count > 1_000_000:
+            raise ValueError("too many keys")
+        for _ in range(kv_count):
+            key = reader.string()
+            label = key if len(key) < 128 and key.replace(".", "_").isidentifier() else "#key"
+            value_type = reader.unpack("I")
+            yield from _gguf_value(reader, value_type, context.at(f"gguf:{label}"), context)
+    except (ValueError, struct.error) as exc:
+        yield Problem(f"GGUF metadata could not be read ({exc})", context.member)
+
+
+def _gguf_value(reader: _Reader, value_type: int, member: str, context: Context
+                ) -> Iterator[Segment]:
+    if value_type == 8:
+        text = reader.string()
+        if text.strip():
+            yield Segment(untokenize(text), member)
+    elif value_type == 9:
+        item_type = reader.unpack("I")
+        count = reader.unpack("Q")
+        if count > 50_000_000:
+            raise ValueError("array too long")
+        if item_type in _GGUF_SCALARS:
+            reader.take(struct.calcsize("<" + _GGUF_SCALARS[item_type]) * count)
+            return
+        for position in range(count):
+            yield from _gguf_value(reader, item_type, f"{member}[{position}]", context)
+    elif value_type in _GGUF_SCALARS:
+        reader.take(struct.calcsize("<" + _GGUF_SCALARS[value_type]))
+    else:
+        raise ValueError(f"unknown value type {value_type}")
+
+
+def _varint(data: bytes, position: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if position >= len(data) or shift > 63:
+            raise ValueError("bad varint")
+        byte = data[position]
+        position += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, position
+        shift += 7
+
+
+def _is_text(payload: bytes) -> bool:
+    if not payload:
+        return False
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    printable = sum(ch.isprintable() or ch in "\n\r\t" for ch in text)
+    return printable >= 0.95 * len(text)
+
+
+def _protobuf_strings(data: bytes, depth: int) -> list[str] | None:
+    """Strings inside a protobuf message, or None when `data` is not a well-formed message."""
+    if depth > MAX_PROTOBUF_DEPTH:
+        return None
+    found: list[str] = []
+    position = 0
+    try:
+        while position < len(data):
+            key, position = _varint(data, position)
+            wire = key & 7
+            if key >> 3 == 0:
+                return None
+            if wire == 0:
+                _, position = _varint(data, position)
+            elif wire == 1:
+                position += 8
+            elif wire == 5:
+                position += 4
+            elif wire == 2:
+                length, position = _varint(data, position)
+                payload = data[position: position + length]
+                if len(payload) != length:
+                    return None
+                position += length
+                if _is_text(payload):
+                    found.append(payload.decode("utf-8"))
+                else:
+                    nested = _protobuf_strings(payload, depth + 1)
+                    if nested:
+                        found.extend(nested)
+            else:
+                return None
+            if position > len(data):
+                return None
+    except ValueError:
+        return None
+    return found
+
+
+def protobuf_segments(data: bytes, context: Context) -> Iterator[Segment | Problem]:
+    """String fields of a protobuf file (ONNX string data and metadata, sentencepiece pieces,
+    TensorFlow graphs), found by walking the wire format."""
+    strings = _protobuf_strings(data, 0)
+    if strings is None:
+        yield Problem("is not a well-formed protobuf message", context.member)
+        return
+    for position, text in enumerate(strings):
+        if text.strip():
+            yield Segment(untokenize(text), context.at(f"protobuf:str[{position}]"))
+
+
+def png_segments(data: bytes, context: Context) -> Iterator[Segment | Problem]:
+    """Text chunks of a PNG (tEXt, zTXt, iTXt); pixels carry no text."""
+    position = 8
+    while position + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[position: position + 8])
+        body = data[position + 8: position + 8 + length]
+        position += 12 + length
+        try:
+            if kind == b"tEXt":
+                yield Segment(body.replace(b"\0", b" ").decode("latin-1"), context.at("png:tEXt"))
+            elif kind == b"zTXt":
+                keyword, _, rest = body.partition(b"\0")
+                context.budget.spend(len(rest) * 4)
+                text = zlib.decompressobj().decompress(rest[1:], 16 << 20)
+                yield Segment(keyword.decode("latin-1") + " " + _bytes_text(text),
+                              context.at("png:zTXt"))
+            elif kind == b"iTXt":
+                parts = body.split(b"\0", 3)
+                if len(parts) == 4:
+                    flag = parts[1][:1]
+                    text_bytes = parts[3].split(b"\0", 1)[-1]
+                    if flag == b"\x01":
+                        text_bytes = zlib.decompressobj().decompress(parts[1][2:] + b"\0"
+                                                                     + parts[3], 16 << 20)
+                    yield Segment(_bytes_text(text_bytes), context.at("png:iTXt"))
+        except zlib.error:
+            yield Problem("compressed PNG text chunk is corrupt", context.at("png"))
+        if kind == b"IEND":
+            return
+
+
+def strings_segments(data: bytes, context: Context, label: str) -> Iterator[Segment]:
+    """Printable runs of a binary format whose text is stored uncompressed (image metadata)."""
+    for position, text in enumerate(printable_strings(data)):
+        yield Segment(text, context.at(f"{label}:str[{position}]"))

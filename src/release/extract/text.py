@@ -1,0 +1,90 @@
+"""Plain text in any encoding (streamed in overlapping pieces), HTML/XML, and printable strings."""
+
+from __future__ import annotations
+
+import codecs
+import html
+import re
+from collections.abc import Iterator
+from typing import IO
+
+from release.extract import PIECE_OVERLAP_CHARS, TEXT_PIECE_CHARS, Context, Segment
+
+_TAG = re.compile(r"<[^>]{0,4096}>")
+_PRINTABLE = re.compile(rb"[\t\n\r\x20-\x7e\x80-\xff]{8,}")
+_BYTE_LEVEL = str.maketrans({"\u0120": " ", "\u010a": "\n", "\u2581": " ", "\u0109": "\t"})
+
+
+def detect_encoding(head: bytes) -> str:
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    return "utf-8"
+
+
+def looks_like_text(head: bytes) -> bool:
+    """No NUL bytes (unless UTF-16/32 with a BOM) and mostly decodable."""
+    encoding = detect_encoding(head)
+    if encoding in ("utf-16", "utf-32"):
+        return True
+    if b"\x00" in head:
+        return False
+    text = head.decode("utf-8", errors="replace")
+    return text.count("\ufffd") <= max(8, len(text) // 50)
+
+
+def untokenize(text: str) -> str:
+    """Undo byte-level BPE and sentencepiece word markers (Ġ, Ċ, ▁) so vocabulary entries read
+    as the words they encode."""
+    return text.translate(_BYTE_LEVEL)
+
+
+def stream_text(handle: IO[bytes], context: Context, head: bytes) -> Iterator[Segment]:
+    """A text file as overlapping pieces of at most TEXT_PIECE_CHARS, each with its first line."""
+    decoder = codecs.getincrementaldecoder(detect_encoding(head))(errors="replace")
+    carry = ""
+    line = 1
+    while True:
+        raw = handle.read(TEXT_PIECE_CHARS)
+        text = carry + decoder.decode(raw, final=not raw)
+        if not raw or len(text) >= TEXT_PIECE_CHARS:
+            if text.strip():
+                yield Segment(text, context.member, line)
+            if not raw:
+                return
+            keep = text[-PIECE_OVERLAP_CHARS:]
+            line += text.count("\n") - keep.count("\n")
+            carry = keep
+        else:
+            carry = text
+
+
+def text_segments(text: str, context: Context) -> Iterator[Segment]:
+    """A decoded text held in memory, in overlapping pieces."""
+    line = 1
+    start = 0
+    while start < len(text):
+        piece = text[start: start + TEXT_PIECE_CHARS]
+        if context.tokenizer:
+            piece = untokenize(piece)
+        yield Segment(piece, context.member, line)
+        if start + TEXT_PIECE_CHARS >= len(text):
+            return
+        step = TEXT_PIECE_CHARS - PIECE_OVERLAP_CHARS
+        line += text.count("\n", start, start + step)
+        start += step
+
+
+def markup_text(text: str) -> str:
+    """HTML or XML reduced to its text: tags dropped, entities decoded (twice, for escaped
+    markup inside attributes or CDATA)."""
+    return html.unescape(html.unescape(_TAG.sub(" ", text)))
+
+
+def printable_strings(data: bytes) -> Iterator[str]:
+    """Runs of printable bytes, like `strings`: text embedded in an otherwise binary file."""
+    for match in _PRINTABLE.finditer(data):
+        yield match.group().decode("utf-8", errors="replace")

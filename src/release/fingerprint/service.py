@@ -1,0 +1,83 @@
+"""Gets a usable index for a scan: loads it, rebuilds it when stale, or says how to build it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from release.config import Config
+from release.errors import UsageError, display_path
+from release.fingerprint.index import (
+    IndexMeta,
+    IndexParams,
+    LoadedIndex,
+    build_index,
+    load_index,
+    read_meta,
+)
+from release.fingerprint.keys import IndexKey, load_key
+from release.progress import Progress
+
+
+def sources_digest(config: Config) -> str:
+    """What the index depends on in the config: sources, their fields, and the thresholds."""
+    described: list[list[object]] = [
+        [str(s.path), s.format, s.id_field, list(s.text_fields), list(s.sensitive_fields),
+         s.record]
+        for s in config.data.sources
+    ]
+    described.append([config.checks.min_match_words, config.checks.min_sensitive_chars])
+    return hashlib.sha256(json.dumps(described).encode()).hexdigest()
+
+
+def sources_readable(config: Config) -> bool:
+    return bool(config.data.sources) and all(s.path.exists() for s in config.data.sources)
+
+
+def _stale_reason(meta: IndexMeta, config: Config) -> str | None:
+    wanted = IndexParams.for_checks(config.checks.min_match_words,
+                                    config.checks.min_sensitive_chars)
+    if (meta.params.min_match_words, meta.params.min_sensitive_chars) != (
+            wanted.min_match_words, wanted.min_sensitive_chars):
+        return "it was built for other [checks] thresholds"
+    if meta.config_digest != sources_digest(config):
+        return "[data.sources] changed since it was built"
+    if not sources_readable(config):
+        return None  # where the data is absent (CI) the index is taken as built
+    for stamp, source in zip(meta.sources, config.data.sources, strict=True):
+        info = source.path.stat()
+        files = [source.path] if not source.path.is_dir() else list(source.path.rglob("*.arrow"))
+        mtime = max([info.st_mtime_ns] + [p.stat().st_mtime_ns for p in files])
+        if info.st_size != stamp.size or mtime != stamp.mtime_ns:
+            return f"{stamp.key} changed since it was built"
+    return None
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    index: LoadedIndex
+    built: bool  # built (or rebuilt) by this call
+    reason: str | None  # why it was rebuilt
+    key_created: bool
+
+
+def ensure_index(config: Config, progress: Progress) -> IndexStatus:
+    """The loaded index; built first when missing or stale and the data is readable here."""
+    readable = sources_readable(config)
+    reason: str | None = "there is no index yet"
+    if (config.data.index / "meta.json").exists():
+        reason = _stale_reason(read_meta(config.data.index), config)
+    if reason is not None and not readable:
+        raise UsageError(
+            f"the fingerprint index at {display_path(config.data.index)} cannot be used "
+            f"({reason}) and the data sources are not readable here; run `release index "
+            f"build --config {display_path(config.path)}` where the data lives")
+    key, created = load_key(config.data.key_file, create=readable)
+    if reason is not None:
+        build(config, key, progress)
+    return IndexStatus(load_index(config.data.index, key), reason is not None, reason, created)
+
+
+def build(config: Config, key: IndexKey, progress: Progress) -> IndexMeta:
+    return build_index(config, key, progress=progress, config_digest=sources_digest(config))
