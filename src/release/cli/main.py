@@ -130,6 +130,8 @@ def scan(config_path: Path | None, fmt: str, output: Path | None, quiet: bool, v
     config = _load(config_path)
     result = run_scan(config, progress=ui.progress(),
                       baseline=baseline_for(config, baseline_path))
+    for note in result.notes:
+        ui.status(note)
     return ui.emit(result.report)
 
 
@@ -148,6 +150,8 @@ def prepare(config_path: Path | None, fmt: str, output: Path | None, quiet: bool
     progress = ui.progress()
     result = run_scan(config, progress=progress, baseline=baseline_for(config, baseline_path),
                       command="prepare")
+    for note in result.notes:
+        ui.status(note)
     if not result.report.passed:
         write_atomic(config.report_path, json_format.render(result.report))
         code = ui.emit(result.report)
@@ -177,6 +181,72 @@ def check(directory: Path | None, report_path: Path | None, config_path: Path | 
         report_path = report_path or config.report_path
     report, _manifest = check_staged(directory, report_path, progress=ui.progress())
     return ui.emit(report)
+
+
+@cli.group()
+def index() -> None:
+    """The keyed fingerprint index of the confidential training data."""
+
+
+@index.command("build")
+@click.option("--config", "config_path", type=click.Path(path_type=Path))
+@click.option("-q", "--quiet", is_flag=True)
+@click.option("-v", "--verbose", is_flag=True)
+def index_build(config_path: Path | None, quiet: bool, verbose: bool) -> int:
+    """Build the index from [data].sources (where the data lives)."""
+    from release.fingerprint.index import index_size
+    from release.fingerprint.keys import load_key
+    from release.fingerprint.service import build
+
+    ui = _ui("text", None, quiet, verbose)
+    config = _load(config_path)
+    key, created = load_key(config.data.key_file, create=True)
+    if created:
+        ui.status(f"generated a new index key in {display_path(config.data.key_file)}: keep it "
+                  "secret, out of git, and give it to CI as RELEASE_INDEX_KEY")
+    meta = build(config, key, ui.progress())
+    ui.status(f"indexed {meta.records} records ({meta.text_bytes} bytes of text) into "
+              f"{display_path(config.data.index)} ({index_size(config.data.index)} bytes)")
+    return EXIT_PASSED
+
+
+@index.command("info")
+@click.option("--config", "config_path", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def index_info(config_path: Path | None, fmt: str) -> int:
+    """Print the index's size, record count and parameters (no key needed)."""
+    from dataclasses import asdict
+
+    from release.fingerprint.index import index_size, read_meta
+
+    config = _load(config_path)
+    meta = read_meta(config.data.index)
+    size = index_size(config.data.index)
+    info = {
+        "path": display_path(config.data.index), "bytes": size, "records": meta.records,
+        "units": meta.units, "grams": meta.grams, "sensitive_values": meta.sensitive,
+        "text_bytes": meta.text_bytes,
+        "bytes_per_text_byte": round(size / meta.text_bytes, 4) if meta.text_bytes else None,
+        "params": asdict(meta.params), "created": meta.created,
+        "sources": [{"key": s.key, "size": s.size} for s in meta.sources],
+        "tool_version": meta.tool_version,
+    }
+    if fmt == "json":
+        click.echo(json.dumps(info, indent=2))
+        return EXIT_PASSED
+    p = meta.params
+    click.echo(f"index      {info['path']} ({size} bytes, "
+               f"{info['bytes_per_text_byte']} per byte of indexed text)")
+    click.echo(f"records    {meta.records} ({meta.text_bytes} bytes of text, "
+               f"{meta.sensitive} sensitive values)")
+    click.echo(f"grams      {meta.grams} stored: every {p.stride}th {p.gram_words}-word gram, "
+               f"{p.fingerprint_bytes}-byte fingerprints, {p.check_bits} check bits per "
+               f"neighbouring word")
+    click.echo(f"guarantee  every shared run of >= {p.min_match_words} words is found; "
+               f"sensitive values of >= {p.min_sensitive_chars} characters")
+    click.echo(f"built      {meta.created} by release {meta.tool_version}")
+    return EXIT_PASSED
 
 
 @cli.command()

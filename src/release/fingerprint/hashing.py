@@ -26,8 +26,8 @@ _LENGTH_SALT = np.uint64(0x9E3779B97F4A7C15)
 
 
 def normalize(text: str) -> bytes:
-    """NFKC, case-folded text with every run of non-word characters (punctuation, spaces,
-    underscores) collapsed into one space, as UTF-8. ASCII text takes a fast path."""
+    """NFKC, case-folded text in which non-word characters (punctuation, spaces, underscores)
+    are spaces, as UTF-8; words are the runs between spaces. ASCII text takes a fast path."""
     if text.isascii():
         return text.encode("ascii").translate(_ASCII_TABLE)
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())

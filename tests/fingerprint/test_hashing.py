@@ -1,0 +1,87 @@
+"""Tests for release.fingerprint.hashing: normalisation, tokens, grams and the PRF."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from release.fingerprint.hashing import (
+    gram_hashes,
+    normalize,
+    siphash13,
+    tokenize,
+    word_spans,
+)
+from release.fingerprint.match import grams_at
+
+
+def hashes_of(text: str) -> list[int]:
+    return tokenize(normalize(text)).hashes.tolist()
+
+
+def test_normalisation_folds_case_width_and_punctuation() -> None:
+    assert normalize("Hello,   WORLD!\n").split() == [b"hello", b"world"]
+    assert normalize("Straße ＡＢＣ ﬁne").split() == [b"strasse", b"abc", b"fine"]
+    assert normalize("snake_case-words").split() == [b"snake", b"case", b"words"]
+    assert hashes_of("The  quick,\nbrown fox") == hashes_of("the quick brown FOX")
+
+
+def test_token_hashes_are_position_independent_and_long_words_work() -> None:
+    long_word = "a" * 40 + "b"
+    first = hashes_of(f"x {long_word} y")
+    second = hashes_of(f"{long_word} x y")
+    assert first[1] == second[0]
+    assert hashes_of("abcdefgh") != hashes_of("abcdefghi")
+    assert len(set(hashes_of("a b c d e f g h i j"))) == 10
+
+
+def test_word_spans_line_up_with_tokens() -> None:
+    for text in ("Hello, world: it's 42!", "Ünïcödé straße — fine"):
+        assert len(word_spans(text)) == len(tokenize(normalize(text)))
+
+
+def test_siphash13_matches_a_scalar_reference() -> None:
+    mask = (1 << 64) - 1
+
+    def rotl(x: int, b: int) -> int:
+        return ((x << b) | (x >> (64 - b))) & mask
+
+    def reference(k0: int, k1: int, m: int) -> int:
+        v = [k0 ^ 0x736F6D6570736575, k1 ^ 0x646F72616E646F6D, k0 ^ 0x6C7967656E657261,
+             k1 ^ 0x7465646279746573]
+
+        def sipround() -> None:
+            v[0] = (v[0] + v[1]) & mask
+            v[1] = rotl(v[1], 13) ^ v[0]
+            v[0] = rotl(v[0], 32)
+            v[2] = (v[2] + v[3]) & mask
+            v[3] = rotl(v[3], 16) ^ v[2]
+            v[0] = (v[0] + v[3]) & mask
+            v[3] = rotl(v[3], 21) ^ v[0]
+            v[2] = (v[2] + v[1]) & mask
+            v[1] = rotl(v[1], 17) ^ v[2]
+            v[2] = rotl(v[2], 32)
+
+        v[3] ^= m
+        sipround()
+        v[0] ^= m
+        v[3] ^= 8 << 56
+        sipround()
+        v[0] ^= 8 << 56
+        v[2] ^= 0xFF
+        for _ in range(3):
+            sipround()
+        return v[0] ^ v[1] ^ v[2] ^ v[3]
+
+    values = np.array([0, 1, 2**63 + 5, 2**64 - 1], dtype=np.uint64)
+    assert siphash13((11, 22), values).tolist() == [reference(11, 22, int(v)) for v in values]
+    assert siphash13((11, 23), values).tolist() != siphash13((11, 22), values).tolist()
+
+
+@given(st.lists(st.integers(0, 2**64 - 1), min_size=8, max_size=40), st.integers(1, 8))
+def test_grams_at_agrees_with_gram_hashes(values: list[int], n: int) -> None:
+    hashes = np.array(values, dtype=np.uint64)
+    every = gram_hashes(hashes, n)
+    positions = np.arange(every.shape[0])
+    assert grams_at(hashes, positions, n).tolist() == every.tolist()
