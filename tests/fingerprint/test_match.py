@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
