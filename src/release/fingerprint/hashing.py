@@ -17,7 +17,9 @@ _ASCII_WORD = frozenset(range(48, 58)) | frozenset(range(97, 123))
 _ASCII_TABLE = bytes(
     c + 32 if 65 <= c <= 90 else c if c in _ASCII_WORD else 32 for c in range(256)
 )
-_NON_WORD = re.compile(r"[\W_]+")
+# the same for UTF-8 text whose non-ASCII characters were already folded: their bytes stay
+_UTF8_TABLE = _ASCII_TABLE[:128] + bytes(range(128, 256))
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 _WORD = re.compile(r"[^\W_]+")
 _SPACE = 32
 _MAX_VECTOR_TOKEN = 32  # longer tokens are hashed one by one (rare)
@@ -30,8 +32,14 @@ def normalize(text: str) -> bytes:
     are spaces, as UTF-8; words are the runs between spaces. ASCII text takes a fast path."""
     if text.isascii():
         return text.encode("ascii").translate(_ASCII_TABLE)
-    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
-    return _NON_WORD.sub(" ", folded).encode("utf-8")
+    return _NON_ASCII_RUN.sub(_fold_run, text).encode("utf-8").translate(_UTF8_TABLE)
+
+
+def _fold_run(match: re.Match[str]) -> str:
+    """NFKC and case folding of a run of non-ASCII characters; non-word characters become
+    spaces. Only these runs pay for Unicode handling; ASCII text around them does not."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", match.group()).casefold())
+    return "".join(ch if ch.isalnum() else " " for ch in folded)
 
 
 def word_spans(text: str) -> list[tuple[int, int]]:

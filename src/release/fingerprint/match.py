@@ -73,6 +73,23 @@ def _merge_spans(starts: np.ndarray, ends: np.ndarray, records: np.ndarray,
     return hits
 
 
+class _Bitmap:
+    """A set of 64-bit values answered approximately in one gather: no false negatives, about
+    one false positive in eight, so exact lookups run only on the few survivors."""
+
+    def __init__(self, values: U64) -> None:
+        self.bits = max(16, int(np.ceil(np.log2(max(values.shape[0], 2)))) + 3)
+        self.mask = np.uint64((1 << self.bits) - 1)
+        present = np.zeros(1 << self.bits, dtype=bool)
+        present[(values & self.mask).astype(np.int64)] = True
+        self.packed = np.packbits(present, bitorder="little")
+
+    def maybe(self, values: U64) -> np.ndarray:
+        bucket = (values & self.mask).astype(np.int64)
+        bits = (self.packed[bucket >> 3] >> (bucket & 7).astype(np.uint8)) & 1
+        return np.asarray(bits, dtype=bool)
+
+
 class Matcher:
     """Finds training text and sensitive values in batches of text pieces."""
 
@@ -85,17 +102,8 @@ class Matcher:
         self.sensitive_key = index.key.sip("sensitive")
         self.fingerprint_mask = np.uint64((1 << (8 * p.fingerprint_bytes)) - 1)
         self.check_mask = np.uint64((1 << p.check_bits) - 1)
-        grams = index.sorted_fingerprints.shape[0]
-        self.filter_bits = max(16, int(np.ceil(np.log2(max(grams, 2)))) + 3)
-        buckets = index.sorted_fingerprints & np.uint64((1 << self.filter_bits) - 1)
-        bitmap = np.zeros(1 << self.filter_bits, dtype=bool)
-        bitmap[buckets.astype(np.int64)] = True
-        self.bitmap = np.packbits(bitmap, bitorder="little")
-
-    def _maybe_present(self, fingerprints: U64) -> np.ndarray:
-        bucket = (fingerprints & np.uint64((1 << self.filter_bits) - 1)).astype(np.int64)
-        bits = (self.bitmap[bucket >> 3] >> (bucket & 7).astype(np.uint8)) & 1
-        return np.asarray(bits, dtype=bool)
+        self.grams = _Bitmap(index.sorted_fingerprints)
+        self.first_tokens = _Bitmap(index.sensitive_first)
 
     def match(self, pieces: list[str]) -> tuple[list[TextHit], list[SensitiveHit]]:
         norms = [normalize(piece) for piece in pieces]
@@ -117,9 +125,10 @@ class Matcher:
         if index.sensitive_sorted.size == 0:
             return []
         first = token_prf >> np.uint64(32)
-        slot = np.searchsorted(index.sensitive_first, first)
-        slot = np.minimum(slot, index.sensitive_first.shape[0] - 1)
-        candidates = np.flatnonzero(index.sensitive_first[slot] == first)
+        candidates = np.flatnonzero(self.first_tokens.maybe(first))
+        slot = np.minimum(np.searchsorted(index.sensitive_first, first[candidates]),
+                          index.sensitive_first.shape[0] - 1)
+        candidates = candidates[index.sensitive_first[slot] == first[candidates]]
         hits: list[SensitiveHit] = []
         count = hashes.shape[0]
         for length in index.sensitive_lengths:
@@ -148,7 +157,7 @@ class Matcher:
         if grams.size == 0:
             return []
         fingerprints = siphash13(self.gram_key, grams) & self.fingerprint_mask
-        query = np.flatnonzero(self._maybe_present(fingerprints)
+        query = np.flatnonzero(self.grams.maybe(fingerprints)
                                & (piece_of[: grams.size] == piece_of[k - 1:]))
         if query.size == 0:
             return []

@@ -1,0 +1,133 @@
+"""The index trade-off curve: size per corpus byte, build speed, guaranteed run length, and
+hits on unrelated real text (true shared runs vs chance), for several guarantees.
+
+Corpus: Python's own library sources cut into records (real prose and code).
+Unrelated text: Debian's package documentation. Both are on every machine this runs on.
+
+Usage: python benchmarks/index_tradeoff.py [--corpus-mb 24] [--unrelated-mb 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from common import doc_texts, say, stdlib_files
+
+from release.config import load_config
+from release.fingerprint.hashing import gram_hashes, normalize, tokenize, word_spans
+from release.fingerprint.index import build_index, index_size, load_index
+from release.fingerprint.keys import IndexKey
+from release.fingerprint.match import Matcher
+
+LINES_PER_RECORD = 40
+PLANTS = 100
+
+
+def corpus_records(megabytes: int) -> list[dict[str, str]]:
+    records, total = [], 0
+    for path in stdlib_files():
+        lines = path.read_text(errors="replace").splitlines()
+        for start in range(0, len(lines), LINES_PER_RECORD):
+            text = "\n".join(lines[start: start + LINES_PER_RECORD])
+            records.append({"id": f"{path.name}:{start}", "text": text})
+            total += len(text)
+            if total >= megabytes << 20:
+                return records
+    return records
+
+
+def true_grams(records: list[dict[str, str]], length: int) -> np.ndarray:
+    parts = [gram_hashes(tokenize(normalize(r["text"])).hashes, length) for r in records]
+    return np.unique(np.concatenate(parts))
+
+
+def write(folder: Path, records: list[dict[str, str]], guarantee: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "train.jsonl").open("w") as handle:
+        for record in records:
+            handle.write(json.dumps(record) + "\n")
+    (folder / "model").mkdir(exist_ok=True)
+    config = folder / "release.toml"
+    config.write_text(
+        '[release]\nname = "bench"\nversion = "1"\n[model]\npath = "model"\n'
+        f"[checks]\nmin_match_words = {guarantee}\n"
+        '[[data.sources]]\npath = "train.jsonl"\nid_field = "id"\ntext_fields = ["text"]\n')
+    return config
+
+
+def planted_text(records: list[dict[str, str]], unrelated: list[str], guarantee: int,
+                 rng: random.Random) -> tuple[list[str], set[int]]:
+    """The unrelated texts with PLANTS slices of exactly `guarantee` words (upper-cased) as
+    pieces of their own; returns the pieces and which of them are plants."""
+    pieces: list[str] = []
+    plants: set[int] = set()
+    for text in unrelated:
+        pieces.append(text)
+        record = rng.choice(records)["text"]
+        spans = word_spans(record)
+        if len(plants) < PLANTS and len(spans) >= guarantee:
+            start = rng.randint(0, len(spans) - guarantee)
+            plants.add(len(pieces))
+            pieces.append(record[spans[start][0]: spans[start + guarantee - 1][1]].upper())
+    return pieces, plants
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus-mb", type=int, default=24)
+    parser.add_argument("--unrelated-mb", type=int, default=16)
+    parser.add_argument("--guarantees", type=int, nargs="+", default=[8, 12, 16, 24, 32])
+    args = parser.parse_args()
+    key = IndexKey(hashlib.sha256(b"benchmark").digest(), "benchmark")
+    records = corpus_records(args.corpus_mb)
+    unrelated = list(doc_texts(args.unrelated_mb << 20))
+    unrelated_mb = sum(len(t) for t in unrelated) / 1e6
+    say(f"corpus: {len(records)} records from Python's library; unrelated text: "
+        f"{unrelated_mb:.1f} MB of Debian docs")
+    say(f"{'words':>5} {'k':>3} {'s':>3} {'fp B':>4} {'index/text':>10} {'index/file':>10} "
+        f"{'build MB/s':>10} {'planted':>8} {'true hits':>9} {'chance/MB':>9}")
+    for guarantee in args.guarantees:
+        with tempfile.TemporaryDirectory() as tmp:
+            config = load_config(write(Path(tmp), records, guarantee))
+            start = time.perf_counter()
+            meta = build_index(config, key)
+            seconds = time.perf_counter() - start
+            size = index_size(config.data.index)
+            file_bytes = (Path(tmp) / "train.jsonl").stat().st_size
+            matcher = Matcher(load_index(config.data.index, key))
+            truth = true_grams(records, guarantee)
+            pieces, plants = planted_text(records, unrelated, guarantee, random.Random(3))
+            planted = len(plants)
+            found: set[int] = set()
+            true_hits = chance = 0
+            for begin in range(0, len(pieces), 64):
+                batch = pieces[begin: begin + 64]
+                hits, _ = matcher.match(batch)
+                for hit in hits:
+                    number = begin + hit.piece
+                    tokens = tokenize(normalize(batch[hit.piece]))
+                    grams = gram_hashes(tokens.hashes[hit.start: hit.end], guarantee)
+                    shared = bool(np.isin(grams, truth).any())
+                    if number in plants:
+                        found.add(number)
+                    elif shared:
+                        true_hits += 1
+                    else:
+                        chance += 1
+            found_plants = len(found)
+            p = meta.params
+            say(f"{guarantee:>5} {p.gram_words:>3} {p.stride:>3} {p.fingerprint_bytes:>4} "
+                f"{size / meta.text_bytes:>10.3f} {size / file_bytes:>10.3f} "
+                f"{meta.text_bytes / 1e6 / seconds:>10.1f} {found_plants:>4}/{planted:<3} "
+                f"{true_hits:>9} {chance / unrelated_mb:>9.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""Scan throughput on text artifacts against grep -F and ahocorasick_rs, 10k and 1M records.
+
+Usage: python benchmarks/scan_throughput.py [--records 10000 1000000] [--artifact-mb 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import subprocess
+import tempfile
+from pathlib import Path
+
+from common import doc_texts, say, synthetic_records, timed, vocabulary, write_project
+
+from release.config import load_config
+from release.fingerprint.index import build_index, load_index
+from release.fingerprint.keys import IndexKey
+from release.fingerprint.match import Matcher
+
+SLICE_CHARS = 60
+PIECE = 1 << 20
+
+
+def artifacts(folder: Path, megabytes: int, records: Path, planted: int, seed: int) -> list[Path]:
+    """Unrelated real text in 4 MB files, with `planted` record slices hidden in it."""
+    rng = random.Random(seed)
+    lines = [json.loads(line)["text"] for line in records.open()]
+    chosen = [rng.choice(lines) for _ in range(planted)]
+    files, buffer, size, number = [], [], 0, 0
+    for text in doc_texts(megabytes << 20):
+        buffer.append(text)
+        size += len(text)
+        if size >= 4 << 20:
+            if chosen:
+                buffer.append("\n" + chosen.pop() + "\n")
+            path = folder / f"artifact{number}.txt"
+            path.write_text("".join(buffer))
+            files.append(path)
+            buffer, size, number = [], 0, number + 1
+    return files
+
+
+def our_scan(matcher: Matcher, files: list[Path]) -> int:
+    found = 0
+    for path in files:
+        text = path.read_text(errors="replace")
+        for start in range(0, len(text), PIECE):
+            hits, _ = matcher.match([text[max(0, start - 4096): start + PIECE]])
+            found += len(hits)
+    return found
+
+
+def grep_scan(patterns: Path, files: list[Path]) -> int:
+    result = subprocess.run(["grep", "-c", "-F", "-f", str(patterns), *map(str, files)],
+                            capture_output=True, text=True)
+    return sum(int(line.rsplit(":", 1)[1]) for line in result.stdout.splitlines())
+
+
+def aho_scan(automaton: object, files: list[Path]) -> int:
+    found = 0
+    for path in files:
+        found += len(automaton.find_matches_as_indexes(path.read_text(errors="replace")))
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, nargs="+", default=[10_000, 1_000_000])
+    parser.add_argument("--artifact-mb", type=int, default=32)
+    args = parser.parse_args()
+    words = vocabulary()
+    key = IndexKey(hashlib.sha256(b"benchmark").digest(), "benchmark")
+    say(f"{'records':>9} {'artifact MB':>11} {'ours MB/s':>10} {'grep MB/s':>10} "
+        f"{'aho MB/s':>9} {'vs grep':>8} {'vs aho':>7}")
+    for count in args.records:
+        measure(count, args.artifact_mb, words, key)
+
+
+def measure(count: int, artifact_mb: int, words: list[str], key: IndexKey) -> None:
+    import ahocorasick_rs
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        config = load_config(write_project(folder, synthetic_records(count, words=words)))
+        build_index(config, key)
+        matcher = Matcher(load_index(config.data.index, key))
+        rng = random.Random(1)
+        patterns = folder / "records.txt"
+        with patterns.open("w") as out:
+            for line in (folder / "train.jsonl").open():
+                text = json.loads(line)["text"]
+                start = rng.randint(0, max(0, len(text) - SLICE_CHARS))
+                out.write(text[start: start + SLICE_CHARS] + "\n")
+        files = artifacts(folder, artifact_mb, folder / "train.jsonl", 8, seed=2)
+        megabytes = sum(p.stat().st_size for p in files) / 1e6
+        for path in files:  # warm the page cache for everyone
+            path.read_bytes()
+        ours, found = timed(lambda: our_scan(matcher, files), repeat=2)
+        grep, grep_found = timed(lambda: grep_scan(patterns, files))
+        automaton = ahocorasick_rs.AhoCorasick(patterns.read_text().splitlines())
+        aho, aho_found = timed(lambda: aho_scan(automaton, files))
+        say(f"{count:>9} {megabytes:>11.1f} {megabytes / ours:>10.1f} "
+            f"{megabytes / grep:>10.1f} {megabytes / aho:>9.1f} {grep / ours:>7.1f}x "
+            f"{aho / ours:>6.1f}x   (planted slices found: ours {found}, grep {grep_found} "
+            f"lines, aho {aho_found})")
+
+if __name__ == "__main__":
+    main()
