@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import os
@@ -20,7 +21,7 @@ from release.errors import InputError, display_path
 from release.findings import FileRecord, Finding, Outcome, Severity
 from release.fingerprint.match import Matcher
 from release.fingerprint.service import ensure_index
-from release.hashing import CHUNK
+from release.hashing import CHUNK, sha256_file
 from release.inventory import Inventory, Item, build_inventory
 from release.progress import Progress, ProgressTask, SilentProgress
 from release.report import Report
@@ -55,8 +56,9 @@ def _open_regular(item: Item) -> int:
     return fd
 
 
-def read_artifact(item: Item, task: ProgressTask) -> Artifact | Finding:
-    """Hash the file and keep its head and tail for sniffing, in one pass."""
+def read_artifact(item: Item, task: ProgressTask, *, full: bool = True) -> Artifact | Finding:
+    """Hash the file and keep its head and tail for sniffing, in one pass; without `full`, read
+    only the head and tail (a fast scan of a 10 GB weights file costs two small reads)."""
     try:
         fd = _open_regular(item)
     except FileNotFoundError:
@@ -64,6 +66,8 @@ def read_artifact(item: Item, task: ProgressTask) -> Artifact | Finding:
     except OSError as exc:
         return Finding(rules.UNREADABLE_FILE, item.path,
                        f"cannot be read ({exc.strerror or 'not a regular file'})")
+    if not full:
+        return _read_ends(item, fd, task)
     digest = hashlib.sha256()
     head = bytearray()
     tail = b""
@@ -80,6 +84,36 @@ def read_artifact(item: Item, task: ProgressTask) -> Artifact | Finding:
     except OSError as exc:
         return Finding(rules.UNREADABLE_FILE, item.path, f"read failed ({exc.strerror})")
     return Artifact(item=item, size=size, sha256=digest.hexdigest(), head=bytes(head), tail=tail)
+
+
+def _read_ends(item: Item, fd: int, task: ProgressTask) -> Artifact | Finding:
+    try:
+        size = os.fstat(fd).st_size
+        head = os.pread(fd, HEAD_BYTES, 0)
+        tail = os.pread(fd, TAIL_BYTES, max(0, size - TAIL_BYTES))
+    except OSError as exc:
+        return Finding(rules.UNREADABLE_FILE, item.path, f"read failed ({exc.strerror})")
+    finally:
+        os.close(fd)
+    task.advance(size)
+    return Artifact(item=item, size=size, sha256=None, head=head, tail=tail)
+
+
+def _with_digests(artifacts: dict[str, Artifact], sizes: set[int]) -> list[Artifact]:
+    """The artifacts whose size matches a data source file, hashed if not yet: only those can
+    be byte-identical copies."""
+    hashed = []
+    for artifact in artifacts.values():
+        if artifact.size not in sizes:
+            continue
+        if artifact.sha256 is None:
+            try:
+                artifact = dataclasses.replace(artifact, sha256=sha256_file(artifact.item.source))
+            except FileNotFoundError:
+                raise InputError("vanished while it was being scanned",
+                                 path=artifact.item.source) from None
+        hashed.append(artifact)
+    return hashed
 
 
 def _planned_size(item: Item) -> int:
@@ -115,8 +149,10 @@ def scan(
     baseline: Baseline | None = None,
     today: dt.date | None = None,
     command: str = "scan",
+    hash_files: bool = True,
 ) -> ScanResult:
-    """Inventory and file-level scan of everything that would ship."""
+    """Inventory and scan of everything that would ship. Without `hash_files` (the fast scan),
+    only files that could be copies of a data source are hashed in full."""
     progress = progress or SilentProgress()
     inventory = build_inventory(config)
     findings: list[Finding] = list(inventory.findings)
@@ -133,7 +169,7 @@ def scan(
                 records.append(FileRecord(item.path, source, item.kind, None, None, outcome,
                                           item.problem.message))
                 continue
-            result = read_artifact(item, task)
+            result = read_artifact(item, task, full=hash_files)
             if isinstance(result, Finding):
                 findings.append(result)
                 records.append(FileRecord(item.path, source, item.kind, None, None,
@@ -177,12 +213,15 @@ def _leak_findings(config: Config, artifacts: dict[str, Artifact], progress: Pro
         notes.append(f"built the fingerprint index ({status.reason})")
     index = status.index
     source_files, unavailable = list_source_files(config.data.sources)
-    findings = find_copies(((a.item.path, a.size, a.sha256) for a in artifacts.values()),
+    sizes = {f.size for f in source_files}
+    sizes |= {size for stamp in index.meta.sources for size, _digest in stamp.files}
+    candidates = _with_digests(artifacts, sizes)
+    findings = find_copies(((a.item.path, a.size, a.sha256 or "") for a in candidates),
                            source_files)
     covered = {stamp.key for stamp in index.meta.sources}
     findings.extend(f for f in unavailable if f.evidence.get("source") not in covered)
     findings.extend(find_copies_by_digest(
-        ((a.item.path, a.sha256) for a in artifacts.values()),
+        ((a.item.path, a.sha256 or "") for a in candidates),
         [s for s in index.meta.sources if any(f.evidence.get("source") == s.key
                                                for f in unavailable)],
         index.key))

@@ -41,7 +41,7 @@ def copy_verified(artifact: Artifact, destination: Path, task: ProgressTask) -> 
             target.write(chunk)
             task.advance(len(chunk))
     os.chmod(destination, 0o644)
-    if digest.hexdigest() != artifact.sha256:
+    if artifact.sha256 is None or digest.hexdigest() != artifact.sha256:
         raise IntegrityError("changed between scanning and staging; run again",
                              path=artifact.item.source)
 
@@ -99,7 +99,7 @@ def stage_release(
             version=config.release.version,
             config_sha256=config.digest,
             report_sha256=hashlib.sha256(report_text.encode("utf-8")).hexdigest(),
-            files=tuple(ManifestFile(a.item.path, a.size, a.sha256) for a in artifacts),
+            files=tuple(ManifestFile(a.item.path, a.size, a.sha256 or "") for a in artifacts),
             git_commit=git.commit if git else None,
             git_branch=git.branch if git else None,
             git_dirty=bool(git.dirty) if git else False,

@@ -115,10 +115,10 @@ def test_file_vanishing_mid_scan(project: Project, cli: Cli,
                                  monkeypatch: pytest.MonkeyPatch) -> None:
     real_read = scan_module.read_artifact
 
-    def vanishing(item, task):  # type: ignore[no-untyped-def]
+    def vanishing(item, task, **options):  # type: ignore[no-untyped-def]
         if item.path == "tokenizer.json":
             item.source.unlink()
-        return real_read(item, task)
+        return real_read(item, task, **options)
 
     monkeypatch.setattr(scan_module, "read_artifact", vanishing)
     assert_clean_failure(cli("prepare", "--config", project.config), 3, "tokenizer.json",

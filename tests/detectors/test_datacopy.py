@@ -84,3 +84,11 @@ def test_dataset_folder_source(project: Project) -> None:
     report = scan(load_config(project.config)).report
     copies = [f for f in report.findings if f.rule is rules.DATA_SOURCE_COPY]
     assert [(f.path, f.evidence["source"]) for f in copies] == [("shard.bin", "data.sources[1]")]
+
+
+def test_fast_scan_hashes_only_files_that_could_be_copies(project: Project) -> None:
+    shutil.copy(project.data, project.model / "calibration.bin")
+    report = scan(load_config(project.config), hash_files=False).report
+    assert {f.path: f.sha256 for f in report.files}["model.safetensors"] is None
+    copies = [f for f in report.findings if f.rule is rules.DATA_SOURCE_COPY]
+    assert [f.path for f in copies] == ["calibration.bin"]  # same size as a source: hashed

@@ -129,7 +129,7 @@ def scan(config_path: Path | None, fmt: str, output: Path | None, quiet: bool, v
     ui = _ui(fmt, output, quiet, verbose)
     config = _load(config_path)
     result = run_scan(config, progress=ui.progress(),
-                      baseline=baseline_for(config, baseline_path))
+                      baseline=baseline_for(config, baseline_path), hash_files=False)
     for note in result.notes:
         ui.status(note)
     return ui.emit(result.report)

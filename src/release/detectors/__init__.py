@@ -11,11 +11,12 @@ from release.inventory import Item
 
 @dataclass(frozen=True)
 class Artifact:
-    """A shipped file as read once: its item, size, sha256 and the bytes sniffers look at."""
+    """A shipped file as read once: its item, size, sha256 (None when a fast scan did not read
+    the whole file) and the bytes sniffers look at."""
 
     item: Item
     size: int
-    sha256: str
+    sha256: str | None
     head: bytes
     tail: bytes
 
