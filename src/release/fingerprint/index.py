@@ -398,9 +398,9 @@ def load_index(index_dir: Path, key: IndexKey) -> LoadedIndex:
     gram_position = (np.arange(gram_unit.shape[0]) - first_gram[gram_unit]) * p.stride
     if gram_unit.shape[0] != fingerprints.shape[0]:
         raise InputError("index arrays disagree; rebuild the index", path=index_dir)
-    order = np.argsort(fingerprints, kind="stable")
+    order = np.argsort(fingerprints)
     sensitive = arrays["sensitive"]
-    sensitive_order = np.argsort(sensitive, kind="stable")
+    sensitive_order = np.argsort(sensitive)
     sensitive_units = arrays["sensitive_units"].astype(np.int64)
     record_length = np.bincount(unit_record, weights=unit_length,
                                 minlength=len(record_ids)).astype(np.int64)
@@ -413,6 +413,6 @@ def load_index(index_dir: Path, key: IndexKey) -> LoadedIndex:
         record_ids=record_ids, record_length=record_length,
         sensitive_sorted=sensitive[sensitive_order], sensitive_order=sensitive_order,
         sensitive_units=sensitive_units,
-        sensitive_lengths=tuple(sorted({int(n) for n in sensitive_units[:, 1]})),
+        sensitive_lengths=tuple(int(n) for n in np.unique(sensitive_units[:, 1])),
         sensitive_first=np.unique(arrays["sensitive_first"].astype(np.uint64)),
     )
