@@ -6,6 +6,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -19,7 +20,6 @@ _ASCII_TABLE = bytes(
 )
 # the same for UTF-8 text whose non-ASCII characters were already folded: their bytes stay
 _UTF8_TABLE = _ASCII_TABLE[:128] + bytes(range(128, 256))
-_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 _WORD = re.compile(r"[^\W_]+")
 _SPACE = 32
 _MAX_VECTOR_TOKEN = 32  # longer tokens are hashed one by one (rare)
@@ -29,17 +29,33 @@ _LENGTH_SALT = np.uint64(0x9E3779B97F4A7C15)
 
 def normalize(text: str) -> bytes:
     """NFKC, case-folded text in which non-word characters (punctuation, spaces, underscores)
-    are spaces, as UTF-8; words are the runs between spaces. ASCII text takes a fast path."""
+    are spaces, as UTF-8; words are the runs between spaces. Only runs of non-ASCII characters
+    pay for Unicode handling; the ASCII text around them is mapped by one table lookup."""
     if text.isascii():
         return text.encode("ascii").translate(_ASCII_TABLE)
-    return _NON_ASCII_RUN.sub(_fold_run, text).encode("utf-8").translate(_UTF8_TABLE)
+    raw = text.encode("utf-8", errors="surrogatepass")
+    high = np.empty(len(raw) + 2, dtype=np.int8)
+    high[0] = high[-1] = 0
+    high[1:-1] = np.frombuffer(raw, dtype=np.uint8) >= 0x80
+    edges = np.diff(high)
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    parts = []
+    previous = 0
+    for begin, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        parts.append(raw[previous:begin])
+        parts.append(_fold(raw[begin:end]))
+        previous = end
+    parts.append(raw[previous:])
+    return b"".join(parts).translate(_UTF8_TABLE)
 
 
-def _fold_run(match: re.Match[str]) -> str:
-    """NFKC and case folding of a run of non-ASCII characters; non-word characters become
-    spaces. Only these runs pay for Unicode handling; ASCII text around them does not."""
-    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", match.group()).casefold())
-    return "".join(ch if ch.isalnum() else " " for ch in folded)
+@lru_cache(maxsize=1 << 16)
+def _fold(run: bytes) -> bytes:
+    """NFKC and case folding of a run of non-ASCII characters (UTF-8 in, UTF-8 out); non-word
+    characters become spaces."""
+    text = run.decode("utf-8", errors="replace")
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    return "".join(ch if ch.isalnum() else " " for ch in folded).encode("utf-8")
 
 
 def word_spans(text: str) -> list[tuple[int, int]]:
@@ -130,18 +146,29 @@ def gram_hashes(token_hashes: U64, n: int) -> U64:
         return mix64(out + np.uint64(n))
 
 
-def _sipround(v0: U64, v1: U64, v2: U64, v3: U64) -> tuple[U64, U64, U64, U64]:
-    v0 = v0 + v1
-    v1 = rotl(v1, 13) ^ v0
-    v0 = rotl(v0, 32)
-    v2 = v2 + v3
-    v3 = rotl(v3, 16) ^ v2
-    v0 = v0 + v3
-    v3 = rotl(v3, 21) ^ v0
-    v2 = v2 + v1
-    v1 = rotl(v1, 17) ^ v2
-    v2 = rotl(v2, 32)
-    return v0, v1, v2, v3
+def _rotl_into(x: U64, bits: int, scratch: U64) -> None:
+    """x = rotl(x, bits), in place, using `scratch` (same shape) instead of new arrays."""
+    np.right_shift(x, np.uint64(64 - bits), out=scratch)
+    np.left_shift(x, np.uint64(bits), out=x)
+    np.bitwise_or(x, scratch, out=x)
+
+
+def _sipround(v0: U64, v1: U64, v2: U64, v3: U64, scratch: U64) -> None:
+    """One SipRound on four state arrays, in place."""
+    v0 += v1
+    _rotl_into(v1, 13, scratch)
+    v1 ^= v0
+    _rotl_into(v0, 32, scratch)
+    v2 += v3
+    _rotl_into(v3, 16, scratch)
+    v3 ^= v2
+    v0 += v3
+    _rotl_into(v3, 21, scratch)
+    v3 ^= v0
+    v2 += v1
+    _rotl_into(v1, 17, scratch)
+    v1 ^= v2
+    _rotl_into(v2, 32, scratch)
 
 
 _PRF_CHUNK = 1 << 16
@@ -157,17 +184,21 @@ def siphash13(key: tuple[int, int], values: U64) -> U64:
         for begin in range(0, values.shape[0], _PRF_CHUNK):
             m = values[begin: begin + _PRF_CHUNK]
             size = m.shape[0]
+            scratch = np.empty(size, dtype=np.uint64)
             v0 = np.full(size, k0 ^ np.uint64(0x736F6D6570736575))
             v1 = np.full(size, k1 ^ np.uint64(0x646F72616E646F6D))
             v2 = np.full(size, k0 ^ np.uint64(0x6C7967656E657261))
             v3 = (k1 ^ np.uint64(0x7465646279746573)) ^ m
-            v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
+            _sipround(v0, v1, v2, v3, scratch)
             v0 ^= m
             v3 ^= final
-            v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
+            _sipround(v0, v1, v2, v3, scratch)
             v0 ^= final
             v2 ^= np.uint64(0xFF)
             for _ in range(3):
-                v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
-            out[begin: begin + size] = v0 ^ v1 ^ v2 ^ v3
+                _sipround(v0, v1, v2, v3, scratch)
+            v0 ^= v1
+            v0 ^= v2
+            v0 ^= v3
+            out[begin: begin + size] = v0
     return out

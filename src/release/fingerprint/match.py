@@ -75,10 +75,10 @@ def _merge_spans(starts: np.ndarray, ends: np.ndarray, records: np.ndarray,
 
 class _Bitmap:
     """A set of 64-bit values answered approximately in one gather: no false negatives, about
-    one false positive in eight, so exact lookups run only on the few survivors."""
+    one false positive in 32, so exact lookups run only on the few survivors."""
 
     def __init__(self, values: U64) -> None:
-        self.bits = max(16, int(np.ceil(np.log2(max(values.shape[0], 2)))) + 3)
+        self.bits = max(16, int(np.ceil(np.log2(max(values.shape[0], 2)))) + 5)
         self.mask = np.uint64((1 << self.bits) - 1)
         present = np.zeros(1 << self.bits, dtype=bool)
         present[(values & self.mask).astype(np.int64)] = True
