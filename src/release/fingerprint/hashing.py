@@ -49,6 +49,22 @@ def normalize(text: str) -> bytes:
     return b"".join(parts).translate(_UTF8_TABLE)
 
 
+def normalize_many(texts: list[str]) -> tuple[bytes, list[int]]:
+    """Normalise texts into one buffer, separated by spaces, and the byte offset at which each
+    text starts (one call, not one per text, when they are all ASCII)."""
+    joined = " ".join(texts)
+    if joined.isascii():
+        offsets = [0]
+        for text in texts[:-1]:
+            offsets.append(offsets[-1] + len(text) + 1)
+        return normalize(joined), offsets
+    pieces = [normalize(text) for text in texts]
+    offsets = [0]
+    for piece in pieces[:-1]:
+        offsets.append(offsets[-1] + len(piece) + 1)
+    return b" ".join(pieces), offsets
+
+
 @lru_cache(maxsize=1 << 16)
 def _fold(run: bytes) -> bytes:
     """NFKC and case folding of a run of non-ASCII characters (UTF-8 in, UTF-8 out); non-word

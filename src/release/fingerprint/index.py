@@ -19,7 +19,14 @@ import numpy as np
 from release import __version__
 from release.config import Config, DataSource
 from release.errors import ConfigError, InputError, UsageError, display_path
-from release.fingerprint.hashing import U64, gram_hashes, normalize, siphash13, tokenize
+from release.fingerprint.hashing import (
+    U64,
+    gram_hashes,
+    normalize,
+    normalize_many,
+    siphash13,
+    tokenize,
+)
 from release.fingerprint.keys import IndexKey
 from release.fingerprint.sources import Record, dataset_files, iter_records
 from release.progress import Progress, SilentProgress
@@ -149,12 +156,11 @@ class _Builder:
 
     def _add_texts(self, texts: list[tuple[int, str]]) -> None:
         p = self.params
-        pieces = [normalize(text) for _, text in texts]
+        buffer, offsets = normalize_many([text for _, text in texts])
         self.text_bytes += sum(len(t.encode("utf-8", "surrogatepass")) for _, t in texts)
-        tokens = tokenize(b" ".join(pieces))
-        offsets = np.cumsum([0] + [len(piece) + 1 for piece in pieces[:-1]])
-        unit_of = np.searchsorted(offsets, tokens.starts, side="right") - 1
-        counts = np.bincount(unit_of, minlength=len(pieces)).astype(np.int64)
+        tokens = tokenize(buffer)
+        unit_of = np.searchsorted(np.array(offsets), tokens.starts, side="right") - 1
+        counts = np.bincount(unit_of, minlength=len(texts)).astype(np.int64)
         first = np.concatenate(([0], np.cumsum(counts)[:-1]))
         self.units.append(np.stack([np.array([r for r, _ in texts], dtype=np.uint32),
                                     counts.astype(np.uint32)], axis=1))

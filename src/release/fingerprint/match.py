@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from release.fingerprint.hashing import U64, gram_hashes, mix64, normalize, rotl, siphash13
+from release.fingerprint.hashing import U64, gram_hashes, mix64, normalize_many, rotl, siphash13
 from release.fingerprint.hashing import tokenize as tokenize_norm
 from release.fingerprint.index import LoadedIndex
 
@@ -106,12 +106,12 @@ class Matcher:
         self.first_tokens = _Bitmap(index.sensitive_first)
 
     def match(self, pieces: list[str]) -> tuple[list[TextHit], list[SensitiveHit]]:
-        norms = [normalize(piece) for piece in pieces]
-        tokens = tokenize_norm(b" ".join(norms))
+        buffer, starts = normalize_many(pieces)
+        tokens = tokenize_norm(buffer)
         count = len(tokens)
         if count == 0:
             return [], []
-        offsets = np.cumsum([0] + [len(n) + 1 for n in norms[:-1]])
+        offsets = np.array(starts)
         piece_of = np.searchsorted(offsets, tokens.starts, side="right") - 1
         piece_first = np.searchsorted(tokens.starts, offsets)
         token_prf = siphash13(self.token_key, tokens.hashes)
