@@ -109,6 +109,16 @@ def make_project(root: Path, *, use_git: bool = True, config: str = CONFIG) -> P
     return project
 
 
+TEST_INDEX_KEY = "release-test-suite-index-key-0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def fixed_index_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One known index key for every test, so chance agreements of check bits are repeatable
+    (tests about key handling unset or replace it)."""
+    monkeypatch.setenv("RELEASE_INDEX_KEY", TEST_INDEX_KEY)
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     return make_project(tmp_path / "project")

@@ -17,6 +17,8 @@ DEFAULT_CONFIG_NAME = "release.toml"
 DEFAULT_BASELINE_NAME = "release.baseline.json"
 SOURCE_FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "txt", "hf-dataset")
 SEVERITY_NAMES = ("error", "warning")
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("float32", "bfloat16", "float16")
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 _VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_-]*$")
 
@@ -117,6 +119,13 @@ class MemorizationSettings:
     suffix_tokens: int = 32
     max_extractable_rate: float = 0.0
     seed: int = 0
+    epsilon: float = 0.01  # logit margin under which a verdict is re-checked with generate
+    batch_size: int = 32
+    device: str = "auto"
+    dtype: str = "float32"
+    canaries: Path | None = None  # strings planted in training, one per line, always audited
+    records: tuple[str, ...] = ()  # ids of records always audited
+    holdout: DataSource | None = None  # records never trained on, for membership inference
 
 
 @dataclass(frozen=True)
@@ -450,12 +459,22 @@ def _memorization(t: _Table) -> MemorizationSettings:
     rate = t.number("max_extractable_rate", 0.0)
     if not 0.0 <= rate <= 1.0:
         raise t.error("max_extractable_rate", "must be between 0 and 1")
+    epsilon = t.number("epsilon", 0.01)
+    if epsilon < 0:
+        raise t.error("epsilon", "must not be negative")
     return MemorizationSettings(
         samples=t.integer("samples", 1000, minimum=1),
         prefix_tokens=t.integer("prefix_tokens", 32, minimum=1),
         suffix_tokens=t.integer("suffix_tokens", 32, minimum=1),
         max_extractable_rate=rate,
         seed=t.integer("seed", 0),
+        epsilon=epsilon,
+        batch_size=t.integer("batch_size", 32, minimum=1),
+        device=t.choice("device", DEVICES, "auto"),
+        dtype=t.choice("dtype", DTYPES, "float32"),
+        canaries=t.path("canaries", None),
+        records=t.strings("records"),
+        holdout=_optional(t.table("holdout"), _source, None),
     )
 
 

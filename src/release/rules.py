@@ -54,6 +54,15 @@ DATA_SOURCE_UNAVAILABLE = Rule(
 NO_DATA_SOURCES = Rule(
     "RL205", "no-data-sources", E,
     "No [[data.sources]] are configured, so nothing proves the training data stays out.")
+EXTRACTABLE_RECORD = Rule(
+    "RL301", "extractable-record", E,
+    "Greedy decoding from a training record's first tokens reproduces its next tokens verbatim.")
+EXTRACTABLE_RATE = Rule(
+    "RL302", "extractable-rate", E,
+    "The share of sampled training records the model reproduces is above max_extractable_rate.")
+NOT_AUDITED = Rule(
+    "RL303", "not-audited", W,
+    "The model could not be audited for memorisation here; the reason says why.")
 MANIFEST_INVALID = Rule(
     "RL601", "manifest-invalid", E,
     "release-manifest.json is missing, unreadable or malformed.")

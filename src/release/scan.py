@@ -150,6 +150,7 @@ def scan(
     today: dt.date | None = None,
     command: str = "scan",
     hash_files: bool = True,
+    audit: bool = False,
 ) -> ScanResult:
     """Inventory and scan of everything that would ship. Without `hash_files` (the fast scan),
     only files that could be copies of a data source are hashed in full."""
@@ -189,6 +190,13 @@ def scan(
                                 "add the confidential training data so it can be checked"))
     else:
         findings.extend(_leak_findings(config, artifacts, progress, notes))
+    context = report_context(config, inventory)
+    if audit:
+        from release.audit.run import audit_for_prepare
+
+        audited = audit_for_prepare(config, progress)
+        findings.extend(audited.findings)
+        context["memorization"] = audited.summary
     report = Report.create(
         command,
         findings,
@@ -196,7 +204,7 @@ def scan(
         fail_on=Severity(config.checks.fail_on),
         baseline=baseline if baseline is not None else baseline_for(config),
         today=today,
-        context=report_context(config, inventory),
+        context=context,
     )
     return ScanResult(report=report, inventory=inventory, artifacts=artifacts,
                       notes=tuple(notes))

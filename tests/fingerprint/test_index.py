@@ -112,3 +112,14 @@ def test_corrupt_index_is_an_input_error(config_path: Path) -> None:
         ensure_index(config, SilentProgress())
     assert getattr(info.value, "exit_code", None) == 3
     assert os.fspath(config.data.index) in str(info.value)
+
+
+def test_a_new_key_rebuilds_the_index_where_the_data_is(
+        config_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load_config(config_path)
+    monkeypatch.setenv(KEY_ENV, "a" * 40)
+    first = ensure_index(config, SilentProgress())
+    monkeypatch.setenv(KEY_ENV, "b" * 40)
+    rotated = ensure_index(config, SilentProgress())
+    assert rotated.built and "another key" in (rotated.reason or "")
+    assert rotated.index.meta.key_id != first.index.meta.key_id

@@ -149,7 +149,7 @@ def prepare(config_path: Path | None, fmt: str, output: Path | None, quiet: bool
     config = _load(config_path)
     progress = ui.progress()
     result = run_scan(config, progress=progress, baseline=baseline_for(config, baseline_path),
-                      command="prepare")
+                      command="prepare", audit=True)
     for note in result.notes:
         ui.status(note)
     if not result.report.passed:
@@ -180,6 +180,40 @@ def check(directory: Path | None, report_path: Path | None, config_path: Path | 
         directory = config.staged_dir
         report_path = report_path or config.report_path
     report, _manifest = check_staged(directory, report_path, progress=ui.progress())
+    return ui.emit(report)
+
+
+@cli.command()
+@common_options
+@_baseline_option
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
+              help="Where the model runs (default [checks.memorization].device).")
+@click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]),
+              help="Weights dtype (default [checks.memorization].dtype).")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Samples per forward pass.")
+def audit(config_path: Path | None, fmt: str, output: Path | None, quiet: bool, verbose: bool,
+          baseline_path: Path | None, device: str | None, dtype: str | None,
+          batch_size: int | None) -> int:
+    """Memorisation audit: does the model reproduce training records from their first tokens?"""
+    from release.audit.run import AuditOptions, run_audit
+    from release.findings import Severity
+    from release.scan import baseline_for
+
+    ui = _ui(fmt, output, quiet, verbose)
+    config = _load(config_path)
+    settings = config.checks.memorization
+    options = AuditOptions(device or settings.device, dtype or settings.dtype,
+                           batch_size or settings.batch_size)
+    result = run_audit(config, options, progress=ui.progress())
+    report = Report.create("audit", result.findings, [], fail_on=Severity(config.checks.fail_on),
+                           baseline=baseline_for(config, baseline_path),
+                           context={"release": {"name": config.release.name,
+                                                "version": config.release.version},
+                                    "memorization": result.summary})
+    summary = result.summary
+    ui.status(f"audited {summary['samples']} records: {summary['extractable']} extractable "
+              f"(rate {summary['rate']}), {summary['rechecked_with_generate']} near-ties "
+              f"re-checked with generate, {summary['too_short']} too short")
     return ui.emit(report)
 
 

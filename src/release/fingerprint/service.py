@@ -65,18 +65,27 @@ class IndexStatus:
 def ensure_index(config: Config, progress: Progress) -> IndexStatus:
     """The loaded index; built first when missing or stale and the data is readable here."""
     readable = sources_readable(config)
-    reason: str | None = "there is no index yet"
-    if (config.data.index / "meta.json").exists():
-        reason = _stale_reason(read_meta(config.data.index), config)
-    if reason is not None and not readable:
-        raise UsageError(
-            f"the fingerprint index at {display_path(config.data.index)} cannot be used "
-            f"({reason}) and the data sources are not readable here; run `release index "
-            f"build --config {display_path(config.path)}` where the data lives")
+    meta = read_meta(config.data.index) if (config.data.index / "meta.json").exists() else None
+    if meta is None and not readable:
+        raise _cannot_use(config, "there is no index yet")
     key, created = load_key(config.data.key_file, create=readable)
+    reason: str | None = "there is no index yet"
+    if meta is not None:
+        reason = _stale_reason(meta, config)
+        if reason is None and meta.key_id != key.key_id and readable:
+            reason = f"it was built with another key than {key.origin}"
     if reason is not None:
+        if not readable:
+            raise _cannot_use(config, reason)
         build(config, key, progress)
     return IndexStatus(load_index(config.data.index, key), reason is not None, reason, created)
+
+
+def _cannot_use(config: Config, reason: str) -> UsageError:
+    return UsageError(
+        f"the fingerprint index at {display_path(config.data.index)} cannot be used ({reason}) "
+        "and the data sources are not readable here; run `release index build --config "
+        f"{display_path(config.path)}` where the data lives")
 
 
 def build(config: Config, key: IndexKey, progress: Progress) -> IndexMeta:

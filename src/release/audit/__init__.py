@@ -1,0 +1,1 @@
+"""Memorisation audit: does the model reproduce training records from their first tokens?"""

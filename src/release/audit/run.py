@@ -1,0 +1,194 @@
+"""Runs the memorisation audit end to end and turns its numbers into findings and a summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from release import rules
+from release.audit.sampling import Sample, draw_samples
+from release.audit.scoring import (
+    AuditUnavailable,
+    greedy_generate,
+    import_torch,
+    load_model,
+    parameter_count,
+    pick_device,
+    teacher_forced,
+)
+from release.config import Config
+from release.errors import UsageError, display_path
+from release.findings import Finding
+from release.fingerprint.keys import load_key
+from release.progress import Progress, SilentProgress
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    device: str = "auto"
+    dtype: str = "float32"
+    batch_size: int = 32
+
+
+@dataclass
+class AuditResult:
+    findings: list[Finding] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def auc(members: list[float], others: list[float]) -> float | None:
+    """Probability that a training record has lower loss than a held-out one (ties count
+    half): the loss-based membership-inference AUC."""
+    if not members or not others:
+        return None
+    ranked = sorted([(v, 0) for v in members] + [(v, 1) for v in others])
+    rank_sum, position = 0.0, 0
+    while position < len(ranked):
+        end = position
+        while end < len(ranked) and ranked[end][0] == ranked[position][0]:
+            end += 1
+        average = (position + end + 1) / 2
+        rank_sum += average * sum(1 for _, group in ranked[position:end] if group == 1)
+        position = end
+    n_other = len(others)
+    u = rank_sum - n_other * (n_other + 1) / 2
+    return round(u / (len(members) * n_other), 4)
+
+
+def _weights_path(config: Config) -> str | None:
+    weights = sorted(config.model.path.glob("*.safetensors"))
+    return weights[0].name if weights else None
+
+
+def not_audited(config: Config, reason: str) -> AuditResult:
+    return AuditResult(
+        findings=[Finding(rules.NOT_AUDITED, _weights_path(config),
+                          f"the model was not audited for memorisation: {reason}",
+                          basis="not-audited")],
+        summary={"audited": False, "reason": reason})
+
+
+def _score_all(model: Any, samples: list[Sample], options: AuditOptions, config: Config,
+               eos: int | None, device: str, progress: Progress) -> tuple[dict[str, list[Any]],
+                                                                           int]:
+    torch = import_torch()
+    settings = config.checks.memorization
+    prefix, suffix = settings.prefix_tokens, settings.suffix_tokens
+    results: dict[str, list[Any]] = {"extractable": [], "matched": [], "margin": [],
+                                     "loss": []}
+    rechecked = 0
+    with progress.task("Auditing memorisation", len(samples)) as task:
+        for start in range(0, len(samples), options.batch_size):
+            batch = samples[start: start + options.batch_size]
+            ids = torch.tensor([s.tokens for s in batch], dtype=torch.long, device=device)
+            scores = teacher_forced(model, ids, prefix, suffix, eos)
+            extractable, matched = list(scores.extractable), list(scores.matched)
+            close = [i for i, m in enumerate(scores.margin) if m < settings.epsilon]
+            if close:
+                rechecked += len(close)
+                verdicts, lengths = greedy_generate(model, ids[close], prefix, suffix, eos)
+                for position, verdict, length in zip(close, verdicts, lengths, strict=True):
+                    extractable[position], matched[position] = verdict, length
+            results["extractable"] += extractable
+            results["matched"] += matched
+            results["margin"] += scores.margin
+            results["loss"] += scores.loss
+            task.advance(len(batch))
+    return results, rechecked
+
+
+def run_audit(config: Config, options: AuditOptions | None = None, *,
+              progress: Progress | None = None) -> AuditResult:
+    """Audit the model in [model].path against records of [data].sources; raises
+    AuditUnavailable when the model cannot be audited here and UsageError on bad input."""
+    options = options or AuditOptions()
+    progress = progress or SilentProgress()
+    settings = config.checks.memorization
+    device = pick_device(options.device)
+    model, tokenizer = load_model(config.model.path, device, options.dtype)
+    key, _created = load_key(config.data.key_file, create=True)
+    if not all(s.path.exists() for s in config.data.sources) or not config.data.sources:
+        raise AuditUnavailable("the data sources are not readable here; audit where the data "
+                               "lives")
+    drawn = draw_samples(config, tokenizer, key)
+    length = settings.prefix_tokens + settings.suffix_tokens
+    if not drawn.samples:
+        raise UsageError(f"records too short: none of {drawn.population} records has "
+                         f"{length} tokens (prefix_tokens + suffix_tokens); lower them in "
+                         f"[checks.memorization] of {display_path(config.path)}")
+    eos = tokenizer.eos_token_id
+    results, rechecked = _score_all(model, drawn.samples, options, config, eos, device,
+                                    progress)
+    holdout_loss: list[float] = []
+    if drawn.holdout:
+        held, _ = _score_all(model, drawn.holdout, options, config, eos, device, progress)
+        holdout_loss = held["loss"]
+    return _result(config, drawn.samples, results, rechecked, drawn.too_short,
+                   drawn.population, holdout_loss, model, device, options)
+
+
+def _result(config: Config, samples: list[Sample], results: dict[str, list[Any]],
+            rechecked: int, too_short: int, population: int, holdout_loss: list[float],
+            model: Any, device: str, options: AuditOptions) -> AuditResult:
+    settings = config.checks.memorization
+    suffix = settings.suffix_tokens
+    weights = _weights_path(config)
+    findings = []
+    for sample, extractable, margin in zip(samples, results["extractable"], results["margin"],
+                                           strict=True):
+        if extractable:
+            findings.append(Finding(
+                rules.EXTRACTABLE_RECORD, weights,
+                f"greedy decoding from the first {settings.prefix_tokens} tokens of a training "
+                f"record reproduces its next {suffix} tokens verbatim ({sample.origin})",
+                evidence={"records": [sample.id], "prefix_tokens": settings.prefix_tokens,
+                          "suffix_tokens": suffix, "margin": round(float(margin), 4)},
+                basis=sample.id))
+    drawn = [i for i, s in enumerate(samples) if s.origin == "sample"]
+    extracted = sum(1 for i in drawn if results["extractable"][i])
+    rate = extracted / len(drawn) if drawn else 0.0
+    if rate > settings.max_extractable_rate:
+        findings.append(Finding(
+            rules.EXTRACTABLE_RATE, weights,
+            f"{extracted} of {len(drawn)} sampled training records are extractable "
+            f"(rate {rate:.4f}); the limit is {settings.max_extractable_rate}",
+            evidence={"extractable": extracted, "samples": len(drawn), "rate": round(rate, 6)},
+            basis="rate"))
+    histogram = [0] * (suffix + 1)
+    for matched in results["matched"]:
+        histogram[int(matched)] += 1
+    member_loss = [results["loss"][i] for i in drawn]
+    summary = {
+        "audited": True,
+        "samples": len(drawn),
+        "canaries": sum(1 for s in samples if s.origin == "canary"),
+        "named_records": sum(1 for s in samples if s.origin == "record"),
+        "population": population,
+        "too_short": too_short,
+        "extractable": extracted,
+        "extractable_total": sum(1 for e in results["extractable"] if e),
+        "rate": round(rate, 6),
+        "max_extractable_rate": settings.max_extractable_rate,
+        "prefix_tokens": settings.prefix_tokens,
+        "suffix_tokens": suffix,
+        "matched_length_histogram": histogram,
+        "rechecked_with_generate": rechecked,
+        "epsilon": settings.epsilon,
+        "membership_auc": auc(member_loss, holdout_loss),
+        "holdout": len(holdout_loss),
+        "parameters": parameter_count(model),
+        "device": device,
+        "dtype": options.dtype,
+    }
+    return AuditResult(findings=findings, summary=summary)
+
+
+def audit_for_prepare(config: Config, progress: Progress) -> AuditResult:
+    """The audit step of `prepare`: a model that cannot be audited here is a warning finding
+    that says why, never a silent skip."""
+    settings = config.checks.memorization
+    try:
+        return run_audit(config, AuditOptions(settings.device, settings.dtype,
+                                              settings.batch_size), progress=progress)
+    except AuditUnavailable as exc:
+        return not_audited(config, exc.detail)
