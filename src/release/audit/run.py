@@ -18,7 +18,7 @@ from release.audit.scoring import (
 )
 from release.config import Config
 from release.errors import UsageError, display_path
-from release.findings import Finding
+from release.findings import Finding, Severity
 from release.fingerprint.keys import load_key
 from release.progress import Progress, SilentProgress
 
@@ -81,7 +81,8 @@ def _score_all(model: Any, samples: list[Sample], options: AuditOptions, config:
         for start in range(0, len(samples), options.batch_size):
             batch = samples[start: start + options.batch_size]
             ids = torch.tensor([s.tokens for s in batch], dtype=torch.long, device=device)
-            scores = teacher_forced(model, ids, prefix, suffix, eos)
+            scores = teacher_forced(model, ids, prefix, suffix, eos,
+                                    with_loss=settings.holdout is not None)
             extractable, matched = list(scores.extractable), list(scores.matched)
             close = [i for i, m in enumerate(scores.margin) if m < settings.epsilon]
             if close:
@@ -133,21 +134,25 @@ def _result(config: Config, samples: list[Sample], results: dict[str, list[Any]]
     settings = config.checks.memorization
     suffix = settings.suffix_tokens
     weights = _weights_path(config)
+    drawn = [i for i, s in enumerate(samples) if s.origin == "sample"]
+    extracted = sum(1 for i in drawn if results["extractable"][i])
+    rate = extracted / len(drawn) if drawn else 0.0
+    over = rate > settings.max_extractable_rate
     findings = []
     for sample, extractable, margin in zip(samples, results["extractable"], results["margin"],
                                            strict=True):
         if extractable:
+            # within an accepted rate a sampled record is a warning; a canary or a record the
+            # config names, or any record once the rate is exceeded, fails the gate
+            tolerated = sample.origin == "sample" and not over
             findings.append(Finding(
                 rules.EXTRACTABLE_RECORD, weights,
                 f"greedy decoding from the first {settings.prefix_tokens} tokens of a training "
                 f"record reproduces its next {suffix} tokens verbatim ({sample.origin})",
                 evidence={"records": [sample.id], "prefix_tokens": settings.prefix_tokens,
                           "suffix_tokens": suffix, "margin": round(float(margin), 4)},
-                basis=sample.id))
-    drawn = [i for i, s in enumerate(samples) if s.origin == "sample"]
-    extracted = sum(1 for i in drawn if results["extractable"][i])
-    rate = extracted / len(drawn) if drawn else 0.0
-    if rate > settings.max_extractable_rate:
+                basis=sample.id, severity=Severity.WARNING if tolerated else None))
+    if over:
         findings.append(Finding(
             rules.EXTRACTABLE_RATE, weights,
             f"{extracted} of {len(drawn)} sampled training records are extractable "
@@ -157,7 +162,7 @@ def _result(config: Config, samples: list[Sample], results: dict[str, list[Any]]
     histogram = [0] * (suffix + 1)
     for matched in results["matched"]:
         histogram[int(matched)] += 1
-    member_loss = [results["loss"][i] for i in drawn]
+    member_loss = [results["loss"][i] for i in drawn] if results["loss"] else []
     summary = {
         "audited": True,
         "samples": len(drawn),

@@ -20,7 +20,7 @@ class AuditUnavailable(UsageError):
 @dataclass(frozen=True)
 class Scores:
     """Per sample: verdict, length of the reproduced suffix prefix, smallest top-1/top-2 margin
-    up to the first miss, and mean loss over the suffix."""
+    up to the first miss, and mean loss over the suffix (when asked for)."""
 
     extractable: list[bool]
     matched: list[int]
@@ -47,6 +47,10 @@ def pick_device(requested: str) -> str:
     return requested
 
 
+TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "tokenizer.model", "spiece.model",
+                   "vocab.txt", "sentencepiece.bpe.model")
+
+
 def _check_folder(folder: Path) -> dict[str, Any]:
     config_path = folder / "config.json"
     if not config_path.is_file():
@@ -61,6 +65,9 @@ def _check_folder(folder: Path) -> dict[str, Any]:
     if not any(folder.glob("*.safetensors")):
         raise AuditUnavailable("no safetensors weights (the audit never loads pickles)",
                                path=folder)
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise InputError(f"no loadable tokenizer in the model folder (none of "
+                         f"{', '.join(TOKENIZER_FILES)})", path=folder)
     return config
 
 
@@ -68,6 +75,9 @@ def load_model(folder: Path, device: str, dtype: str) -> tuple[Any, Any]:
     """The model (eval mode, on `device`) and its tokenizer, from local files only."""
     torch = import_torch()
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     from transformers.models.auto.configuration_auto import (  # type: ignore[attr-defined]
         CONFIG_MAPPING_NAMES,
     )
@@ -107,7 +117,8 @@ def parameter_count(model: Any) -> int:
     return int(sum(p.numel() for p in model.parameters()))
 
 
-def teacher_forced(model: Any, ids: Any, prefix: int, suffix: int, eos: int | None) -> Scores:
+def teacher_forced(model: Any, ids: Any, prefix: int, suffix: int, eos: int | None,
+                   *, with_loss: bool = False) -> Scores:
     """Greedy decoding reproduces the suffix exactly iff, fed prefix+suffix, the argmax at every
     suffix position is the true token: one forward pass instead of `suffix` decoding steps.
     The LM head runs only at the suffix positions; end-of-text is masked as `min_new_tokens`
@@ -115,7 +126,9 @@ def teacher_forced(model: Any, ids: Any, prefix: int, suffix: int, eos: int | No
     torch = import_torch()
     with torch.inference_mode():
         logits = model(input_ids=ids[:, : prefix + suffix - 1], logits_to_keep=suffix,
-                       use_cache=False).logits.float()
+                       use_cache=False).logits
+        if logits.dtype != torch.float32:
+            logits = logits.float()
         if eos is not None:
             logits[..., eos] = float("-inf")
         target = ids[:, prefix:]
@@ -126,10 +139,12 @@ def teacher_forced(model: Any, ids: Any, prefix: int, suffix: int, eos: int | No
         relevant = positions[None, :] <= matched.clamp(max=suffix - 1)[:, None]
         gaps = top.values[..., 0] - top.values[..., 1]
         margin = torch.where(relevant, gaps, torch.full_like(gaps, float("inf"))).min(dim=-1)
-        loss = torch.nn.functional.cross_entropy(
-            logits.transpose(1, 2), target, reduction="none").mean(dim=-1)
+        loss: list[float] = []
+        if with_loss:  # only membership inference needs it
+            true_logit = logits.gather(-1, target[..., None])[..., 0]
+            loss = (torch.logsumexp(logits, dim=-1) - true_logit).mean(dim=-1).tolist()
     return Scores(extractable=(matched == suffix).tolist(), matched=matched.tolist(),
-                  margin=margin.values.tolist(), loss=loss.tolist())
+                  margin=margin.values.tolist(), loss=loss)
 
 
 def greedy_generate(model: Any, ids: Any, prefix: int, suffix: int, eos: int | None,
