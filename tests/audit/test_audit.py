@@ -111,6 +111,9 @@ def test_the_gate_follows_max_extractable_rate(tmp_path: Path, memorising_model:
     assert passed.code == 0, passed.out
     findings = json.loads(passed.out)["findings"]
     assert findings and {f["severity"] for f in findings} == {"warning"}
+    for output in (failed.out + failed.err, passed.out + passed.err):
+        for record in RECORDS:  # ids only: no record text, not even a few words of it
+            assert " ".join(record["text"].split()[:4]) not in output
 
 
 def test_canaries_and_holdout(tmp_path: Path, memorising_model: Path) -> None:
