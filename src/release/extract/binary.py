@@ -193,8 +193,7 @@ def _is_text(payload: bytes) -> bool:
         text = payload.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    printable = sum(ch.isprintable() or ch in "\n\r\t" for ch in text)
-    return printable >= 0.95 * len(text)
+    return all(ch.isprintable() or ch in "\n\r\t" for ch in text)
 
 
 def _protobuf_strings(data: bytes, depth: int) -> list[str] | None:
