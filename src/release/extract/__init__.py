@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from release.inventory import classify_kind
+
 MAX_DEPTH = 4  # archives inside archives
 MAX_MEMBERS = 10_000  # per archive
 MAX_EXPANDED_BYTES = 4 << 30  # decompressed bytes per shipped file, all members together
@@ -70,8 +72,6 @@ class Context:
     tokenizer: bool = field(default=False)
 
     def child(self, name: str, member: str) -> Context:
-        from release.inventory import classify_kind
-
         joined = f"{self.member}/{member}" if self.member else member
         return Context(name=PurePosixPath(name).name, kind=classify_kind(PurePosixPath(name).name),
                        budget=self.budget, member=joined, depth=self.depth + 1)

@@ -8,7 +8,7 @@ import lzma
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO, cast
 
@@ -152,14 +152,17 @@ def extract_stream(handle: IO[bytes], size: int, context: Context) -> Iterator[E
         yield Problem("unknown binary format; it cannot be reduced to text", context.member)
 
 
-def _whole(handle: IO[bytes], size: int, context: Context, reader: object, what: str
+Reader = Callable[[bytes, Context], Iterable[Extracted]]
+
+
+def _whole(handle: IO[bytes], size: int, context: Context, reader: Reader, what: str
            ) -> Iterator[Extracted]:
     data = _read_all(handle, size, context)
     if data is None:
         yield Problem(f"{what} data over {MAX_STRUCTURED_BYTES >> 20} MiB is not parsed",
                       context.member)
         return
-    yield from reader(data, context)  # type: ignore[operator]
+    yield from reader(data, context)
 
 
 def _text(handle: IO[bytes], size: int, context: Context, head: bytes) -> Iterator[Extracted]:
