@@ -49,6 +49,10 @@ format = "jsonl"
 id_field = "id"
 text_fields = ["note"]
 sensitive_fields = ["name", "email"]
+
+[agreement]
+data_provider = "Test Provider"
+data_user = "Test Lab"
 """
 
 

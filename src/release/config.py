@@ -31,6 +31,8 @@ class ReleaseSettings:
     name: str
     version: str
     out: Path
+    copyright: str | None = None  # holder named in REUSE.toml and NOTICE
+    license_texts: Path | None = None  # folder with texts of licences the tool does not ship
 
     @property
     def slug(self) -> str:
@@ -139,6 +141,7 @@ class CheckSettings:
 
 @dataclass(frozen=True)
 class CardSettings:
+    license: str = "CC-BY-4.0"  # the model card and other generated documents
     template: str = "default"
     language: tuple[str, ...] = ()
     pipeline_tag: str | None = None
@@ -334,7 +337,9 @@ def _release(t: _Table) -> ReleaseSettings:
     version = t.text("version")
     if not _VERSION_PATTERN.match(version):
         raise t.error("version", "must be letters, digits and . + _ - only")
-    return ReleaseSettings(name=name, version=version, out=t.path("out", "dist"))
+    return ReleaseSettings(name=name, version=version, out=t.path("out", "dist"),
+                           copyright=t.text("copyright", None),
+                           license_texts=t.path("license_texts", None))
 
 
 def _base_model(t: _Table) -> BaseModel:
@@ -497,6 +502,7 @@ def _card(t: _Table) -> CardSettings:
         "a string or a list of strings",
     )
     return CardSettings(
+        license=t.text("license", "CC-BY-4.0"),
         template=t.text("template", "default"),
         language=(language,) if isinstance(language, str) else tuple(language),
         pipeline_tag=t.text("pipeline_tag", None),

@@ -17,7 +17,8 @@ from release.errors import ConfigError, InputError, display_path
 from release.findings import Finding
 from release.manifest import MANIFEST_NAME
 
-RESERVED_PATHS = frozenset({MANIFEST_NAME})
+RESERVED_PATHS = frozenset({MANIFEST_NAME, "NOTICE", "REUSE.toml"})
+RESERVED_FOLDERS = ("LICENSES/",)
 
 WEIGHT_SUFFIXES = frozenset({
     ".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".ggml", ".onnx", ".msgpack",
@@ -350,7 +351,7 @@ def _collisions(items: list[Item]) -> list[Finding]:
     seen: dict[str, Item] = {}
     folded: dict[str, str] = {}
     for item in items:
-        if item.path in RESERVED_PATHS:
+        if item.path in RESERVED_PATHS or item.path.startswith(RESERVED_FOLDERS):
             findings.append(Finding(rules.PATH_COLLISION, item.path,
                                     "this release path is written by `release` itself"))
         elif item.path in seen:

@@ -63,6 +63,27 @@ EXTRACTABLE_RATE = Rule(
 NOT_AUDITED = Rule(
     "RL303", "not-audited", W,
     "The model could not be audited for memorisation here; the reason says why.")
+NOT_OSI_APPROVED = Rule(
+    "RL401", "not-osi-approved", E,
+    "The model or code licence is not OSI-approved (DUA-OAI §3(c)).")
+USE_RESTRICTED = Rule(
+    "RL402", "use-restricted-license", E,
+    "The model licence restricts use (RAIL, non-commercial, no-derivatives; DUA-OAI §4(c)).")
+UNKNOWN_LICENSE = Rule(
+    "RL403", "unknown-license", E,
+    "A licence is missing, not a valid SPDX expression, or has no text to attach.")
+MISSING_DISCLAIMER = Rule(
+    "RL404", "missing-disclaimer", E,
+    "No Data Provider disclaimer can be put in NOTICE (DUA-OAI §3(c)).")
+OUTSIDE_TERM = Rule(
+    "RL405", "outside-term", E,
+    "The release date is outside the agreement's term (DUA-OAI §3(b), §8).")
+BASE_MODEL_TERMS = Rule(
+    "RL406", "base-model-terms", E,
+    "The base model's licence is missing, unknown or passes use restrictions on (DUA-OAI §5(c)).")
+RELEASE_URL_MISMATCH = Rule(
+    "RL407", "release-url-mismatch", E,
+    "agreement.release_url is not where the release is published.")
 MANIFEST_INVALID = Rule(
     "RL601", "manifest-invalid", E,
     "release-manifest.json is missing, unreadable or malformed.")

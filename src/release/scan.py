@@ -23,6 +23,8 @@ from release.fingerprint.match import Matcher
 from release.fingerprint.service import ensure_index
 from release.hashing import CHUNK, sha256_file
 from release.inventory import Inventory, Item, build_inventory
+from release.licensing.catalog import load_catalog
+from release.licensing.policy import LicensePlan, plan_licenses
 from release.progress import Progress, ProgressTask, SilentProgress
 from release.report import Report
 from release.sniff import HEAD_BYTES, TAIL_BYTES
@@ -34,6 +36,7 @@ class ScanResult:
     inventory: Inventory
     artifacts: dict[str, Artifact]  # by release path, for files read successfully
     notes: tuple[str, ...] = ()  # what the scan did on the side (index built, key created)
+    licenses: LicensePlan | None = None  # for prepare: what every component ships under
 
 
 def relative_source(path: Path, root: Path) -> str:
@@ -151,6 +154,7 @@ def scan(
     command: str = "scan",
     hash_files: bool = True,
     audit: bool = False,
+    licensing: bool = False,
 ) -> ScanResult:
     """Inventory and scan of everything that would ship. Without `hash_files` (the fast scan),
     only files that could be copies of a data source are hashed in full."""
@@ -191,6 +195,12 @@ def scan(
     else:
         findings.extend(_leak_findings(config, artifacts, progress, notes))
     context = report_context(config, inventory)
+    plan = None
+    if licensing:
+        plan = plan_licenses(config, load_catalog(config.release.license_texts), today=today)
+        findings.extend(plan.findings)
+        context["licenses"] = {"model": plan.model, "code": plan.code, "docs": plan.docs,
+                               "attached": sorted(plan.ids)}
     if audit:
         from release.audit.run import audit_for_prepare
 
@@ -207,7 +217,7 @@ def scan(
         context=context,
     )
     return ScanResult(report=report, inventory=inventory, artifacts=artifacts,
-                      notes=tuple(notes))
+                      notes=tuple(notes), licenses=plan)
 
 
 def _leak_findings(config: Config, artifacts: dict[str, Artifact], progress: Progress,

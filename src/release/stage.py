@@ -15,7 +15,9 @@ from pathlib import Path
 from release.config import Config
 from release.detectors import Artifact
 from release.errors import IntegrityError, UsageError
-from release.hashing import CHUNK
+from release.hashing import CHUNK, sha256_file
+from release.licensing.attach import attach, reuse_lint
+from release.licensing.catalog import load_catalog
 from release.manifest import MANIFEST_NAME, Manifest, ManifestFile
 from release.progress import Progress, ProgressTask, SilentProgress
 from release.report import Report
@@ -44,6 +46,18 @@ def copy_verified(artifact: Artifact, destination: Path, task: ProgressTask) -> 
     if artifact.sha256 is None or digest.hexdigest() != artifact.sha256:
         raise IntegrityError("changed between scanning and staging; run again",
                              path=artifact.item.source)
+
+
+def _attach_licensing(built: Path, config: Config, result: ScanResult,
+                      artifacts: list[Artifact]) -> list[ManifestFile]:
+    """LICENSES/, REUSE.toml and NOTICE, written into the staging folder and listed."""
+    assert result.licenses is not None
+    catalog = load_catalog(config.release.license_texts)
+    model = [a.item.path for a in artifacts if a.item.origin == "model"]
+    code = [a.item.path for a in artifacts if a.item.origin == "code"]
+    attached = attach(built, config, catalog, result.licenses, model, code)
+    return [ManifestFile(path, (built / path).stat().st_size, sha256_file(built / path))
+            for path in attached.files]
 
 
 def _swap_in(built: Path, final: Path) -> None:
@@ -94,18 +108,24 @@ def stage_release(
         )
         report_text = json.dumps(report.to_dict(), indent=2) + "\n"
         git = result.inventory.git
+        files = [ManifestFile(a.item.path, a.size, a.sha256 or "") for a in artifacts]
+        if result.licenses is not None:
+            files += _attach_licensing(built, config, result, artifacts)
         manifest = Manifest(
             name=config.release.name,
             version=config.release.version,
             config_sha256=config.digest,
             report_sha256=hashlib.sha256(report_text.encode("utf-8")).hexdigest(),
-            files=tuple(ManifestFile(a.item.path, a.size, a.sha256 or "") for a in artifacts),
+            files=tuple(files),
             git_commit=git.commit if git else None,
             git_branch=git.branch if git else None,
             git_dirty=bool(git.dirty) if git else False,
         )
         manifest_text = manifest.to_json()
         (built / MANIFEST_NAME).write_text(manifest_text, encoding="utf-8")
+        os.chmod(built / MANIFEST_NAME, 0o644)
+        if result.licenses is not None:
+            reuse_lint(built)
         fd, tmp_name = tempfile.mkstemp(prefix=".release-report.", suffix=".partial", dir=out)
         report_tmp = Path(tmp_name)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -149,7 +149,7 @@ def prepare(config_path: Path | None, fmt: str, output: Path | None, quiet: bool
     config = _load(config_path)
     progress = ui.progress()
     result = run_scan(config, progress=progress, baseline=baseline_for(config, baseline_path),
-                      command="prepare", audit=True)
+                      command="prepare", audit=True, licensing=True)
     for note in result.notes:
         ui.status(note)
     if not result.report.passed:

@@ -1,0 +1,1 @@
+"""Licensing: the offline licence catalogue, the DUA-OAI licence policy, and REUSE attachments."""

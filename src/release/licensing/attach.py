@@ -1,0 +1,143 @@
+"""Attaches licensing to a staged release: LICENSES/<id>.txt, REUSE.toml annotating every file,
+NOTICE with the Data Provider disclaimer; and checks the result with the reuse library."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from release.config import Config
+from release.errors import IntegrityError
+from release.licensing.catalog import Catalog
+from release.licensing.policy import MANIFEST_LICENSE, LicensePlan
+from release.manifest import MANIFEST_NAME
+
+NOTICE_NAME = "NOTICE"
+REUSE_NAME = "REUSE.toml"
+GENERATED = (NOTICE_NAME, REUSE_NAME, "LICENSES")
+_GLOB_SPECIAL = str.maketrans({"*": "\\*", "?": "\\?", "[": "\\[", "]": "\\]",
+                               "\\": "\\\\"})
+
+
+@dataclass(frozen=True)
+class Attached:
+    files: list[str]  # release paths written
+
+
+def copyright_holder(config: Config) -> str:
+    return (config.release.copyright or config.agreement.data_user
+            or config.release.name.split("/")[0])
+
+
+def disclaimer(config: Config) -> str:
+    agreement = config.agreement
+    if agreement.provider_disclaimer:
+        return agreement.provider_disclaimer
+    provider = agreement.data_provider or "the Data Provider"
+    return (f"{provider} provides the training data \"as is\", makes no warranty of any kind "
+            "about the Trained Model, and accepts no liability for any use of it.")
+
+
+def _toml_string(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def _annotation(paths: list[str], holder: str, expression: str) -> str:
+    listed = ", ".join(_toml_string(p.translate(_GLOB_SPECIAL)) for p in sorted(paths))
+    return ("[[annotations]]\n"
+            f"path = [{listed}]\n"
+            'precedence = "override"\n'
+            f"SPDX-FileCopyrightText = {_toml_string(holder)}\n"
+            f"SPDX-License-Identifier = {_toml_string(expression)}\n")
+
+
+def reuse_toml(config: Config, plan: LicensePlan, model_paths: list[str],
+               code_paths: list[str], year: int) -> str:
+    holder = f"{year} {copyright_holder(config)}"
+    docs = plan.docs or "CC-BY-4.0"
+    model_paths = [p for p in model_paths if p not in ("README.md",)]
+    parts = ["version = 1\n"]
+    if model_paths and plan.model:
+        parts.append(_annotation(model_paths, holder, plan.model))
+    if code_paths and plan.code:
+        parts.append(_annotation(code_paths, holder, plan.code))
+    parts.append(_annotation([NOTICE_NAME, "README.md"], holder, docs))
+    parts.append(_annotation([MANIFEST_NAME], holder, MANIFEST_LICENSE))
+    return "\n".join(parts)
+
+
+def notice(config: Config, plan: LicensePlan) -> str:
+    agreement = config.agreement
+    lines = [
+        f"{config.release.name} {config.release.version}",
+        f"Copyright {dt.date.today().year} {copyright_holder(config)}",
+        "",
+        "Licensing",
+        f"  Trained model (weights, configuration, tokenizer): {plan.model or 'not set'}",
+    ]
+    if config.code is not None:
+        lines.append(f"  Training code ({config.code.dest or '.'}/): {plan.code or 'not set'}")
+    lines += [f"  Model card and notices: {plan.docs}",
+              "  The full licence texts are in LICENSES/; REUSE.toml says which file is under "
+              "which licence.", ""]
+    lines += ["Training data",
+              f"  The model was trained on data shared under a data use agreement "
+              f"({agreement.type})"
+              + (f" by {agreement.data_provider}" if agreement.data_provider else "") + ".",
+              "  The training data is not distributed with this release and is not covered by "
+              "any licence in it.", ""]
+    lines += ["Disclaimer in favour of the Data Provider", f"  {disclaimer(config)}", ""]
+    base = config.model.base_model
+    if base is not None:
+        lines += ["Base model",
+                  f"  This model was trained from {base.name}"
+                  + (f" ({base.source})" if base.source else "")
+                  + (f", licensed under {base.license}" if base.license else "") + ".",
+                  "  Its copyright and licence notices apply to the parts derived from it.", ""]
+    return "\n".join(lines)
+
+
+def attach(staging: Path, config: Config, catalog: Catalog, plan: LicensePlan,
+           model_paths: list[str], code_paths: list[str]) -> Attached:
+    """Write LICENSES/, REUSE.toml and NOTICE into the staging folder."""
+    written = []
+    licenses = staging / "LICENSES"
+    licenses.mkdir(mode=0o755, exist_ok=True)
+    for spdx_id in sorted(plan.ids):
+        info = catalog.get(spdx_id)
+        if info is None:
+            continue
+        target = licenses / f"{spdx_id}.txt"
+        target.write_bytes(info.text_path.read_bytes())
+        written.append(f"LICENSES/{spdx_id}.txt")
+    year = dt.date.today().year
+    (staging / REUSE_NAME).write_text(reuse_toml(config, plan, model_paths, code_paths, year),
+                                      encoding="utf-8")
+    (staging / NOTICE_NAME).write_text(notice(config, plan) + "\n", encoding="utf-8")
+    written += [REUSE_NAME, NOTICE_NAME]
+    for path in written:
+        (staging / path).chmod(0o644)
+    return Attached(written)
+
+
+def reuse_lint(folder: Path) -> dict[str, object]:
+    """Lint a folder with the reuse library, outside any version control (a staged release is
+    what it is, whatever .gitignore says); raises IntegrityError when it is not compliant."""
+    from reuse.project import Project
+    from reuse.report import ProjectReport
+    from reuse.vcs import VCSStrategyNone
+
+    strategy = VCSStrategyNone(folder)
+    found = Project.find_global_licensing(folder, vcs_strategy=strategy)
+    licensing = Project._global_licensing_from_found(found, str(folder)) if found else None
+    project = Project(folder, vcs_strategy=strategy, global_licensing=licensing)
+    project.licenses = project._find_licenses()  # as Project.from_directory does
+    report = ProjectReport.generate(project, multiprocessing=False)
+    summary = report.to_dict_lint()
+    if not report.is_compliant:
+        problems = {k: len(v) for k, v in summary.get("non_compliant", {}).items() if v}
+        raise IntegrityError(f"the staged release is not REUSE-compliant: {problems}",
+                             path=folder)
+    return summary

@@ -1,0 +1,164 @@
+"""The DUA-OAI licence policy: OSI-approved open licences without use restrictions for the
+model and code, a Data Provider disclaimer, the base model's terms, the agreement's term."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from license_expression import ExpressionError, get_spdx_licensing
+
+from release import rules
+from release.config import Config
+from release.findings import Finding
+from release.licensing.catalog import Catalog
+
+CLAUSE_OPEN = "DUA-OAI §3(c)"
+CLAUSE_NO_RESTRICTIONS = "DUA-OAI §4(c)"
+CLAUSE_BASE_MODEL = "DUA-OAI §5(c)"
+CLAUSE_TERM = "DUA-OAI §3(b), §8"
+MANIFEST_LICENSE = "CC0-1.0"
+
+
+@dataclass
+class LicensePlan:
+    """What each component ships under, and every licence id whose text must be attached."""
+
+    model: str | None = None
+    code: str | None = None
+    docs: str | None = None
+    ids: set[str] = field(default_factory=set)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def license_ids(expression: str) -> tuple[list[str], list[list[str]]]:
+    """The licence ids of an SPDX expression, and its alternatives: every OR branch as the list
+    of ids that branch requires together (AND, WITH)."""
+    licensing = get_spdx_licensing()
+    parsed = licensing.parse(expression, validate=False, strict=True)
+    ids = sorted(licensing.license_keys(parsed, unique=True))
+    dnf = licensing.dedup(parsed)
+    alternatives = [sorted(licensing.license_keys(branch, unique=True))
+                    for branch in (dnf.args if type(dnf).__name__ == "OR" else [dnf])]
+    return ids, alternatives
+
+
+def _component(config: Config, catalog: Catalog, plan: LicensePlan, key: str,
+               expression: str | None, *, open_required: bool) -> str | None:
+    if expression is None:
+        if open_required:
+            plan.findings.append(Finding(
+                rules.UNKNOWN_LICENSE, None, f"{key} is not set; {CLAUSE_OPEN} requires the "
+                "trained model to be published under an open source licence", basis=key))
+        return None
+    try:
+        ids, alternatives = license_ids(expression)
+    except ExpressionError as exc:
+        plan.findings.append(Finding(rules.UNKNOWN_LICENSE, None,
+                                     f"{key} is not a valid SPDX expression ({exc})", basis=key))
+        return None
+    unknown = [i for i in ids if catalog.get(i) is None]
+    for spdx_id in unknown:
+        plan.findings.append(Finding(
+            rules.UNKNOWN_LICENSE, None,
+            f"{key}: licence {spdx_id!r} has no text here; add {spdx_id}.txt to the folder "
+            "named by [release].license_texts", evidence={"license": spdx_id},
+            basis=f"{key}:{spdx_id}"))
+    known = [i for i in ids if i not in unknown]
+    plan.ids.update(known)
+    if not open_required:
+        return expression
+    closed = sorted({i for branch in alternatives for i in branch
+                     if i in known and not catalog.licenses[i].osi})
+    if closed:
+        plan.findings.append(Finding(
+            rules.NOT_OSI_APPROVED, None,
+            f"{key} = {expression!r}: {', '.join(closed)} is not OSI-approved; {CLAUSE_OPEN} "
+            "requires a licence that meets the Open Source Definition (every alternative of an "
+            "OR, every part of an AND)", evidence={"licenses": closed}, basis=key))
+    restricted = sorted({i for i in known if catalog.licenses[i].restricted})
+    if restricted and key == "model.license":
+        plan.findings.append(Finding(
+            rules.USE_RESTRICTED, None,
+            f"{key} = {expression!r}: {', '.join(restricted)} restricts how the model may be "
+            f"used; {CLAUSE_NO_RESTRICTIONS} allows no use restrictions on the trained model",
+            evidence={"licenses": restricted}, basis=key))
+    return expression
+
+
+def _agreement(config: Config, plan: LicensePlan, today: dt.date) -> None:
+    agreement = config.agreement
+    if not (agreement.provider_disclaimer or agreement.data_provider):
+        plan.findings.append(Finding(
+            rules.MISSING_DISCLAIMER, None,
+            f"neither agreement.provider_disclaimer nor agreement.data_provider is set; "
+            f"{CLAUSE_OPEN} requires a disclaimer of liability in favour of the Data Provider "
+            "in the licence terms (NOTICE)", basis="disclaimer"))
+    if agreement.effective_date and today < agreement.effective_date:
+        plan.findings.append(Finding(
+            rules.OUTSIDE_TERM, None,
+            f"the release date {today.isoformat()} is before the agreement's effective date "
+            f"{agreement.effective_date.isoformat()} ({CLAUSE_TERM})", basis="before"))
+    if agreement.term_end and today > agreement.term_end:
+        plan.findings.append(Finding(
+            rules.OUTSIDE_TERM, None,
+            f"the release date {today.isoformat()} is after the agreement's term ended on "
+            f"{agreement.term_end.isoformat()}; the data may no longer be used and must be "
+            f"deleted ({CLAUSE_TERM})", basis="after"))
+
+
+def _base_model(config: Config, catalog: Catalog, plan: LicensePlan) -> None:
+    base = config.model.base_model
+    if base is None:
+        return
+    if base.license is None:
+        plan.findings.append(Finding(
+            rules.BASE_MODEL_TERMS, None,
+            f"model.base_model {base.name!r} has no licence; {CLAUSE_BASE_MODEL} requires the "
+            "right to train and redistribute it", basis="base-license"))
+        return
+    before = len(plan.findings)
+    _component(config, catalog, plan, "model.base_model.license", base.license,
+               open_required=False)
+    if len(plan.findings) > before:
+        return
+    _ids, alternatives = license_ids(base.license)
+    if all(any(catalog.licenses[i].restricted for i in branch) for branch in alternatives):
+        plan.findings.append(Finding(
+            rules.BASE_MODEL_TERMS, None,
+            f"model.base_model {base.name!r} is licensed {base.license!r}, whose use "
+            f"restrictions pass on to the trained model ({CLAUSE_BASE_MODEL}, "
+            f"{CLAUSE_NO_RESTRICTIONS})", basis="base-restricted"))
+
+
+def _release_url(config: Config, plan: LicensePlan) -> None:
+    url = config.agreement.release_url
+    if not url:
+        return
+    targets = []
+    if config.publish_hub is not None:
+        targets.append(f"https://huggingface.co/{config.publish_hub.repo_id}")
+    if config.publish_git is not None:
+        targets.append(config.publish_git.remote)
+    if targets and url.rstrip("/") not in [t.rstrip("/") for t in targets]:
+        plan.findings.append(Finding(
+            rules.RELEASE_URL_MISMATCH, None,
+            f"agreement.release_url is not the publish target ({', '.join(targets)})",
+            basis="release-url"))
+
+
+def plan_licenses(config: Config, catalog: Catalog, *, today: dt.date | None = None
+                  ) -> LicensePlan:
+    plan = LicensePlan()
+    plan.model = _component(config, catalog, plan, "model.license", config.model.license,
+                            open_required=True)
+    if config.code is not None:
+        plan.code = _component(config, catalog, plan, "code.license", config.code.license,
+                               open_required=True)
+    plan.docs = _component(config, catalog, plan, "card.license", config.card.license,
+                           open_required=False)
+    plan.ids.add(MANIFEST_LICENSE)
+    _agreement(config, plan, today or dt.date.today())
+    _base_model(config, catalog, plan)
+    _release_url(config, plan)
+    return plan
