@@ -286,6 +286,26 @@ def index_info(config_path: Path | None, fmt: str) -> int:
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
+def licenses(fmt: str) -> int:
+    """List the licences whose texts ship with release: OSI status and Hugging Face id."""
+    from release.licensing.catalog import load_catalog
+
+    catalog = load_catalog()
+    entries = [{"id": i.id, "name": i.name, "osi": i.osi, "hf": i.hf,
+                "restricted": i.restricted} for i in catalog.licenses.values()]
+    if fmt == "json":
+        click.echo(json.dumps(entries, indent=2))
+        return EXIT_PASSED
+    for entry in entries:
+        flags = ("OSI" if entry["osi"] else "   ") + (" use-restricted" if entry["restricted"]
+                                                     else "")
+        click.echo(f"{entry['id']:<46} {entry['hf'] or 'other':<26} {flags}")
+    return EXIT_PASSED
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
 def rules(fmt: str) -> int:
     """List every rule id with its one-line description."""
     from release.rules import ALL_RULES

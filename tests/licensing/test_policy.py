@@ -1,0 +1,69 @@
+"""Each DUA-OAI licence policy fails with its rule id and clause; a compliant config passes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from release.config import parse_config
+from release.licensing.catalog import load_catalog
+from release.licensing.policy import plan_licenses
+
+COMPLIANT = """\
+[release]
+name = "org/model"
+version = "1.0"
+[model]
+path = "model"
+license = "Apache-2.0"
+base_model = { name = "base", license = "MIT", source = "https://example.invalid/base" }
+[code]
+license = "MIT OR Apache-2.0"
+[agreement]
+data_provider = "Provider"
+effective_date = 2026-01-01
+release_url = "https://huggingface.co/org/model"
+[publish.hub]
+repo_id = "org/model"
+"""
+TODAY = dt.date(2026, 6, 1)
+
+
+def findings(text: str, today: dt.date = TODAY) -> list[tuple[str, str]]:
+    config = parse_config(Path("/p/release.toml"), text)
+    plan = plan_licenses(config, load_catalog(), today=today)
+    return [(f.rule.id, f.message) for f in plan.findings]
+
+
+def test_compliant_config_passes() -> None:
+    assert findings(COMPLIANT) == []
+
+
+@pytest.mark.parametrize(("change", "rule", "clause"), [
+    (('license = "Apache-2.0"', 'license = "LicenseRef-scancode-bigscience-open-rail-m"'),
+     "RL402", "§4(c)"),
+    (('license = "MIT OR Apache-2.0"', 'license = "MIT OR CC-BY-NC-4.0"'), "RL401", "§3(c)"),
+    (('license = "Apache-2.0"', 'license = "Apache-2.0 AND CC-BY-4.0"'), "RL401", "§3(c)"),
+    (('license = "Apache-2.0"', 'license = "Made-Up-License-1.0"'), "RL403", "license_texts"),
+    (('license = "Apache-2.0"', 'license = "MIT OR"'), "RL403", "not a valid SPDX"),
+    (('data_provider = "Provider"\n', ""), "RL404", "§3(c)"),
+    (('effective_date = 2026-01-01', 'effective_date = 2024-01-01'), "RL405", "§3(b)"),
+    (('license = "MIT", source', 'license = "LicenseRef-scancode-bigscience-rail-1.0", source'),
+     "RL406", "§5(c)"),
+    (('base_model = { name = "base", license = "MIT", ', 'base_model = { name = "base", '),
+     "RL406", "§5(c)"),
+    (('repo_id = "org/model"', 'repo_id = "org/other"'), "RL407", "publish target"),
+])
+def test_each_policy(change: tuple[str, str], rule: str, clause: str) -> None:
+    old, new = change
+    assert old in COMPLIANT
+    found = findings(COMPLIANT.replace(old, new))
+    assert rule in [r for r, _ in found], found
+    assert any(clause in message for r, message in found if r == rule)
+
+
+def test_model_licence_is_required() -> None:
+    found = findings(COMPLIANT.replace('license = "Apache-2.0"\n', "", 1))
+    assert ("RL403", found[0][1]) in found and "model.license is not set" in found[0][1]
