@@ -87,6 +87,20 @@ def _check_report(report_path: Path, manifest: Manifest) -> list[Finding]:
     return []
 
 
+def _check_licensing(staged_dir: Path) -> list[Finding]:
+    """A staged release with REUSE.toml must still be REUSE-compliant."""
+    from release.licensing.attach import REUSE_NAME, reuse_report
+
+    if not (staged_dir / REUSE_NAME).is_file():
+        return []
+    result = reuse_report(staged_dir)
+    if result.compliant:
+        return []
+    return [Finding(rules.NOT_REUSE_COMPLIANT, REUSE_NAME,
+                    f"the staged release is not REUSE-compliant: {result.problems}",
+                    evidence={"problems": result.problems})]
+
+
 def check_staged(
     staged_dir: Path, report_path: Path | None = None, *, progress: Progress | None = None
 ) -> tuple[Report, Manifest | None]:
@@ -101,6 +115,7 @@ def check_staged(
         return Report.create("check", [finding], []), None
     findings, records = _compare(staged_dir, manifest, progress)
     findings.extend(_check_report(report_path or default_report_path(staged_dir), manifest))
+    findings.extend(_check_licensing(staged_dir))
     context = {
         "release": {"name": manifest.name, "version": manifest.version},
         "staged": {"path": staged_dir.name, "files": len(manifest.files)},

@@ -84,6 +84,9 @@ BASE_MODEL_TERMS = Rule(
 RELEASE_URL_MISMATCH = Rule(
     "RL407", "release-url-mismatch", E,
     "agreement.release_url is not where the release is published.")
+NOT_REUSE_COMPLIANT = Rule(
+    "RL408", "not-reuse-compliant", E,
+    "The staged release fails reuse lint (a file without licence or copyright, a missing text).")
 MANIFEST_INVALID = Rule(
     "RL601", "manifest-invalid", E,
     "release-manifest.json is missing, unreadable or malformed.")

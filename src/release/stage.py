@@ -96,6 +96,7 @@ def stage_release(
     built = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=out))
     os.chmod(built, 0o755)
     report_tmp: Path | None = None
+    spdx_tmp: Path | None = None
     try:
         artifacts = sorted(result.artifacts.values(), key=lambda a: a.item.path)
         with progress.task("Staging files", sum(a.size for a in artifacts)) as task:
@@ -125,7 +126,12 @@ def stage_release(
         (built / MANIFEST_NAME).write_text(manifest_text, encoding="utf-8")
         os.chmod(built / MANIFEST_NAME, 0o644)
         if result.licenses is not None:
-            reuse_lint(built)
+            spdx_text = reuse_lint(built).spdx
+            fd, spdx_name = tempfile.mkstemp(prefix=".spdx.", suffix=".partial", dir=out)
+            spdx_tmp = Path(spdx_name)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(spdx_text)
+            os.chmod(spdx_tmp, 0o644)
         fd, tmp_name = tempfile.mkstemp(prefix=".release-report.", suffix=".partial", dir=out)
         report_tmp = Path(tmp_name)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -134,10 +140,14 @@ def stage_release(
         _swap_in(built, final)
         os.replace(report_tmp, report_path)
         report_tmp = None
+        if spdx_tmp is not None:
+            os.replace(spdx_tmp, out / f"{final.name}.spdx")
+            spdx_tmp = None
     except BaseException:
         shutil.rmtree(built, ignore_errors=True)
-        if report_tmp is not None:
-            report_tmp.unlink(missing_ok=True)
+        for leftover in (report_tmp, spdx_tmp):
+            if leftover is not None:
+                leftover.unlink(missing_ok=True)
         raise
     return StagedRelease(
         path=final,

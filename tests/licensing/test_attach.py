@@ -40,6 +40,19 @@ def test_staged_release_passes_reuse_lint(example_copy: Path,
     manifest = json.loads((staged / "release-manifest.json").read_text())
     assert {"NOTICE", "REUSE.toml", "LICENSES/MIT.txt"} <= {f["path"] for f in manifest["files"]}
     assert cli("check", staged).code == 0
+    spdx = (example_copy / "dist" / f"{staged.name}.spdx").read_text()
+    assert "SPDXVersion: SPDX-2.1" in spdx or "SPDXVersion:" in spdx
+    assert "LicenseConcluded" in spdx or "LicenseInfoInFile: Apache-2.0" in spdx
+
+
+def test_check_reverifies_licensing(example_copy: Path, cli: Callable[..., CliResult]) -> None:
+    assert cli("prepare", "--config", example_copy / "release.toml", "-q").code == 0
+    staged = example_copy / "dist" / "example-org--clinic-notes-classifier-1.0.0"
+    (staged / "LICENSES" / "MIT.txt").unlink()
+    result = cli("check", staged, "--format", "json")
+    assert result.code == 1
+    rules = {f["rule_id"] for f in json.loads(result.out)["findings"]}
+    assert {"RL604", "RL408"} <= rules
 
 
 def test_policy_failure_stops_prepare(project: Project, cli: Callable[..., CliResult]) -> None:

@@ -122,9 +122,16 @@ def attach(staging: Path, config: Config, catalog: Catalog, plan: LicensePlan,
     return Attached(written)
 
 
-def reuse_lint(folder: Path) -> dict[str, object]:
+@dataclass(frozen=True)
+class LintResult:
+    compliant: bool
+    problems: dict[str, int]  # kind of problem -> how many
+    spdx: str  # the SPDX document (bill of materials) of the folder
+
+
+def reuse_report(folder: Path) -> LintResult:
     """Lint a folder with the reuse library, outside any version control (a staged release is
-    what it is, whatever .gitignore says); raises IntegrityError when it is not compliant."""
+    what it is, whatever .gitignore says), and write its SPDX document."""
     from reuse.project import Project
     from reuse.report import ProjectReport
     from reuse.vcs import VCSStrategyNone
@@ -136,8 +143,15 @@ def reuse_lint(folder: Path) -> dict[str, object]:
     project.licenses = project._find_licenses()  # as Project.from_directory does
     report = ProjectReport.generate(project, multiprocessing=False)
     summary = report.to_dict_lint()
-    if not report.is_compliant:
-        problems = {k: len(v) for k, v in summary.get("non_compliant", {}).items() if v}
-        raise IntegrityError(f"the staged release is not REUSE-compliant: {problems}",
+    problems = {k: len(v) for k, v in summary.get("non_compliant", {}).items() if v}
+    return LintResult(bool(report.is_compliant), problems,
+                      report.bill_of_materials(creator_organization="release"))
+
+
+def reuse_lint(folder: Path) -> LintResult:
+    """As reuse_report; raises IntegrityError when the folder is not compliant."""
+    result = reuse_report(folder)
+    if not result.compliant:
+        raise IntegrityError(f"the staged release is not REUSE-compliant: {result.problems}",
                              path=folder)
-    return summary
+    return result
