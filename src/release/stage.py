@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -126,7 +127,8 @@ def stage_release(
         (built / MANIFEST_NAME).write_text(manifest_text, encoding="utf-8")
         os.chmod(built / MANIFEST_NAME, 0o644)
         if result.licenses is not None:
-            spdx_text = reuse_lint(built).spdx
+            spdx_text = re.sub(r"^DocumentName: .*$", f"DocumentName: {final.name}",
+                               reuse_lint(built).spdx, count=1, flags=re.MULTILINE)
             fd, spdx_name = tempfile.mkstemp(prefix=".spdx.", suffix=".partial", dir=out)
             spdx_tmp = Path(spdx_name)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
