@@ -64,6 +64,15 @@ def test_each_policy(change: tuple[str, str], rule: str, clause: str) -> None:
     assert any(clause in message for r, message in found if r == rule)
 
 
+def test_base_model_under_terms_release_does_not_know(tmp_path: Path) -> None:
+    (tmp_path / "LicenseRef-Vendor-EULA.txt").write_text("no redistribution")
+    text = COMPLIANT.replace('license = "MIT", source', 'license = "LicenseRef-Vendor-EULA", source')
+    config = parse_config(Path("/p/release.toml"), text)
+    plan = plan_licenses(config, load_catalog(tmp_path), today=TODAY)
+    assert [f.rule.id for f in plan.findings] == ["RL406"]
+    assert "redistribute" in plan.findings[0].message
+
+
 def test_model_licence_is_required() -> None:
     found = findings(COMPLIANT.replace('license = "Apache-2.0"\n', "", 1))
     assert ("RL403", found[0][1]) in found and "model.license is not set" in found[0][1]

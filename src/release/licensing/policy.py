@@ -122,7 +122,16 @@ def _base_model(config: Config, catalog: Catalog, plan: LicensePlan) -> None:
                open_required=False)
     if len(plan.findings) > before:
         return
-    _ids, alternatives = license_ids(base.license)
+    ids, alternatives = license_ids(base.license)
+    unvetted = sorted(i for i in ids if catalog.licenses[i].sha256 is None)
+    if unvetted:
+        plan.findings.append(Finding(
+            rules.BASE_MODEL_TERMS, None,
+            f"model.base_model {base.name!r} is licensed under {', '.join(unvetted)}, whose "
+            f"terms release does not know; {CLAUSE_BASE_MODEL} requires the right to "
+            "redistribute it: confirm that, then accept this finding in the baseline",
+            evidence={"licenses": unvetted}, basis="base-unvetted"))
+        return
     if all(any(catalog.licenses[i].restricted for i in branch) for branch in alternatives):
         plan.findings.append(Finding(
             rules.BASE_MODEL_TERMS, None,
