@@ -66,7 +66,8 @@ def test_each_policy(change: tuple[str, str], rule: str, clause: str) -> None:
 
 def test_base_model_under_terms_release_does_not_know(tmp_path: Path) -> None:
     (tmp_path / "LicenseRef-Vendor-EULA.txt").write_text("no redistribution")
-    text = COMPLIANT.replace('license = "MIT", source', 'license = "LicenseRef-Vendor-EULA", source')
+    text = COMPLIANT.replace('license = "MIT", source',
+                             'license = "LicenseRef-Vendor-EULA", source')
     config = parse_config(Path("/p/release.toml"), text)
     plan = plan_licenses(config, load_catalog(tmp_path), today=TODAY)
     assert [f.rule.id for f in plan.findings] == ["RL406"]
