@@ -290,16 +290,21 @@ def licenses(fmt: str) -> int:
     """List the licences whose texts ship with release: OSI status and Hugging Face id."""
     from release.licensing.catalog import load_catalog
 
-    catalog = load_catalog()
     entries = [{"id": i.id, "name": i.name, "osi": i.osi, "hf": i.hf,
-                "restricted": i.restricted} for i in catalog.licenses.values()]
+                "restricted": i.restricted} for i in load_catalog().licenses.values()]
+    return _listing(entries, fmt, lambda e: (
+        f"{e['id']:<46} {e['hf'] or 'other':<26} {'OSI' if e['osi'] else '   '}"
+        + (" use-restricted" if e["restricted"] else "")))
+
+
+def _listing(entries: list[dict[str, Any]], fmt: str, line: Callable[[dict[str, Any]], str]
+             ) -> int:
+    """Print a reference table: as JSON, or one formatted line per entry."""
     if fmt == "json":
         click.echo(json.dumps(entries, indent=2))
-        return EXIT_PASSED
-    for entry in entries:
-        flags = ("OSI" if entry["osi"] else "   ") + (" use-restricted" if entry["restricted"]
-                                                     else "")
-        click.echo(f"{entry['id']:<46} {entry['hf'] or 'other':<26} {flags}")
+    else:
+        for entry in entries:
+            click.echo(line(entry))
     return EXIT_PASSED
 
 
@@ -310,13 +315,10 @@ def rules(fmt: str) -> int:
     """List every rule id with its one-line description."""
     from release.rules import ALL_RULES
 
-    if fmt == "json":
-        click.echo(json.dumps([{"id": r.id, "name": r.name, "severity": r.severity.value,
-                                "description": r.description} for r in ALL_RULES], indent=2))
-    else:
-        for rule in ALL_RULES:
-            click.echo(f"{rule.id}  {rule.name:<26} {rule.severity.value:<8} {rule.description}")
-    return EXIT_PASSED
+    entries = [{"id": r.id, "name": r.name, "severity": r.severity.value,
+                "description": r.description} for r in ALL_RULES]
+    return _listing(entries, fmt, lambda e: (
+        f"{e['id']}  {e['name']:<26} {e['severity']:<8} {e['description']}"))
 
 
 @cli.command()
