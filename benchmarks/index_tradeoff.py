@@ -110,10 +110,13 @@ def main() -> None:
             for begin in range(0, len(pieces), 64):
                 batch = pieces[begin: begin + 64]
                 hits, _ = matcher.match(batch)
+                tokens_of: dict[int, np.ndarray] = {}
                 for hit in hits:
                     number = begin + hit.piece
-                    tokens = tokenize(normalize(batch[hit.piece]))
-                    grams = gram_hashes(tokens.hashes[hit.start: hit.end], guarantee)
+                    if hit.piece not in tokens_of:
+                        tokens_of[hit.piece] = tokenize(normalize(batch[hit.piece])).hashes
+                    tokens = tokens_of[hit.piece]
+                    grams = gram_hashes(tokens[hit.start: hit.end], guarantee)
                     shared = bool(np.isin(grams, truth).any())
                     if number in plants:
                         found.add(number)
