@@ -117,7 +117,8 @@ def main() -> None:
                         tokens_of[hit.piece] = tokenize(normalize(batch[hit.piece])).hashes
                     tokens = tokens_of[hit.piece]
                     grams = gram_hashes(tokens[hit.start: hit.end], guarantee)
-                    shared = bool(np.isin(grams, truth).any())
+                    slots = np.minimum(np.searchsorted(truth, grams), truth.shape[0] - 1)
+                    shared = bool((truth[slots] == grams).any())
                     if number in plants:
                         found.add(number)
                     elif shared:
