@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -88,3 +89,26 @@ def test_many_pieces_do_not_bleed_into_each_other(matcher: Matcher) -> None:
     assert hits == []
     hits, _ = matcher.match([" ".join(words[:12])])
     assert [h.records for h in hits] == [frozenset({10})]
+
+
+@pytest.mark.parametrize("guarantee", [8, 16, 24, 32, 48])
+def test_the_guarantee_holds_for_other_thresholds(tmp_path: Path, guarantee: int) -> None:
+    from release.fingerprint.index import CHECK_BITS, IndexParams
+
+    params = IndexParams.for_checks(guarantee, 6)
+    assert params.gram_words + params.stride - 1 == guarantee
+    assert 2 * params.context * CHECK_BITS <= 64
+    records = make_records(120, seed=guarantee)
+    config = load_config(write_corpus(tmp_path, records, min_match_words=guarantee))
+    build_index(config, KEY)
+    matcher = Matcher(load_index(config.data.index, KEY))
+    rng = random.Random(guarantee)
+    for number in range(0, 120, 3):
+        words = records[number]["text"].split()
+        if len(words) < guarantee:
+            continue
+        start = rng.randint(0, len(words) - guarantee)
+        text = filler(rng, 20) + " " + disguise(words[start: start + guarantee], rng) + \
+            filler(rng, 20)
+        hits, _ = matcher.match([text])
+        assert any(number in h.records for h in hits), (guarantee, number, start)

@@ -33,6 +33,7 @@ from release.progress import Progress, SilentProgress
 
 INDEX_FORMAT = 1
 CHECK_BITS = 3  # keyed check bits stored per neighbouring token
+MAX_CONTEXT = 64 // (2 * CHECK_BITS)  # neighbouring tokens checked on each side (10)
 MAX_SENSITIVE_TOKENS = 16
 BATCH_BYTES = 1 << 20
 ARRAYS = ("fingerprints", "checks", "units", "sensitive", "sensitive_units", "sensitive_first")
@@ -52,7 +53,9 @@ class IndexParams:
 
     @classmethod
     def for_checks(cls, min_match_words: int, min_sensitive_chars: int) -> IndexParams:
-        gram_words = max(2, min_match_words // 2)
+        # half the guarantee as the gram, but never more than MAX_CONTEXT neighbours per side:
+        # their check bits must fit one 64-bit word
+        gram_words = max(2, min_match_words // 2, min_match_words - MAX_CONTEXT)
         return cls(min_match_words=min_match_words, gram_words=gram_words,
                    stride=min_match_words - gram_words + 1, fingerprint_bytes=0,
                    check_bits=CHECK_BITS, min_sensitive_chars=min_sensitive_chars)
@@ -256,6 +259,7 @@ def fingerprint_bytes_for(grams: int) -> int:
 
 
 def _to_bytes(values: U64, width: int) -> np.ndarray:
+    assert 1 <= width <= 8, width
     return values.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :width].copy()
 
 
