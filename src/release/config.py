@@ -426,9 +426,15 @@ def _privacy(t: _Table) -> PrivacySettings:
         aggregation=t.flag("aggregation", None),
         no_human_inspection=t.flag("no_human_inspection", None),
         differential_privacy=dp,
-        trusted_execution=("yes" if trusted is True else None) if isinstance(trusted, bool)
-        else trusted,
+        trusted_execution=_describe_flag(trusted),
     )
+
+
+def _describe_flag(value: str | bool | None) -> str | None:
+    """A technique given as true/false or as a description: true becomes "yes", false none."""
+    if isinstance(value, bool):
+        return "yes" if value else None
+    return value
 
 
 def _agreement(t: _Table) -> AgreementSettings:
