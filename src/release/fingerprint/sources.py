@@ -173,7 +173,8 @@ def _columnar(source: DataSource, files: list[Path]) -> Iterator[Record]:
                 for row in rows:
                     yield _record(source, row)
         except (pa.ArrowException, OSError) as exc:
-            raise InputError(f"cannot read as Arrow/Parquet: {exc}", path=path) from None
+            raise InputError(f"cannot read as Arrow/Parquet ({type(exc).__name__})",
+                             path=path) from None
 
 
 def _txt(source: DataSource) -> Iterator[Record]:
