@@ -57,7 +57,8 @@ def load_key(key_file: Path, *, create: bool = False) -> tuple[IndexKey, bool]:
         try:
             return _from_text(key_file.read_text(encoding="utf-8"), str(key_file)), False
         except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read the index key: {exc}", path=key_file) from None
+            raise InputError(f"cannot read the index key ({type(exc).__name__})",
+                             path=key_file) from None
     if not create:
         raise ConfigError(key_file, "data.key_file",
                           f"no index key: set {KEY_ENV} or provide this key file (the one the "
