@@ -87,6 +87,15 @@ RELEASE_URL_MISMATCH = Rule(
 NOT_REUSE_COMPLIANT = Rule(
     "RL408", "not-reuse-compliant", E,
     "The staged release fails reuse lint (a file without licence or copyright, a missing text).")
+CARD_METADATA_INVALID = Rule(
+    "RL501", "card-metadata-invalid", E,
+    "The model card does not load with huggingface_hub or breaks the Hub's metadata rules.")
+CARD_METADATA_CONFLICT = Rule(
+    "RL502", "card-metadata-conflict", E,
+    "The model folder's own README.md metadata disagrees with the release (licence, base model).")
+CARD_NAMES_DATASET = Rule(
+    "RL503", "card-names-dataset", W,
+    "The model folder's README.md lists datasets; the card leaves them out.")
 MANIFEST_INVALID = Rule(
     "RL601", "manifest-invalid", E,
     "release-manifest.json is missing, unreadable or malformed.")

@@ -13,6 +13,9 @@ from typing import Any
 
 from release import rules
 from release.baseline import Baseline, load_baseline
+from release.card.data import card_data, existing_metadata
+from release.card.render import render as render_card
+from release.card.validate import CARD_PATH, check_card
 from release.config import DEFAULT_BASELINE_NAME, Config
 from release.detectors import Artifact, run_file_detectors
 from release.detectors.datacopy import find_copies, find_copies_by_digest, list_source_files
@@ -23,7 +26,7 @@ from release.fingerprint.match import Matcher
 from release.fingerprint.service import ensure_index
 from release.hashing import CHUNK, sha256_file
 from release.inventory import Inventory, Item, build_inventory
-from release.licensing.catalog import load_catalog
+from release.licensing.catalog import Catalog, load_catalog
 from release.licensing.policy import LicensePlan, plan_licenses
 from release.progress import Progress, ProgressTask, SilentProgress
 from release.report import Report
@@ -37,6 +40,7 @@ class ScanResult:
     artifacts: dict[str, Artifact]  # by release path, for files read successfully
     notes: tuple[str, ...] = ()  # what the scan did on the side (index built, key created)
     licenses: LicensePlan | None = None  # for prepare: what every component ships under
+    card: str | None = None  # for prepare: the model card staged as README.md
 
 
 def relative_source(path: Path, root: Path) -> str:
@@ -192,12 +196,15 @@ def scan(
         findings.append(Finding(rules.NO_DATA_SOURCES, None,
                                 f"{display_path(config.path.name)} has no [[data.sources]]; "
                                 "add the confidential training data so it can be checked"))
-    else:
-        findings.extend(_leak_findings(config, artifacts, progress, notes))
+    scanner: LeakScanner | None = None
+    if config.data.sources:
+        leaks, scanner = _leak_findings(config, artifacts, progress, notes)
+        findings.extend(leaks)
     context = report_context(config, inventory)
     plan = None
+    catalog = load_catalog(config.release.license_texts)
     if licensing:
-        plan = plan_licenses(config, load_catalog(config.release.license_texts), today=today)
+        plan = plan_licenses(config, catalog, today=today)
         findings.extend(plan.findings)
         context["licenses"] = {"model": plan.model, "code": plan.code, "docs": plan.docs,
                                "attached": sorted(plan.ids)}
@@ -207,21 +214,47 @@ def scan(
         audited = audit_for_prepare(config, progress)
         findings.extend(audited.findings)
         context["memorization"] = audited.summary
-    report = Report.create(
-        command,
-        findings,
-        records,
-        fail_on=Severity(config.checks.fail_on),
-        baseline=baseline if baseline is not None else baseline_for(config),
-        today=today,
-        context=context,
-    )
+    def make_report(all_findings: list[Finding]) -> Report:
+        return Report.create(
+            command,
+            all_findings,
+            records,
+            fail_on=Severity(config.checks.fail_on),
+            baseline=baseline if baseline is not None else baseline_for(config),
+            today=today,
+            context=context,
+        )
+
+    report = make_report(findings)
+    card = None
+    if plan is not None:
+        card, card_findings = _card(config, report, plan, catalog, artifacts, scanner)
+        if card_findings:
+            report = make_report(findings + card_findings)
     return ScanResult(report=report, inventory=inventory, artifacts=artifacts,
-                      notes=tuple(notes), licenses=plan)
+                      notes=tuple(notes), licenses=plan, card=card)
+
+
+def _card(config: Config, report: Report, plan: LicensePlan, catalog: Catalog,
+          artifacts: dict[str, Artifact], scanner: LeakScanner | None
+          ) -> tuple[str, list[Finding]]:
+    """The model card for prepare, checked offline and, like every shipped byte, for leaks."""
+    model_files = [(a.item.path, a.size) for a in artifacts.values()
+                   if a.item.origin == "model" and a.item.path != CARD_PATH]
+    text = render_card(config, card_data(config, report, plan, catalog, model_files))
+    findings = check_card(text, plan, catalog, existing_metadata(config))
+    if scanner is not None:
+        text_hits, sensitive_hits = scanner.matcher.match([text])
+        if text_hits or sensitive_hits:
+            findings.append(Finding(
+                rules.TRAINING_TEXT if text_hits else rules.SENSITIVE_VALUE, CARD_PATH,
+                "the generated model card quotes training data (check [agreement] "
+                "descriptions and the model folder's README.md)", basis="card"))
+    return text, findings
 
 
 def _leak_findings(config: Config, artifacts: dict[str, Artifact], progress: Progress,
-                   notes: list[str]) -> list[Finding]:
+                   notes: list[str]) -> tuple[list[Finding], LeakScanner]:
     """Renamed copies of the data, training text and sensitive values in every artifact."""
     status = ensure_index(config, progress)
     if status.key_created:
@@ -248,4 +281,4 @@ def _leak_findings(config: Config, artifacts: dict[str, Artifact], progress: Pro
                        ) as task:
         for artifact in artifacts.values():
             findings.extend(scanner.scan(artifact, task))
-    return findings
+    return findings, scanner

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from release.card.validate import CARD_PATH
 from release.config import Config
 from release.detectors import Artifact
 from release.errors import IntegrityError, UsageError
@@ -99,7 +100,9 @@ def stage_release(
     report_tmp: Path | None = None
     spdx_tmp: Path | None = None
     try:
-        artifacts = sorted(result.artifacts.values(), key=lambda a: a.item.path)
+        artifacts = sorted((a for a in result.artifacts.values()
+                            if result.card is None or a.item.path != CARD_PATH),
+                           key=lambda a: a.item.path)
         with progress.task("Staging files", sum(a.size for a in artifacts)) as task:
             for artifact in artifacts:
                 copy_verified(artifact, built / artifact.item.path, task)
@@ -111,6 +114,11 @@ def stage_release(
         report_text = json.dumps(report.to_dict(), indent=2) + "\n"
         git = result.inventory.git
         files = [ManifestFile(a.item.path, a.size, a.sha256 or "") for a in artifacts]
+        if result.card is not None:
+            card = built / CARD_PATH
+            card.write_text(result.card, encoding="utf-8")
+            os.chmod(card, 0o644)
+            files.append(ManifestFile(CARD_PATH, card.stat().st_size, sha256_file(card)))
         if result.licenses is not None:
             files += _attach_licensing(built, config, result, artifacts)
         manifest = Manifest(

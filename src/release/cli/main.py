@@ -184,6 +184,34 @@ def check(directory: Path | None, report_path: Path | None, config_path: Path | 
 
 
 @cli.command()
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              help="Config file (default ./release.toml).")
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the card here instead of stdout.")
+@click.option("-q", "--quiet", is_flag=True)
+@click.option("-v", "--verbose", is_flag=True)
+def card(config_path: Path | None, output: Path | None, quiet: bool, verbose: bool) -> int:
+    """Render the model card alone (the README.md that prepare stages)."""
+    from release.scan import scan as run_scan
+
+    ui = _ui("text", output, quiet, verbose)
+    config = _load(config_path)
+    result = run_scan(config, progress=ui.progress(), command="card", audit=True,
+                      licensing=True, hash_files=False)
+    assert result.card is not None
+    if output is not None:
+        write_atomic(output, result.card)
+        ui.status(f"card written to {display_path(output)}")
+    else:
+        click.echo(result.card, nl=False)
+    card_findings = [f for f in result.report.active_findings if f.path == "README.md"]
+    for finding in card_findings:
+        ui.status(f"{finding.effective_severity.value} {finding.rule.id} {finding.message}")
+    failing = [f for f in card_findings if f in result.report.failing_findings]
+    return EXIT_GATE_FAILED if failing else EXIT_PASSED
+
+
+@cli.command()
 @common_options
 @_baseline_option
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),

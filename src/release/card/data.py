@@ -1,0 +1,195 @@
+"""Collects what the model card says: from the config, the model folder and the report."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from release import __version__
+from release.config import Config
+from release.licensing.attach import disclaimer
+from release.licensing.catalog import Catalog
+from release.licensing.policy import LicensePlan, license_ids
+from release.report import Report
+
+MAX_HEADER = 100 << 20
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n?", re.DOTALL)
+DTYPE_NAMES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16", "F64": "float64",
+               "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8",
+               "BOOL": "bool", "F8_E4M3": "float8_e4m3", "F8_E5M2": "float8_e5m2"}
+
+
+def _size_text(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def safetensors_summary(folder: Path) -> tuple[int, list[str]]:
+    """Parameter count and dtypes from the safetensors headers alone (payloads are not read)."""
+    parameters, dtypes = 0, set()
+    for path in sorted(folder.glob("*.safetensors")):
+        with path.open("rb") as handle:
+            raw = handle.read(8)
+            if len(raw) < 8:
+                continue
+            (length,) = struct.unpack("<Q", raw)
+            if length > MAX_HEADER:
+                continue
+            try:
+                header = json.loads(handle.read(length))
+            except ValueError:
+                continue
+        for name, info in header.items():
+            if name == "__metadata__" or not isinstance(info, dict):
+                continue
+            count = 1
+            for dimension in info.get("shape", []):
+                count *= int(dimension)
+            parameters += count
+            dtypes.add(DTYPE_NAMES.get(str(info.get("dtype")), str(info.get("dtype"))))
+    return parameters, sorted(dtypes)
+
+
+def _parameters_text(count: int) -> str:
+    if count >= 1_000_000_000:
+        return f"{count / 1e9:.2f}B"
+    if count >= 1_000_000:
+        return f"{count / 1e6:.1f}M"
+    return f"{count:,}"
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """The YAML metadata and the prose of an existing README.md."""
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    try:
+        meta = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError:
+        meta = {}
+    return (meta if isinstance(meta, dict) else {}), text[match.end():]
+
+
+def hf_license(expression: str | None, catalog: Catalog) -> dict[str, str]:
+    """The card's licence metadata: the Hub id of a single known licence, or `other` with a
+    name and a link to its text in LICENSES/."""
+    if not expression:
+        return {"license": "other"}
+    ids, _alternatives = license_ids(expression)
+    if len(ids) == 1 and catalog.get(ids[0]) is not None and catalog.licenses[ids[0]].hf:
+        return {"license": str(catalog.licenses[ids[0]].hf)}
+    first = ids[0] if ids else expression
+    return {"license": "other", "license_name": expression.lower().replace(" ", "-"),
+            "license_link": f"LICENSES/{first}.txt"}
+
+
+def _privacy(config: Config) -> list[str]:
+    privacy = config.agreement.privacy
+    found = []
+    if privacy.pseudonymization:
+        found.append("Pseudonymization of personal data")
+    if privacy.aggregation:
+        found.append("Aggregation")
+    if privacy.no_human_inspection:
+        found.append("No human inspection of the data")
+    if privacy.differential_privacy is not None:
+        dp = privacy.differential_privacy
+        found.append(f"Differential privacy (epsilon = {dp.epsilon:g}"
+                     + (f", delta = {dp.delta:g}" if dp.delta is not None else "") + ")")
+    if privacy.trusted_execution:
+        found.append(f"Trusted execution: {privacy.trusted_execution}")
+    return found
+
+
+def card_data(config: Config, report: Report, plan: LicensePlan, catalog: Catalog,
+              model_files: list[tuple[str, int]]) -> dict[str, Any]:
+    """Everything a card template may use; the front matter is rendered here as YAML."""
+    model_config: dict[str, Any] = {}
+    config_path = config.model.path / "config.json"
+    if config_path.is_file():
+        try:
+            loaded = json.loads(config_path.read_text(encoding="utf-8"))
+            model_config = loaded if isinstance(loaded, dict) else {}
+        except (ValueError, OSError):
+            model_config = {}
+    architectures = model_config.get("architectures") or []
+    architecture = str(architectures[0]) if architectures else str(
+        model_config.get("model_type", "unknown"))
+    parameters, dtypes = safetensors_summary(config.model.path)
+    meta: dict[str, Any] = hf_license(plan.model, catalog)
+    base = config.model.base_model
+    if base is not None:
+        meta["base_model"] = base.name
+    if "transformers_version" in model_config:  # written by save_pretrained
+        meta["library_name"] = "transformers"
+    if config.card.pipeline_tag:
+        meta["pipeline_tag"] = config.card.pipeline_tag
+    if config.card.language:
+        meta["language"] = list(config.card.language)
+    meta["tags"] = [*config.card.tags, "dua-oai-release"]
+    _, existing = split_front_matter(_existing_readme(config))
+    counts = report.summary["findings"]
+    memorization = dict(report.context.get("memorization") or
+                        {"audited": False, "reason": "the audit did not run"})
+    memorization.setdefault("membership_auc", None)
+    agreement = config.agreement
+    name = config.release.name
+    return {
+        "front_matter": "---\n" + yaml.safe_dump(meta, sort_keys=False).strip() + "\n---\n",
+        "meta": meta,
+        "model": {
+            "title": name.split("/")[-1], "name": name, "version": config.release.version,
+            "summary": f"`{name}` version {config.release.version}.",
+            "architecture": architecture, "parameters": parameters,
+            "parameters_text": _parameters_text(parameters) if parameters else "unknown",
+            "dtypes": dtypes,
+            "files": [{"path": p, "size_text": _size_text(s)} for p, s in model_files],
+        },
+        "base_model": ({"name": base.name, "license": base.license, "source": base.source}
+                       if base else None),
+        "card": {"pipeline_tag": config.card.pipeline_tag},
+        "agreement": {
+            "type": agreement.type, "provider": agreement.data_provider or "the Data Provider",
+            "user": agreement.data_user or "the Data User",
+            "description": agreement.data_description or "",
+            "limitations": agreement.data_limitations or "",
+            "personal_data": agreement.personal_data,
+        },
+        "privacy": _privacy(config),
+        "checks": {
+            "files": report.summary["files"], "scanned": report.summary["scanned"],
+            "leaks": sum(1 for f in report.findings if f.rule.id in ("RL201", "RL202", "RL203")),
+            "errors": counts["error"], "warnings": counts["warning"],
+            "accepted": report.summary["accepted"],
+        },
+        "memorization": memorization,
+        "licenses": {"model": plan.model or "not set", "code": plan.code,
+                     "code_dest": (config.code.dest or ".") if config.code else ".",
+                     "docs": plan.docs or "CC-BY-4.0"},
+        "disclaimer": disclaimer(config),
+        "original": existing.strip(),
+        "citation": f"{name}, version {config.release.version}"
+                    + (f", {agreement.release_url}" if agreement.release_url else ""),
+        "generated_by": __version__,
+    }
+
+
+def _existing_readme(config: Config) -> str:
+    path = config.model.path / "README.md"
+    try:
+        return path.read_text(encoding="utf-8") if path.is_file() else ""
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def existing_metadata(config: Config) -> dict[str, Any]:
+    return split_front_matter(_existing_readme(config))[0]
