@@ -7,10 +7,12 @@ import stat
 from pathlib import Path
 
 from release import rules
+from release.card.validate import agrees_with_licensing
 from release.errors import ReleaseError, UsageError
 from release.findings import FileRecord, Finding, Outcome
 from release.hashing import sha256_file
 from release.inventory import classify_kind
+from release.licensing.catalog import load_catalog
 from release.manifest import MANIFEST_NAME, Manifest, ManifestInvalid, read_manifest
 from release.progress import Progress, SilentProgress
 from release.report import VERDICT_PASS, Report, read_report_verdict
@@ -116,6 +118,7 @@ def check_staged(
     findings, records = _compare(staged_dir, manifest, progress)
     findings.extend(_check_report(report_path or default_report_path(staged_dir), manifest))
     findings.extend(_check_licensing(staged_dir))
+    findings.extend(agrees_with_licensing(staged_dir, load_catalog()))
     context = {
         "release": {"name": manifest.name, "version": manifest.version},
         "staged": {"path": staged_dir.name, "files": len(manifest.files)},

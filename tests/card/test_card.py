@@ -125,3 +125,16 @@ def test_a_licence_without_a_hub_id_links_its_text(example_copy: Path,
     assert result.code == 0, result.err
     meta = ModelCard(staged_card(example_copy)).data.to_dict()
     assert meta["license"] == "other" and meta["license_link"] == "LICENSES/Apache-2.0.txt"
+
+
+def test_check_finds_a_card_whose_licence_was_edited(example_copy: Path,
+                                                     cli: Callable[..., CliResult]) -> None:
+    result, _ = prepare(example_copy, cli)
+    assert result.code == 0, result.err
+    staged = example_copy / "dist" / "example-org--clinic-notes-classifier-1.0.0"
+    assert cli("check", staged).code == 0
+    card = staged / "README.md"
+    card.write_text(card.read_text().replace("license: apache-2.0", "license: mit"))
+    checked = cli("check", staged, "--format", "json")
+    found = {(f["rule_id"], f["path"]) for f in json.loads(checked.out)["findings"]}
+    assert {("RL602", "README.md"), ("RL502", "README.md")} <= found

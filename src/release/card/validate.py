@@ -4,6 +4,7 @@ README.md where there was one."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from release import rules
@@ -70,3 +71,39 @@ def _conflicts(meta: dict[str, Any], existing: dict[str, Any]) -> list[Finding]:
             "since the confidential training data must not be named there", member="datasets",
             basis="datasets"))
     return findings
+
+
+def agrees_with_licensing(folder: Path, catalog: Catalog) -> list[Finding]:
+    """In a staged release: the card's licence is the one REUSE.toml gives the model files and
+    NOTICE names, and its text is in LICENSES/."""
+    import tomllib
+
+    from release.card.data import split_front_matter
+
+    card, reuse, notice = (folder / CARD_PATH, folder / "REUSE.toml", folder / "NOTICE")
+    if not (card.is_file() and reuse.is_file() and notice.is_file()):
+        return []
+    meta, _ = split_front_matter(card.read_text(encoding="utf-8", errors="replace"))
+    try:
+        annotations = tomllib.loads(reuse.read_text(encoding="utf-8")).get("annotations", [])
+        model_expression = str(annotations[0]["SPDX-License-Identifier"])
+    except (tomllib.TOMLDecodeError, IndexError, KeyError, TypeError):
+        return [Finding(rules.CARD_METADATA_CONFLICT, "REUSE.toml", "cannot be read",
+                        basis="reuse")]
+    problems = []
+    license_id = meta.get("license")
+    if license_id == "other":
+        link = str(meta.get("license_link", ""))
+        if not (folder / link).is_file():
+            problems.append(f"license_link {link!r} is not a file of the release")
+    else:
+        ids = {info.id for info in catalog.licenses.values() if info.hf == license_id}
+        if model_expression not in ids:
+            problems.append(f"license {license_id!r} is not {model_expression!r} of REUSE.toml")
+        if not any((folder / "LICENSES" / f"{i}.txt").is_file() for i in ids):
+            problems.append(f"no text for {license_id!r} in LICENSES/")
+    if model_expression not in notice.read_text(encoding="utf-8", errors="replace"):
+        problems.append(f"NOTICE does not name {model_expression!r}")
+    return [Finding(rules.CARD_METADATA_CONFLICT, CARD_PATH,
+                    f"the card's licence disagrees with the release's licensing: {problem}",
+                    member="license", basis=problem) for problem in problems]
