@@ -202,8 +202,9 @@ def scan(
         findings.extend(leaks)
     context = report_context(config, inventory)
     plan = None
-    catalog = load_catalog(config.release.license_texts)
+    catalog: Catalog | None = None
     if licensing:
+        catalog = load_catalog(config.release.license_texts)
         plan = plan_licenses(config, catalog, today=today)
         findings.extend(plan.findings)
         context["licenses"] = {"model": plan.model, "code": plan.code, "docs": plan.docs,
@@ -214,6 +215,7 @@ def scan(
         audited = audit_for_prepare(config, progress)
         findings.extend(audited.findings)
         context["memorization"] = audited.summary
+
     def make_report(all_findings: list[Finding]) -> Report:
         return Report.create(
             command,
@@ -227,7 +229,7 @@ def scan(
 
     report = make_report(findings)
     card = None
-    if plan is not None:
+    if plan is not None and catalog is not None:
         card, card_findings = _card(config, report, plan, catalog, artifacts, scanner)
         if card_findings:
             report = make_report(findings + card_findings)
