@@ -20,7 +20,8 @@ MAX_IDS_IN_EVIDENCE = 20
 
 @dataclass
 class _Tally:
-    """What was found in one segment (path + member + line)."""
+    """What was found in one member of a file (or the whole file): one finding per kind, however
+    many lines, so a copied data file is one finding and not one per record."""
 
     records: set[int] = field(default_factory=set)
     words: int = 0
@@ -28,6 +29,8 @@ class _Tally:
     fraction: float = 0.0
     values: int = 0
     value_records: set[int] = field(default_factory=set)
+    text_lines: set[int] = field(default_factory=set)
+    value_lines: set[int] = field(default_factory=set)
 
 
 def _line_of(segment: Segment, char: int | None) -> int | None:
@@ -64,7 +67,7 @@ class LeakScanner:
     def scan(self, artifact: Artifact, task: ProgressTask) -> list[Finding]:
         item = artifact.item
         findings: list[Finding] = []
-        tallies: dict[tuple[str | None, int | None], _Tally] = {}
+        tallies: dict[str | None, _Tally] = {}
         batch: list[Segment] = []
         size = 0
         for extracted in extract_file(item.source, item.path.rsplit("/", 1)[-1], item.kind,
@@ -86,15 +89,19 @@ class LeakScanner:
         findings.extend(self._findings(item.path, tallies))
         return findings
 
-    def _match(self, batch: list[Segment], tallies: dict[tuple[str | None, int | None], _Tally]
+    def _match(self, batch: list[Segment], tallies: dict[str | None, _Tally]
                ) -> None:
         text_hits, sensitive_hits = self.matcher.match([s.text for s in batch])
         spans: dict[int, list[tuple[int, int]]] = {}
         for hit in text_hits:
             self._add_text(batch[hit.piece], self._spans(spans, batch, hit.piece), hit, tallies)
+        seen: set[tuple[int, int]] = set()
         for sensitive in sensitive_hits:
+            first = (sensitive.piece, sensitive.start) not in seen  # one value, many records
+            seen.add((sensitive.piece, sensitive.start))
             self._add_sensitive(batch[sensitive.piece],
-                                self._spans(spans, batch, sensitive.piece), sensitive, tallies)
+                                self._spans(spans, batch, sensitive.piece), sensitive, tallies,
+                                new_value=first)
 
     @staticmethod
     def _spans(cache: dict[int, list[tuple[int, int]]], batch: list[Segment], piece: int
@@ -104,15 +111,17 @@ class LeakScanner:
         return cache[piece]
 
     def _tally(self, segment: Segment, spans: list[tuple[int, int]], start: int, end: int,
-               tallies: dict[tuple[str | None, int | None], _Tally]) -> tuple[_Tally, int]:
+               tallies: dict[str | None, _Tally]) -> tuple[_Tally, int, int | None]:
         span = _char_span(spans, start, end)
         line = _line_of(segment, span[0] if span else None)
-        tally = tallies.setdefault((segment.member, line), _Tally())
-        return tally, (span[1] - span[0]) if span else 0
+        tally = tallies.setdefault(segment.member, _Tally())
+        return tally, (span[1] - span[0]) if span else 0, line
 
     def _add_text(self, segment: Segment, spans: list[tuple[int, int]], hit: TextHit,
-                  tallies: dict[tuple[str | None, int | None], _Tally]) -> None:
-        tally, chars = self._tally(segment, spans, hit.start, hit.end, tallies)
+                  tallies: dict[str | None, _Tally]) -> None:
+        tally, chars, line = self._tally(segment, spans, hit.start, hit.end, tallies)
+        if line is not None:
+            tally.text_lines.add(line)
         words = hit.end - hit.start
         tally.records |= hit.records
         tally.words += words
@@ -122,37 +131,43 @@ class LeakScanner:
             tally.fraction = max(tally.fraction, min(1.0, words / length))
 
     def _add_sensitive(self, segment: Segment, spans: list[tuple[int, int]], hit: SensitiveHit,
-                       tallies: dict[tuple[str | None, int | None], _Tally]) -> None:
-        tally, _chars = self._tally(segment, spans, hit.start, hit.end, tallies)
-        tally.values += 1
+                       tallies: dict[str | None, _Tally], *, new_value: bool) -> None:
+        tally, _chars, line = self._tally(segment, spans, hit.start, hit.end, tallies)
+        if line is not None:
+            tally.value_lines.add(line)
+        tally.values += int(new_value)
         tally.value_records.add(hit.record)
 
     def _ids(self, records: Iterable[int]) -> list[str]:
         return sorted(self._record_id(r) for r in records)[:MAX_IDS_IN_EVIDENCE]
 
-    def _findings(self, path: str, tallies: dict[tuple[str | None, int | None], _Tally]
+    def _findings(self, path: str, tallies: dict[str | None, _Tally]
                   ) -> Iterator[Finding]:
-        for (member, line), tally in sorted(tallies.items(),
-                                            key=lambda kv: (kv[0][0] or "", kv[0][1] or 0)):
+        for member, tally in sorted(tallies.items(), key=lambda kv: kv[0] or ""):
             safe = self._safe_member(member)
             if tally.records:
                 ids = self._ids(tally.records)
                 yield Finding(
                     rules.TRAINING_TEXT, path,
                     f"{tally.words} words ({tally.chars} characters) of {len(tally.records)} "
-                    "training record(s) appear verbatim",
-                    member=safe, line=line,
+                    f"training record(s) appear verbatim{_where(tally.text_lines)}",
+                    member=safe, line=min(tally.text_lines, default=None),
                     evidence={"records": ids, "record_count": len(tally.records),
                               "matched_words": tally.words, "matched_chars": tally.chars,
-                              "record_fraction": round(tally.fraction, 3)},
+                              "record_fraction": round(tally.fraction, 3),
+                              "lines": len(tally.text_lines)},
                     basis="text:" + ",".join(ids))
             if tally.value_records:
                 ids = self._ids(tally.value_records)
                 yield Finding(
                     rules.SENSITIVE_VALUE, path,
                     f"{tally.values} sensitive value(s) of {len(tally.value_records)} training "
-                    "record(s) appear",
-                    member=safe, line=line,
+                    f"record(s) appear{_where(tally.value_lines)}",
+                    member=safe, line=min(tally.value_lines, default=None),
                     evidence={"records": ids, "record_count": len(tally.value_records),
-                              "values": tally.values},
+                              "values": tally.values, "lines": len(tally.value_lines)},
                     basis="sensitive:" + ",".join(ids))
+
+
+def _where(lines: set[int]) -> str:
+    return f" on {len(lines)} lines" if len(lines) > 1 else ""
