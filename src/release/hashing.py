@@ -18,6 +18,3 @@ def sha256_file(path: Path, on_bytes: Callable[[int], None] | None = None) -> st
                 on_bytes(len(chunk))
     return digest.hexdigest()
 
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

@@ -58,8 +58,12 @@ def _attach_licensing(built: Path, config: Config, result: ScanResult,
     model = [a.item.path for a in artifacts if a.item.origin == "model"]
     code = [a.item.path for a in artifacts if a.item.origin == "code"]
     attached = attach(built, config, catalog, result.licenses, model, code)
-    return [ManifestFile(path, (built / path).stat().st_size, sha256_file(built / path))
-            for path in attached.files]
+    return [_generated_entry(built, path) for path in attached.files]
+
+
+def _generated_entry(built: Path, path: str) -> ManifestFile:
+    """The manifest entry of a file the tool wrote into the staging folder."""
+    return ManifestFile(path, (built / path).stat().st_size, sha256_file(built / path))
 
 
 def _swap_in(built: Path, final: Path) -> None:
@@ -118,7 +122,7 @@ def stage_release(
             card = built / CARD_PATH
             card.write_text(result.card, encoding="utf-8")
             os.chmod(card, 0o644)
-            files.append(ManifestFile(CARD_PATH, card.stat().st_size, sha256_file(card)))
+            files.append(_generated_entry(built, CARD_PATH))
         if result.licenses is not None:
             files += _attach_licensing(built, config, result, artifacts)
         manifest = Manifest(

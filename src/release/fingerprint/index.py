@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import math
 import os
@@ -29,6 +28,7 @@ from release.fingerprint.hashing import (
 )
 from release.fingerprint.keys import IndexKey
 from release.fingerprint.sources import Record, dataset_files, iter_records
+from release.hashing import sha256_file
 from release.progress import Progress, SilentProgress
 
 INDEX_FORMAT = 1
@@ -108,24 +108,28 @@ class IndexMeta:
                              "it with `release index build`", path=where) from None
 
 
+def source_files(source: DataSource) -> list[Path]:
+    """The files a source is read from: the file itself, or a dataset folder's Arrow shards."""
+    return dataset_files(source.path) if source.path.is_dir() else [source.path]
+
+
+def source_mtime(source: DataSource) -> int:
+    """The newest modification time of a source, its files included (nanoseconds)."""
+    files = source_files(source)
+    return max([source.path.stat().st_mtime_ns] + [p.stat().st_mtime_ns for p in files])
+
+
 def source_stamp(index: int, source: DataSource, key: IndexKey) -> SourceStamp:
     """Size, mtime and keyed digests of a source's files (raises OSError when unreadable)."""
-    info = source.path.stat()
-    files = dataset_files(source.path) if source.path.is_dir() else [source.path]
-    digests = []
-    for path in files:
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-        digests.append((path.stat().st_size, key.mac("file", digest.digest())))
-    mtime = max([info.st_mtime_ns] + [p.stat().st_mtime_ns for p in files])
-    return SourceStamp(f"data.sources[{index}]", str(source.path), info.st_size, mtime,
-                       tuple(digests))
+    digests = tuple((path.stat().st_size, shipped_digest(key, sha256_file(path)))
+                    for path in source_files(source))
+    return SourceStamp(f"data.sources[{index}]", str(source.path), source.path.stat().st_size,
+                       source_mtime(source), digests)
 
 
 def shipped_digest(key: IndexKey, sha256_hex: str) -> str:
-    """The keyed digest a shipped file would have if it were a copy of a source file."""
+    """The keyed digest of a file's sha256: recorded for each source file, computed for each
+    shipped file, so copies are found where the sources cannot be read."""
     return key.mac("file", bytes.fromhex(sha256_hex))
 
 

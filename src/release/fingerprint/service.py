@@ -15,6 +15,7 @@ from release.fingerprint.index import (
     build_index,
     load_index,
     read_meta,
+    source_mtime,
 )
 from release.fingerprint.keys import IndexKey, load_key
 from release.progress import Progress
@@ -46,10 +47,8 @@ def _stale_reason(meta: IndexMeta, config: Config) -> str | None:
     if not sources_readable(config):
         return None  # where the data is absent (CI) the index is taken as built
     for stamp, source in zip(meta.sources, config.data.sources, strict=True):
-        info = source.path.stat()
-        files = [source.path] if not source.path.is_dir() else list(source.path.rglob("*.arrow"))
-        mtime = max([info.st_mtime_ns] + [p.stat().st_mtime_ns for p in files])
-        if info.st_size != stamp.size or mtime != stamp.mtime_ns:
+        if (source.path.stat().st_size != stamp.size
+                or source_mtime(source) != stamp.mtime_ns):
             return f"{stamp.key} changed since it was built"
     return None
 
