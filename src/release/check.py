@@ -15,7 +15,7 @@ from release.inventory import classify_kind
 from release.licensing.catalog import load_catalog
 from release.manifest import MANIFEST_NAME, Manifest, ManifestInvalid, read_manifest
 from release.progress import Progress, SilentProgress
-from release.report import VERDICT_PASS, Report, read_report_verdict
+from release.report import VERDICT_PASS, Report, read_report_verdict, report_sha256
 
 REPORT_NAME = "release-report.json"
 
@@ -76,7 +76,7 @@ def _check_report(report_path: Path, manifest: Manifest) -> list[Finding]:
     if not report_path.is_file():
         return [Finding(rules.REPORT_MISMATCH, None,
                         f"no release report at {report_path.name} next to the staged folder")]
-    if sha256_file(report_path) != manifest.report_sha256:
+    if report_sha256(report_path) != manifest.report_sha256:
         return [Finding(rules.REPORT_MISMATCH, None,
                         f"{report_path.name} is not the report this release was staged with")]
     try:

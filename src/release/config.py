@@ -154,6 +154,7 @@ class GitPublishSettings:
     branch: str = "release"
     tag: str = "v{version}"
     lfs: tuple[str, ...] = ()
+    lfs_threshold_mb: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ class HubPublishSettings:
     revision: str = "main"
     create_pr: bool = False
     tag: str = "v{version}"
+    endpoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -522,6 +524,7 @@ def _publish_git(t: _Table) -> GitPublishSettings:
         branch=t.text("branch", "release"),
         tag=t.text("tag", "v{version}"),
         lfs=t.strings("lfs", ("*.safetensors", "*.bin", "*.gguf", "*.onnx")),
+        lfs_threshold_mb=t.number("lfs_threshold_mb", 10.0),
     )
 
 
@@ -532,6 +535,7 @@ def _publish_hub(t: _Table, default_repo: str) -> HubPublishSettings:
         revision=t.text("revision", "main"),
         create_pr=t.flag("create_pr", False),
         tag=t.text("tag", "v{version}"),
+        endpoint=t.text("endpoint", None),
     )
 
 

@@ -18,3 +18,24 @@ def sha256_file(path: Path, on_bytes: Callable[[int], None] | None = None) -> st
                 on_bytes(len(chunk))
     return digest.hexdigest()
 
+
+
+def git_blob_sha1(path: Path) -> str:
+    """The object id git gives the file's bytes as a blob (what `git hash-object` prints)."""
+    size = path.stat().st_size
+    digest = hashlib.sha1(f"blob {size}\0".encode("ascii"), usedforsecurity=False)
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def git_blob_sha1_of(data: bytes) -> str:
+    header = f"blob {len(data)}\0".encode("ascii")
+    return hashlib.sha1(header + data, usedforsecurity=False).hexdigest()
+
+
+def lfs_pointer(sha256: str, size: int) -> bytes:
+    """The canonical git-lfs pointer file for an object (spec v1)."""
+    return (f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n"
+            .encode("ascii"))

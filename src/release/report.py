@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from release import TOOL_NAME, __version__
+from release.atomic import write_atomic
 from release.baseline import Acceptance, Baseline
 from release.errors import InputError
 from release.findings import FileRecord, Finding, Outcome, Severity
@@ -158,6 +160,37 @@ _CORE_KEYS = frozenset({
     "schema_version", "tool", "command", "created", "verdict", "fail_on", "summary", "findings",
     "files",
 })
+
+
+PUBLICATIONS_KEY = "publications"
+
+
+def report_text(data: Mapping[str, Any]) -> str:
+    """The one serialisation of a JSON report, so its digest can be recomputed."""
+    return json.dumps(data, indent=2) + "\n"
+
+
+def report_sha256(path: Path) -> str:
+    """The digest the manifest pins: the report as staged, without later publish records."""
+    raw = path.read_bytes()
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and PUBLICATIONS_KEY in data:
+        data.pop(PUBLICATIONS_KEY)
+        raw = report_text(data).encode("utf-8")
+    return hashlib.sha256(raw).hexdigest()
+
+
+def append_publication(path: Path, record: Mapping[str, Any]) -> None:
+    """Add a publish record to a staged report, atomically; its pinned digest is unchanged."""
+    _verdict, data = read_report_verdict(path)
+    publications = data.pop(PUBLICATIONS_KEY, [])
+    if not isinstance(publications, list):
+        raise InputError(f"{PUBLICATIONS_KEY}: expected a list", path=path)
+    data[PUBLICATIONS_KEY] = [*publications, dict(record)]
+    write_atomic(path, report_text(data))
 
 
 def read_report_verdict(path: Path) -> tuple[str, dict[str, Any]]:

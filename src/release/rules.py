@@ -114,6 +114,18 @@ REPORT_MISMATCH = Rule(
 REPORT_NOT_PASSED = Rule(
     "RL606", "report-not-passed", E,
     "The release report's verdict is not 'pass'.")
+REPORT_STALE = Rule(
+    "RL607", "report-stale", E,
+    "The release report is older than the newest file in the staged folder.")
+TAG_CONFLICT = Rule(
+    "RL608", "tag-conflict", E,
+    "The release tag already exists on the remote and points at other content.")
+REMOTE_DIFFERS = Rule(
+    "RL609", "remote-differs", E,
+    "After the push, the remote does not hold exactly the files of the manifest.")
+SOURCE_COMMIT_MISMATCH = Rule(
+    "RL610", "source-commit-mismatch", E,
+    "The staged release was built from a different git commit than the one being checked.")
 
 ALL_RULES: tuple[Rule, ...] = tuple(
     sorted((v for v in list(globals().values()) if isinstance(v, Rule)), key=lambda r: r.id)

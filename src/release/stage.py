@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -23,6 +22,7 @@ from release.licensing.catalog import load_catalog
 from release.manifest import MANIFEST_NAME, Manifest, ManifestFile
 from release.progress import Progress, ProgressTask, SilentProgress
 from release.report import Report
+from release.report import report_text as render_report_json
 from release.scan import ScanResult
 
 
@@ -115,7 +115,7 @@ def stage_release(
             context={**result.report.context,
                      "staged": {"path": final.name, "files": len(artifacts)}},
         )
-        report_text = json.dumps(report.to_dict(), indent=2) + "\n"
+        report_text = render_report_json(report.to_dict())
         git = result.inventory.git
         files = [ManifestFile(a.item.path, a.size, a.sha256 or "") for a in artifacts]
         if result.card is not None:
