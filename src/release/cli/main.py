@@ -184,6 +184,38 @@ def check(directory: Path | None, report_path: Path | None, config_path: Path | 
 
 
 @cli.command()
+@click.option("--to", "target", type=click.Choice(["git", "hub"]), required=True,
+              help="Push to [publish.git] or [publish.hub].")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False), required=False)
+@click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="The release report (default: release-report.json next to DIRECTORY).")
+@click.option("--dry-run", is_flag=True, help="Print what would be pushed and change nothing.")
+@common_options
+def publish(target: str, directory: Path | None, report_path: Path | None, dry_run: bool,
+            config_path: Path | None, fmt: str, output: Path | None, quiet: bool,
+            verbose: bool) -> int:
+    """Push a staged release that passed, as one commit and a tag, then read it back."""
+    from release.publish.run import publish as run_publish
+
+    ui = _ui(fmt, output, quiet, verbose)
+    config = _load(config_path)
+    result = run_publish(config, target, staged_dir=directory, report_path=report_path,
+                         dry_run=dry_run, progress=ui.progress())
+    code = ui.emit(result.report)
+    if result.record is not None and result.record.status == "unchanged":
+        ui.status(f"already published: {result.record.tag} at {result.record.commit[:12]} "
+                  "holds exactly this release; nothing was pushed")
+    elif result.record is not None and result.report.passed:
+        ui.status(f"published {result.record.tag} ({result.record.commit[:12]}) to "
+                  f"{result.record.url}")
+    elif not result.report.passed:
+        ui.status("nothing was published")
+    elif dry_run:
+        ui.status("dry run: nothing was pushed")
+    return code
+
+
+@cli.command()
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
               help="Config file (default ./release.toml).")
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from rich.console import Console
 from rich.text import Text
@@ -43,6 +44,28 @@ def _human_bytes(size: int) -> str:
     return f"{value:.1f} GB"
 
 
+def _print_publish(console: Console, publish: dict[str, Any]) -> None:
+    plan, record = publish.get("plan"), publish.get("record")
+    if isinstance(plan, dict):
+        console.print()
+        heading = "Plan (dry run, nothing pushed)" if publish.get("dry_run") else "Plan"
+        console.print(Text(heading, style="bold"))
+        console.print(f"  target {plan['target']}: {plan['destination']}")
+        console.print(f"  ref {plan['ref']}, tag {plan['tag']}, manifest sha256:"
+                      f"{plan['manifest_sha256']}")
+        for entry in plan["files"]:
+            via = "lfs" if entry["lfs"] else "git"
+            console.print(f"  {via:<4} {_human_bytes(entry['size']):>9}  {entry['path']}")
+    if isinstance(record, dict):
+        console.print()
+        console.print(Text(f"Publication: {record['status']}", style="bold"))
+        console.print(f"  {record['target']} {record['destination']} {record['ref']} "
+                      f"tag {record['tag']} commit {record['commit']}")
+        console.print(f"  {record['url']}  ({record['time']})")
+        if record.get("pull_request"):
+            console.print(f"  pull request {record['pull_request']}")
+
+
 def render(report: Report, *, color: bool = False, width: int = 100) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width,
@@ -64,6 +87,9 @@ def render(report: Report, *, color: bool = False, width: int = 100) -> str:
         console.print()
         for finding in report.findings:
             console.print(_finding_line(report, finding))
+    publish = report.context.get("publish")
+    if isinstance(publish, dict):
+        _print_publish(console, publish)
     counts = summary["findings"]
     console.print()
     verdict = Text(report.verdict.upper(), style="bold green" if report.passed else "bold red")

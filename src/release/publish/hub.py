@@ -1,0 +1,164 @@
+"""Hugging Face Hub target: one commit pinned to its parent, a tag, and the tree read back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from release import rules
+from release.config import HubPublishSettings
+from release.errors import InputError, UsageError
+from release.findings import Finding
+from release.hashing import git_blob_sha1
+from release.publish.plan import (
+    GITATTRIBUTES,
+    PublishPlan,
+    PublishRecord,
+    PushOutcome,
+    redact,
+)
+
+T = TypeVar("T")
+
+
+def hub_token() -> str:
+    """`HF_TOKEN` or the token saved by `hf auth login`; never printed."""
+    from huggingface_hub import get_token
+
+    token = get_token()
+    if not token:
+        raise UsageError("no Hugging Face token: set HF_TOKEN or run `hf auth login` before "
+                         "`release publish --to hub`")
+    return token
+
+
+class HubPublisher:
+    """Pushes with huggingface_hub; Xet or LFS is the library's choice, as for any upload."""
+
+    def __init__(self, settings: HubPublishSettings, token: str) -> None:
+        from huggingface_hub import HfApi
+
+        self.settings = settings
+        self.token = token
+        self.api = HfApi(endpoint=settings.endpoint, token=token)
+        self.endpoint = self.api.endpoint.rstrip("/")
+
+    @property
+    def destination(self) -> str:
+        return f"{self.endpoint}/{self.settings.repo_id}"
+
+    @contextmanager
+    def _step(self, what: str) -> Iterator[None]:
+        """Turn any Hub or network error into an InputError with the token redacted."""
+        from huggingface_hub.errors import HfHubHTTPError
+
+        try:
+            yield
+        except HfHubHTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else "?"
+            detail = redact(str(exc).splitlines()[0] if str(exc) else "", [self.token])
+            raise InputError(f"the Hub refused to {what} ({status}): {detail}; nothing past "
+                             "this step was done, run again to resume") from None
+        except (OSError, ValueError) as exc:
+            detail = redact(str(exc), [self.token])
+            raise InputError(f"could not {what} on {self.destination}: {type(exc).__name__}: "
+                             f"{detail}; run again to resume") from None
+
+    def _call(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with self._step(what):
+            return function(*args, **kwargs)
+
+    def differences(self, plan: PublishPlan, staged_dir: Path, revision: str
+                    ) -> list[tuple[str | None, str]]:
+        """How the remote tree at `revision` differs from the plan; empty when it matches."""
+        from huggingface_hub.hf_api import RepoFile
+
+        listing = self._call("list the files", self.api.list_repo_tree, self.settings.repo_id,
+                             revision=revision, recursive=True)
+        remote = {entry.path: entry for entry in listing if isinstance(entry, RepoFile)}
+        remote.pop(GITATTRIBUTES, None)
+        planned = {f.path: f for f in plan.files}
+        problems: list[tuple[str | None, str]] = []
+        for path in sorted(set(remote) | set(planned)):
+            entry, wanted = remote.get(path), planned.get(path)
+            if wanted is None:
+                problems.append((path, "is on the Hub but not in the release"))
+            elif entry is None:
+                problems.append((path, "is missing on the Hub"))
+            elif entry.lfs is not None:
+                if entry.lfs.sha256 != wanted.sha256 or entry.lfs.size != wanted.size:
+                    problems.append((path, "has a different LFS sha256 or size on the Hub"))
+            elif entry.size != wanted.size or entry.blob_id != git_blob_sha1(staged_dir / path):
+                problems.append((path, "has a different git blob id or size on the Hub"))
+        return problems
+
+    def _record(self, plan: PublishPlan, commit: str, status: str,
+                pull_request: str | None = None) -> PublishRecord:
+        return PublishRecord(target="hub", destination=self.settings.repo_id, ref=plan.ref,
+                             tag=plan.tag, commit=commit,
+                             url=f"{self.destination}/tree/{plan.tag}", status=status,
+                             manifest_sha256=plan.manifest_sha256, pull_request=pull_request)
+
+    def apply(self, plan: PublishPlan, staged_dir: Path) -> PushOutcome:
+        repo_id = self.settings.repo_id
+        self._call("create the repository", self.api.create_repo, repo_id,
+                   private=self.settings.private, exist_ok=True)
+        refs = self._call("list refs", self.api.list_repo_refs, repo_id,
+                          include_pull_requests=self.settings.create_pr)
+        tagged = next((t.target_commit for t in refs.tags if t.name == plan.tag), None)
+        if tagged is not None:
+            if not self.differences(plan, staged_dir, tagged):
+                return PushOutcome(self._record(plan, tagged, "unchanged"))
+            return PushOutcome(None, (Finding(
+                rules.TAG_CONFLICT, None,
+                f"tag {plan.tag} already exists on {self.destination} at commit {tagged[:12]} "
+                "with other files; nothing was pushed (choose a new version or tag)",
+                evidence={"tag": plan.tag, "commit": tagged}),))
+        head = next((b.target_commit for b in refs.branches if b.name == plan.ref), None)
+        candidates = [head] if head else []
+        if self.settings.create_pr:
+            candidates += [pr.target_commit for pr in refs.pull_requests or []]
+        done = next((c for c in candidates if not self.differences(plan, staged_dir, c)), None)
+        if done is not None:
+            commit, status, pull_request = done, "tagged", None
+        else:
+            commit, pull_request = self._commit(plan, staged_dir, head)
+            status = "published"
+        self._call("create the tag", self.api.create_tag, repo_id, tag=plan.tag,
+                   tag_message=plan.message, revision=commit, exist_ok=True)
+        return PushOutcome(self._record(plan, commit, status, pull_request))
+
+    def _commit(self, plan: PublishPlan, staged_dir: Path, head: str | None
+                ) -> tuple[str, str | None]:
+        from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+        from huggingface_hub.hf_api import RepoFile
+
+        operations: list[Any] = [
+            CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=str(staged_dir / f.path))
+            for f in plan.files]
+        if head is not None:
+            listing = self._call("list the files", self.api.list_repo_tree,
+                                 self.settings.repo_id, revision=head, recursive=True)
+            planned = {f.path for f in plan.files} | {GITATTRIBUTES}
+            operations += [CommitOperationDelete(path_in_repo=entry.path) for entry in listing
+                           if isinstance(entry, RepoFile) and entry.path not in planned]
+        summary, _, description = plan.message.partition("\n\n")
+        info = self._call("commit the release", self.api.create_commit, self.settings.repo_id,
+                          operations, commit_message=summary, commit_description=description,
+                          revision=plan.ref, create_pr=self.settings.create_pr,
+                          parent_commit=head)
+        return info.oid, info.pr_url
+
+    def verify(self, plan: PublishPlan, staged_dir: Path, record: PublishRecord
+               ) -> list[Finding]:
+        """List the tree at the tag and compare every size and hash with the manifest."""
+        refs = self._call("list refs", self.api.list_repo_refs, self.settings.repo_id)
+        tagged = next((t.target_commit for t in refs.tags if t.name == plan.tag), None)
+        problems = self.differences(plan, staged_dir, plan.tag) if tagged else []
+        if tagged != record.commit:
+            problems.insert(0, (None, f"tag {plan.tag} points at {str(tagged)[:12]}, not at "
+                                      f"the pushed commit {record.commit[:12]}"))
+        return [Finding(rules.REMOTE_DIFFERS, path, f"{message} ({self.destination})")
+                for path, message in problems]

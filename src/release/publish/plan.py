@@ -1,0 +1,169 @@
+"""What a publish will push: target, ref, tag and every file with its size and LFS routing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+from release.findings import Finding
+from release.hashing import git_blob_sha1, git_blob_sha1_of, lfs_pointer
+from release.inventory import matches_any
+from release.manifest import MANIFEST_NAME, Manifest
+
+GITATTRIBUTES = ".gitattributes"
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    path: str
+    size: int
+    sha256: str
+    lfs: bool
+
+
+@dataclass(frozen=True)
+class PublishPlan:
+    """Everything a push will do; `--dry-run` prints this and stops."""
+
+    target: str
+    destination: str
+    ref: str
+    tag: str
+    message: str
+    manifest_sha256: str
+    files: tuple[PlannedFile, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "destination": self.destination, "ref": self.ref,
+                "tag": self.tag, "manifest_sha256": self.manifest_sha256,
+                "files": [asdict(f) for f in self.files]}
+
+
+@dataclass(frozen=True)
+class PublishRecord:
+    """What happened: appended to the release report and printed."""
+
+    target: str
+    destination: str
+    ref: str
+    tag: str
+    commit: str
+    url: str
+    status: str  # "published", "tagged" (the commit was there) or "unchanged"
+    manifest_sha256: str
+    time: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(
+        timespec="seconds"))
+    pull_request: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PushOutcome:
+    """A publisher's answer: a record when it pushed or found the release there, or findings."""
+
+    record: PublishRecord | None
+    findings: tuple[Finding, ...] = ()
+
+
+class Publisher(Protocol):
+    """One target. `apply` pushes (idempotently) and `verify` reads the remote back."""
+
+    def apply(self, plan: PublishPlan, staged_dir: Path) -> PushOutcome: ...
+
+    def verify(self, plan: PublishPlan, staged_dir: Path, record: PublishRecord
+               ) -> list[Finding]: ...
+
+
+def public_location(url: str) -> str:
+    """A remote URL without any user name or password in it, safe to print."""
+    parts = urlsplit(url)
+    if parts.scheme and parts.netloc and "@" in parts.netloc:
+        host = parts.netloc.rsplit("@", 1)[1]
+        return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return url
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """Replace every secret (tokens, credentials in URLs) in a message."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return re.sub(r"(://)[^/@\s]+@", r"\1***@", text)
+
+
+def expand_tag(template: str, manifest: Manifest) -> str:
+    return template.replace("{version}", manifest.version).replace("{name}", manifest.name)
+
+
+def routes_through_lfs(path: str, size: int, patterns: Iterable[str], threshold_bytes: int
+                       ) -> bool:
+    return size >= threshold_bytes or matches_any(path, patterns)
+
+
+def planned_files(staged_dir: Path, manifest: Manifest, patterns: Iterable[str],
+                  threshold_bytes: int) -> tuple[PlannedFile, ...]:
+    """The manifest's files plus the manifest itself, in path order."""
+    from release.hashing import sha256_file
+
+    patterns = tuple(patterns)
+    entries = [(f.path, f.size, f.sha256) for f in manifest.files]
+    manifest_path = staged_dir / MANIFEST_NAME
+    entries.append((MANIFEST_NAME, manifest_path.stat().st_size, sha256_file(manifest_path)))
+    return tuple(PlannedFile(path, size, sha256,
+                             size > 0 and routes_through_lfs(path, size, patterns, threshold_bytes))
+                 for path, size, sha256 in sorted(entries))
+
+
+def copy_checked(source: Path, destination: Path, planned: PlannedFile) -> None:
+    """Copy one staged file, failing if its bytes are no longer the ones the gate verified."""
+    import hashlib
+
+    from release.errors import IntegrityError
+    from release.hashing import CHUNK
+
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    with source.open("rb") as reader, destination.open("wb") as writer:
+        while chunk := reader.read(CHUNK):
+            digest.update(chunk)
+            writer.write(chunk)
+    if digest.hexdigest() != planned.sha256:
+        raise IntegrityError("changed after the publish gate verified it; nothing was pushed",
+                             path=source)
+
+
+def commit_message(manifest: Manifest, manifest_sha256: str) -> str:
+    return (f"Release {manifest.name} {manifest.version}\n\n"
+            f"Staged by release {manifest.tool_version}; every file is listed in "
+            f"{MANIFEST_NAME}.\n\nRelease-Manifest: sha256:{manifest_sha256}\n")
+
+
+_GLOB_SPECIALS = re.compile(r"([\\*?\[\]!#])")
+
+
+def gitattributes_text(plan: PublishPlan, patterns: Iterable[str]) -> str:
+    """Route the configured patterns and every other planned-LFS file through git-lfs."""
+    lines = ["# Written by `release publish`: these files are stored with git-lfs."]
+    patterns = tuple(patterns)
+    lines += [f"{pattern.replace(' ', '[[:space:]]')} filter=lfs diff=lfs merge=lfs -text"
+              for pattern in patterns]
+    for planned in plan.files:
+        if planned.lfs and not matches_any(planned.path, patterns):
+            escaped = _GLOB_SPECIALS.sub(r"\\\1", planned.path).replace(" ", "[[:space:]]")
+            lines.append(f"/{escaped} filter=lfs diff=lfs merge=lfs -text")
+    return "\n".join(lines) + "\n"
+
+
+def expected_blobs(plan: PublishPlan, staged_dir: Path) -> dict[str, str]:
+    """The git blob id each planned file must have in the published tree (LFS: its pointer)."""
+    return {f.path: (git_blob_sha1_of(lfs_pointer(f.sha256, f.size)) if f.lfs
+                     else git_blob_sha1(staged_dir / f.path))
+            for f in plan.files}
