@@ -146,7 +146,8 @@ def _release_url(config: Config, plan: LicensePlan) -> None:
         return
     targets = []
     if config.publish_hub is not None:
-        targets.append(f"https://huggingface.co/{config.publish_hub.repo_id}")
+        hub = config.publish_hub
+        targets.append(f"{(hub.endpoint or 'https://huggingface.co').rstrip('/')}/{hub.repo_id}")
     if config.publish_git is not None:
         targets.append(config.publish_git.remote)
     if targets and url.rstrip("/") not in [t.rstrip("/") for t in targets]:
