@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,10 @@ from release import rules
 from release.check import check_staged
 from release.config import load_config
 from release.errors import UsageError
-from release.manifest import MANIFEST_NAME
+from release.manifest import MANIFEST_NAME, read_manifest
 from release.scan import scan
 from release.stage import StagedRelease, stage_release
-from tests.conftest import Project
+from tests.conftest import CliResult, Project, git
 
 
 @pytest.fixture
@@ -88,3 +89,31 @@ def test_report_that_did_not_pass(staged: StagedRelease) -> None:
     manifest["report_sha256"] = hashlib.sha256(text.encode()).hexdigest()
     manifest_path.write_text(json.dumps(manifest))
     assert check_rules(staged) == [(rules.REPORT_NOT_PASSED.id, None)]
+
+
+def test_staged_folder_from_another_commit_is_refused(
+        project: Project, cli: Callable[..., CliResult]) -> None:
+    config = load_config(project.config)
+    staged = stage_release(config, scan(config))
+    built = read_manifest(staged.path).git_commit
+    assert built is not None
+    ok = cli("check", "--config", project.config)
+    assert ok.code == 0 and f"built from {built} on branch main" in ok.err
+    (project.code / "train.py").write_text("print('newer')\n")
+    project.commit_code("newer")
+    newer = git(project.code, "rev-parse", "HEAD").strip()
+    stale = cli("check", "--config", project.config, "--format", "json")
+    assert stale.code == 1
+    [finding] = json.loads(stale.out)["findings"]
+    assert finding["rule_id"] == rules.SOURCE_COMMIT_MISMATCH.id
+    assert built in finding["message"] and newer in finding["message"]
+    assert cli("check", staged.path, "--commit", built).code == 0
+    assert cli("check", staged.path, "--commit", newer).code == 1
+
+
+def test_release_built_outside_git_fails_only_an_explicit_commit(
+        plain_project: Project, cli: Callable[..., CliResult]) -> None:
+    config = load_config(plain_project.config)
+    staged = stage_release(config, scan(config))
+    assert cli("check", "--config", plain_project.config).code == 0
+    assert cli("check", staged.path, "--commit", "0" * 40).code == 1

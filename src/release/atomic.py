@@ -20,3 +20,14 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def append_text(path: Path, text: str) -> None:
+    """Append to a log-like file another tool owns (a CI job summary); never truncates it."""
+    try:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(text if text.endswith("\n") else text + "\n")
+    except OSError as exc:
+        from release.errors import InputError
+
+        raise InputError(f"cannot append the summary: {exc.strerror}", path=path) from None

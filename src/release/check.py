@@ -103,10 +103,25 @@ def _check_licensing(staged_dir: Path) -> list[Finding]:
                     evidence={"problems": result.problems})]
 
 
+def _check_commit(manifest: Manifest, expected_commit: str) -> list[Finding]:
+    """A staged folder from another commit must not pass for this one (a stale CI artifact)."""
+    if manifest.git_commit == expected_commit:
+        return []
+    built = (f"commit {manifest.git_commit} (branch {manifest.git_branch or 'detached'})"
+             if manifest.git_commit else "no git commit")
+    return [Finding(rules.SOURCE_COMMIT_MISMATCH, MANIFEST_NAME,
+                    f"the staged release was built from {built}, but the commit being checked "
+                    f"is {expected_commit}; run `release prepare` on this commit",
+                    evidence={"built_from": manifest.git_commit, "checking": expected_commit})]
+
+
 def check_staged(
-    staged_dir: Path, report_path: Path | None = None, *, progress: Progress | None = None
+    staged_dir: Path, report_path: Path | None = None, *, progress: Progress | None = None,
+    expected_commit: str | None = None, require_commit: bool = False,
 ) -> tuple[Report, Manifest | None]:
-    """Verify every staged byte against the manifest and the manifest against the report."""
+    """Verify every staged byte against the manifest and the manifest against the report, and,
+    given `expected_commit`, that the release was built from that commit (a release built
+    outside git is refused only when `require_commit`: the commit was named explicitly)."""
     if not staged_dir.is_dir():
         raise UsageError("is not a staged release folder (run `release prepare`)", path=staged_dir)
     progress = progress or SilentProgress()
@@ -119,6 +134,8 @@ def check_staged(
     findings.extend(_check_report(report_path or default_report_path(staged_dir), manifest))
     findings.extend(_check_licensing(staged_dir))
     findings.extend(agrees_with_licensing(staged_dir, load_catalog()))
+    if expected_commit is not None and (manifest.git_commit or require_commit):
+        findings.extend(_check_commit(manifest, expected_commit))
     context = {
         "release": {"name": manifest.name, "version": manifest.version},
         "staged": {"path": staged_dir.name, "files": len(manifest.files)},

@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 
 from release import rules
 from release.config import Config
-from release.errors import ConfigError, InputError, display_path
+from release.errors import ConfigError, InputError, UsageError, display_path
 from release.findings import Finding
 from release.manifest import MANIFEST_NAME
 
@@ -389,3 +389,43 @@ def build_inventory(config: Config) -> Inventory:
                 rules.UNCOMMITTED_CODE, path,
                 "has uncommitted changes; the release would not match the recorded commit"))
     return inventory
+
+
+def files_inventory(config: Config, files: Iterable[Path], base: Path) -> Inventory:
+    """Just the named files (a pre-commit hook's staged files), each judged like shipped code;
+    paths in the report are relative to `base`, where the hook runs."""
+    inventory = Inventory()
+    base = base.absolute()
+    for given in files:
+        source = given if given.is_absolute() else base / given
+        _check_name(source)
+        try:
+            path = source.absolute().relative_to(base).as_posix()
+        except ValueError:
+            path = display_path(source.absolute().as_posix())
+        if not source.exists() and not source.is_symlink():
+            raise UsageError("no such file", path=given)
+        if source.is_dir() and not source.is_symlink():
+            raise UsageError("is a folder; --files takes files", path=given)
+        problem = _judge(source, base, path)
+        if problem is None and _is_index_or_key(source.absolute(), config):
+            problem = Finding(rules.SECRET_SHIPPED, path,
+                              "the fingerprint index or its secret key is being committed; "
+                              "keep it out of git and rotate the key")
+        inventory.items.append(Item(path, source, classify_kind(source.name), "code", problem))
+    inventory.findings.extend(i.problem for i in inventory.items if i.problem is not None)
+    return inventory
+
+
+def head_commit(path: Path) -> str | None:
+    """The commit checked out in the git repository holding `path`, if there is one."""
+    repo = _git_repo(path)
+    if repo is None:
+        return None
+    import git
+
+    assert isinstance(repo, git.Repo)
+    try:
+        return repo.head.commit.hexsha
+    except ValueError:
+        return None

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import os
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from release.findings import FileRecord, Finding, Outcome, Severity
 from release.fingerprint.match import Matcher
 from release.fingerprint.service import ensure_index
 from release.hashing import CHUNK, sha256_file
-from release.inventory import Inventory, Item, build_inventory
+from release.inventory import Inventory, Item, build_inventory, files_inventory
 from release.licensing.catalog import Catalog, load_catalog
 from release.licensing.policy import LicensePlan, plan_licenses
 from release.progress import Progress, ProgressTask, SilentProgress
@@ -159,11 +160,17 @@ def scan(
     hash_files: bool = True,
     audit: bool = False,
     licensing: bool = False,
+    files: Sequence[Path] | None = None,
+    files_base: Path | None = None,
 ) -> ScanResult:
     """Inventory and scan of everything that would ship. Without `hash_files` (the fast scan),
-    only files that could be copies of a data source are hashed in full."""
+    only files that could be copies of a data source are hashed in full. With `files`, only
+    those files are scanned (paths relative to `files_base`), with the same detectors and index."""
     progress = progress or SilentProgress()
-    inventory = build_inventory(config)
+    if files is not None:
+        inventory = files_inventory(config, files, files_base or Path.cwd())
+    else:
+        inventory = build_inventory(config)
     findings: list[Finding] = list(inventory.findings)
     records: list[FileRecord] = []
     artifacts: dict[str, Artifact] = {}

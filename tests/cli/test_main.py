@@ -197,3 +197,35 @@ def test_python_dash_m_and_version(project: Project) -> None:
     scan_result = run_module("scan", "--config", project.config, "--format", "json")
     assert scan_result.returncode == 0, scan_result.stderr
     assert json.loads(scan_result.stdout)["verdict"] == "pass"
+
+
+def test_scan_files_only_the_named_files(project: Project, cli: Cli,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import RECORDS
+
+    monkeypatch.chdir(project.code)
+    (project.code / "notes.md").write_text(f"Reviewer asked {RECORDS[3]['email']} about it\n")
+    (project.code / "clean.py").write_text("print('nothing to see')\n")
+    (project.code / "copy.jsonl").write_bytes(project.data.read_bytes())
+    leaking = cli("scan", "--config", project.config, "--files", "notes.md", "clean.py",
+                  "--format", "json")
+    assert leaking.code == 1
+    report = json.loads(leaking.out)
+    assert {f["path"] for f in report["files"]} == {"notes.md", "clean.py"}
+    assert {(f["rule_id"], f["path"]) for f in report["findings"]} == {("RL202", "notes.md")}
+    assert cli("scan", "--config", project.config, "--files", "clean.py").code == 0
+    copied = cli("scan", "--config", project.config, "--files", "copy.jsonl", "--format", "json")
+    assert {"RL105", "RL203"} <= {f["rule_id"] for f in json.loads(copied.out)["findings"]}
+    assert cli("scan", "--config", project.config, "--files").code == 0
+    assert_clean_failure(cli("scan", "--config", project.config, "clean.py"), 2, "--files")
+    assert_clean_failure(cli("scan", "--config", project.config, "--files", "gone.py"), 2,
+                         "gone.py", "no such file")
+
+
+def test_summary_is_appended_as_markdown(project: Project, cli: Cli, tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    summary.write_text("# Earlier step\n")
+    result = cli("scan", "--config", project.config, "--summary", summary)
+    assert result.code == 0
+    text = summary.read_text()
+    assert text.startswith("# Earlier step\n") and "release scan" in text

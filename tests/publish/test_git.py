@@ -9,15 +9,10 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from release.hashing import sha256_file
 from release.manifest import MANIFEST_NAME, read_manifest
 from tests.conftest import CliResult
 from tests.publish.conftest import Publishable, git_out, remote_refs
-
-pytestmark = pytest.mark.skipif(subprocess.run(["git", "lfs", "version"], capture_output=True)
-                                .returncode != 0, reason="git-lfs is installed by .ci/run")
 
 
 def clone(remote: Path, into: Path, ref: str) -> Path:

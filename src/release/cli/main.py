@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from release import __version__
-from release.atomic import write_atomic
+from release.atomic import append_text, write_atomic
 from release.errors import (
     EXIT_GATE_FAILED,
     EXIT_PASSED,
@@ -39,6 +39,7 @@ class Ui:
     output: Path | None
     quiet: bool
     verbose: bool
+    summary: Path | None = None
 
     def status(self, message: str) -> None:
         if not self.quiet:
@@ -48,6 +49,8 @@ class Ui:
         color = (self.fmt == "text" and self.output is None and sys.stdout.isatty()
                  and "NO_COLOR" not in os.environ)
         rendered = renderer(self.fmt, color=color)(report)
+        if self.summary is not None:
+            append_text(self.summary, renderer("markdown")(report))
         if self.output is not None:
             write_atomic(self.output, rendered)
             self.status(f"report written to {display_path(self.output)}")
@@ -77,8 +80,9 @@ def common_options(func: F) -> F:
     return func
 
 
-def _ui(fmt: str, output: Path | None, quiet: bool, verbose: bool) -> Ui:
-    return Ui(fmt=fmt, output=output, quiet=quiet, verbose=verbose)
+def _ui(fmt: str, output: Path | None, quiet: bool, verbose: bool,
+        summary: Path | None = None) -> Ui:
+    return Ui(fmt=fmt, output=output, quiet=quiet, verbose=verbose, summary=summary)
 
 
 def _load(config_path: Path | None) -> Any:
@@ -111,6 +115,13 @@ def init(directory: Path, force: bool, quiet: bool, verbose: bool) -> int:
     return EXIT_PASSED
 
 
+def _summary_option(func: F) -> F:
+    return click.option(
+        "--summary", type=click.Path(path_type=Path, dir_okay=False),
+        help="Also append the report as Markdown to this file (e.g. $GITHUB_STEP_SUMMARY).",
+    )(func)
+
+
 def _baseline_option(func: F) -> F:
     return click.option(
         "--baseline", "baseline_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -118,18 +129,26 @@ def _baseline_option(func: F) -> F:
 
 
 @cli.command()
+@click.option("--files", "only_files", is_flag=True,
+              help="Scan only the FILES given (a pre-commit hook's staged files).")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @common_options
 @_baseline_option
-def scan(config_path: Path | None, fmt: str, output: Path | None, quiet: bool, verbose: bool,
-         baseline_path: Path | None) -> int:
+@_summary_option
+def scan(only_files: bool, paths: tuple[Path, ...], config_path: Path | None, fmt: str,
+         output: Path | None, quiet: bool, verbose: bool, baseline_path: Path | None,
+         summary: Path | None) -> int:
     """Inventory and scan everything that would ship (fast; for pre-commit and CI)."""
     from release.scan import baseline_for
     from release.scan import scan as run_scan
 
-    ui = _ui(fmt, output, quiet, verbose)
+    if paths and not only_files:
+        raise UsageError("file arguments need --files (release scan --files FILE...)")
+    ui = _ui(fmt, output, quiet, verbose, summary)
     config = _load(config_path)
     result = run_scan(config, progress=ui.progress(),
-                      baseline=baseline_for(config, baseline_path), hash_files=False)
+                      baseline=baseline_for(config, baseline_path), hash_files=False,
+                      files=list(paths) if only_files else None)
     for note in result.notes:
         ui.status(note)
     return ui.emit(result.report)
@@ -138,14 +157,15 @@ def scan(config_path: Path | None, fmt: str, output: Path | None, quiet: bool, v
 @cli.command()
 @common_options
 @_baseline_option
+@_summary_option
 def prepare(config_path: Path | None, fmt: str, output: Path | None, quiet: bool, verbose: bool,
-            baseline_path: Path | None) -> int:
+            baseline_path: Path | None, summary: Path | None) -> int:
     """Run the whole pipeline and stage the release with its manifest and report."""
     from release.scan import baseline_for
     from release.scan import scan as run_scan
     from release.stage import stage_release
 
-    ui = _ui(fmt, output, quiet, verbose)
+    ui = _ui(fmt, output, quiet, verbose, summary)
     config = _load(config_path)
     progress = ui.progress()
     result = run_scan(config, progress=progress, baseline=baseline_for(config, baseline_path),
@@ -168,18 +188,35 @@ def prepare(config_path: Path | None, fmt: str, output: Path | None, quiet: bool
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False), required=False)
 @click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
               help="The release report (default: release-report.json next to DIRECTORY).")
+@click.option("--commit", "expected_commit",
+              help="The git commit the release must have been built from (default: the commit "
+                   "checked out in [code].path of the config).")
 @common_options
-def check(directory: Path | None, report_path: Path | None, config_path: Path | None, fmt: str,
-          output: Path | None, quiet: bool, verbose: bool) -> int:
+@_summary_option
+def check(directory: Path | None, report_path: Path | None, expected_commit: str | None,
+          config_path: Path | None, fmt: str, output: Path | None, quiet: bool, verbose: bool,
+          summary: Path | None) -> int:
     """Verify a staged release against its manifest and report (the CI gate)."""
     from release.check import check_staged
+    from release.inventory import head_commit
 
-    ui = _ui(fmt, output, quiet, verbose)
-    if directory is None:
+    ui = _ui(fmt, output, quiet, verbose, summary)
+    explicit = expected_commit is not None
+    if directory is None or config_path is not None or Path("release.toml").is_file():
         config = _load(config_path)
-        directory = config.staged_dir
+        directory = directory or config.staged_dir
         report_path = report_path or config.report_path
-    report, _manifest = check_staged(directory, report_path, progress=ui.progress())
+        where = config.code.path if config.code is not None else config.root
+        expected_commit = expected_commit or head_commit(where)
+    elif not explicit:
+        ui.status("not checking the source commit: give --commit, or run where release.toml is")
+    report, manifest = check_staged(directory, report_path, progress=ui.progress(),
+                                    expected_commit=expected_commit, require_commit=explicit)
+    if manifest is not None:
+        built = manifest.git_commit or "no git commit"
+        branch = f" on branch {manifest.git_branch}" if manifest.git_branch else ""
+        ui.status(f"{display_path(directory)} was built from {built}{branch}"
+                  + (f"; checking commit {expected_commit}" if expected_commit else ""))
     return ui.emit(report)
 
 
