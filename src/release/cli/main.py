@@ -228,13 +228,14 @@ def check(directory: Path | None, report_path: Path | None, expected_commit: str
               help="The release report (default: release-report.json next to DIRECTORY).")
 @click.option("--dry-run", is_flag=True, help="Print what would be pushed and change nothing.")
 @common_options
+@_summary_option
 def publish(target: str, directory: Path | None, report_path: Path | None, dry_run: bool,
             config_path: Path | None, fmt: str, output: Path | None, quiet: bool,
-            verbose: bool) -> int:
+            verbose: bool, summary: Path | None) -> int:
     """Push a staged release that passed, as one commit and a tag, then read it back."""
     from release.publish.run import publish as run_publish
 
-    ui = _ui(fmt, output, quiet, verbose)
+    ui = _ui(fmt, output, quiet, verbose, summary)
     config = _load(config_path)
     result = run_publish(config, target, staged_dir=directory, report_path=report_path,
                          dry_run=dry_run, progress=ui.progress())
