@@ -106,6 +106,8 @@ class AgreementSettings:
     data_user: str | None = None
     effective_date: dt.date | None = None
     term_end: dt.date | None = None
+    survival_days: int = 0  # after term_end, the publication obligation may still be performed
+    deletion_days: int = 0  # after term_end, the data must be deleted by then
     release_url: str | None = None
     data_description: str | None = None
     data_limitations: str | None = None
@@ -452,6 +454,8 @@ def _agreement(t: _Table) -> AgreementSettings:
         data_user=t.text("data_user", None),
         effective_date=effective,
         term_end=term_end,
+        survival_days=t.integer("survival_days", 0, minimum=0),
+        deletion_days=t.integer("deletion_days", 0, minimum=0),
         release_url=t.text("release_url", None),
         data_description=t.text("data_description", None, nonempty=False),
         data_limitations=t.text("data_limitations", None, nonempty=False),

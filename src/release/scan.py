@@ -216,6 +216,8 @@ def scan(
         findings.extend(plan.findings)
         context["licenses"] = {"model": plan.model, "code": plan.code, "docs": plan.docs,
                                "attached": sorted(plan.ids)}
+        if plan.dates:
+            context["agreement"] = plan.dates
     if audit:
         from release.audit.run import audit_for_prepare
 

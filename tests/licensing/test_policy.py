@@ -77,3 +77,31 @@ def test_base_model_under_terms_release_does_not_know(tmp_path: Path) -> None:
 def test_model_licence_is_required() -> None:
     found = findings(COMPLIANT.replace('license = "Apache-2.0"\n', "", 1))
     assert ("RL403", found[0][1]) in found and "model.license is not set" in found[0][1]
+
+
+def test_survival_window_and_data_deletion_deadline() -> None:
+    text = COMPLIANT.replace("effective_date = 2026-01-01\n",
+                             "effective_date = 2025-01-01\nterm_end = 2026-05-01\n"
+                             "survival_days = 45\ndeletion_days = 60\n")
+    config = parse_config(Path("/p/release.toml"), text)
+    inside = plan_licenses(config, load_catalog(), today=dt.date(2026, 6, 1))
+    assert inside.findings == []
+    assert inside.dates == {
+        "release_date": "2026-06-01", "term_end": "2026-05-01",
+        "survival_window_end": "2026-06-15", "in_survival_window": True,
+        "data_deletion_deadline": "2026-06-30", "days_until_data_deletion": 29}
+    after = findings(text, today=dt.date(2026, 6, 16))
+    assert [rule for rule, _ in after] == ["RL405"]
+    assert "survival window ended on 2026-06-15" in after[0][1]
+    assert "deleted by 2026-06-30" in after[0][1]
+    no_window = findings(COMPLIANT.replace("effective_date = 2026-01-01",
+                                           "effective_date = 2025-01-01"))
+    assert [rule for rule, _ in no_window] == ["RL405"]
+
+
+def test_negative_windows_are_config_errors() -> None:
+    from release.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="agreement.survival_days"):
+        parse_config(Path("/p/release.toml"),
+                     COMPLIANT.replace("[agreement]\n", "[agreement]\nsurvival_days = -1\n"))

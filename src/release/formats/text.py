@@ -87,6 +87,13 @@ def render(report: Report, *, color: bool = False, width: int = 100) -> str:
         console.print()
         for finding in report.findings:
             console.print(_finding_line(report, finding))
+    dates = report.context.get("agreement")
+    if isinstance(dates, dict):
+        window = (f" (inside the survival window, to {dates['survival_window_end']})"
+                  if dates.get("in_survival_window") else "")
+        console.print(f"agreement term ends {dates['term_end']}{window}; the data must be "
+                      f"deleted by {dates['data_deletion_deadline']} "
+                      f"({dates['days_until_data_deletion']} days)")
     publish = report.context.get("publish")
     if isinstance(publish, dict):
         _print_publish(console, publish)

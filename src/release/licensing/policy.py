@@ -29,6 +29,7 @@ class LicensePlan:
     docs: str | None = None
     ids: set[str] = field(default_factory=set)
     findings: list[Finding] = field(default_factory=list)
+    dates: dict[str, str | int | None] = field(default_factory=dict)  # term, window, deadline
 
 
 def license_ids(expression: str) -> tuple[list[str], list[list[str]]]:
@@ -99,12 +100,26 @@ def _agreement(config: Config, plan: LicensePlan, today: dt.date) -> None:
             rules.OUTSIDE_TERM, None,
             f"the release date {today.isoformat()} is before the agreement's effective date "
             f"{agreement.effective_date.isoformat()} ({CLAUSE_TERM})", basis="before"))
-    if agreement.term_end and today > agreement.term_end:
+    if agreement.term_end is None:
+        return
+    survival_end = agreement.term_end + dt.timedelta(days=agreement.survival_days)
+    deletion = agreement.term_end + dt.timedelta(days=agreement.deletion_days)
+    plan.dates = {
+        "release_date": today.isoformat(),
+        "term_end": agreement.term_end.isoformat(),
+        "survival_window_end": survival_end.isoformat(),
+        "in_survival_window": agreement.term_end < today <= survival_end,
+        "data_deletion_deadline": deletion.isoformat(),
+        "days_until_data_deletion": (deletion - today).days,
+    }
+    if today > survival_end:
+        window = (f" and its {agreement.survival_days}-day survival window ended on "
+                  f"{survival_end.isoformat()}" if agreement.survival_days else "")
         plan.findings.append(Finding(
             rules.OUTSIDE_TERM, None,
             f"the release date {today.isoformat()} is after the agreement's term ended on "
-            f"{agreement.term_end.isoformat()}; the data may no longer be used and must be "
-            f"deleted ({CLAUSE_TERM})", basis="after"))
+            f"{agreement.term_end.isoformat()}{window}; the data may no longer be used and must "
+            f"be deleted by {deletion.isoformat()} ({CLAUSE_TERM})", basis="after"))
 
 
 def _base_model(config: Config, catalog: Catalog, plan: LicensePlan) -> None:
