@@ -102,6 +102,6 @@ def test_survival_window_and_data_deletion_deadline() -> None:
 def test_negative_windows_are_config_errors() -> None:
     from release.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="agreement.survival_days"):
+    with pytest.raises(ConfigError, match=r"agreement\.survival_days"):
         parse_config(Path("/p/release.toml"),
                      COMPLIANT.replace("[agreement]\n", "[agreement]\nsurvival_days = -1\n"))

@@ -151,6 +151,10 @@ class HubHandler(BaseHTTPRequestHandler):
         self._error(401, "Invalid credentials in Authorization header")
         return False
 
+    def _writable(self, repo_id: str) -> Repo | None:
+        """The repository for a write, after the token is checked (the body is read first)."""
+        return self._repo(repo_id) if self._authorised() else None
+
     def _repo(self, repo_id: str) -> Repo | None:
         repo = self.state.repos.get(repo_id)
         if repo is None:
@@ -283,9 +287,7 @@ class HubHandler(BaseHTTPRequestHandler):
 
     def _preupload(self, query: dict[str, list[str]], repo: str, rev: str) -> None:
         payload = json.loads(self._body())
-        if not self._authorised():
-            return
-        state = self._repo(repo)
+        state = self._writable(repo)
         if state is None:
             return
         head = state.resolve(rev)
@@ -336,9 +338,7 @@ class HubHandler(BaseHTTPRequestHandler):
 
     def _commit(self, query: dict[str, list[str]], repo: str, rev: str) -> None:
         lines = [json.loads(line) for line in self._body().splitlines() if line.strip()]
-        if not self._authorised():
-            return
-        state = self._repo(repo)
+        state = self._writable(repo)
         if state is None:
             return
         branch = unquote(rev)
@@ -377,9 +377,7 @@ class HubHandler(BaseHTTPRequestHandler):
 
     def _tag(self, query: dict[str, list[str]], repo: str, rev: str) -> None:
         payload = json.loads(self._body())
-        if not self._authorised():
-            return
-        state = self._repo(repo)
+        state = self._writable(repo)
         if state is None:
             return
         sha = state.resolve(rev)

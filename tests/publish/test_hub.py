@@ -155,3 +155,11 @@ def test_production_code_leaves_xet_alone() -> None:
     """Only the tests switch Xet off (the local server has no Xet storage)."""
     sources = (REPO_ROOT / "src").rglob("*.py")
     assert not [p for p in sources if "DISABLE_XET" in p.read_text(encoding="utf-8")]
+
+
+def test_unreachable_hub_is_a_clear_tool_error(tmp_path: Path, hub: HubServer,
+                                               cli: Callable[..., CliResult]) -> None:
+    target = make_publishable(tmp_path, "http://127.0.0.1:9")
+    result = publish(cli, target)
+    assert result.code == 3 and "could not create the repository" in result.err
+    assert "internal error" not in result.err and HUB_TOKEN not in result.err

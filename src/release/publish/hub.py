@@ -61,7 +61,7 @@ class HubPublisher:
             detail = redact(str(exc).splitlines()[0] if str(exc) else "", [self.token])
             raise InputError(f"the Hub refused to {what} ({status}): {detail}; nothing past "
                              "this step was done, run again to resume") from None
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # network errors of the HTTP client have no common base
             detail = redact(str(exc), [self.token])
             raise InputError(f"could not {what} on {self.destination}: {type(exc).__name__}: "
                              f"{detail}; run again to resume") from None
