@@ -9,6 +9,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from release.hashing import sha256_file
 from release.manifest import MANIFEST_NAME, read_manifest
 from tests.conftest import CliResult
@@ -161,3 +163,20 @@ def test_new_version_replaces_the_tree_on_the_branch(publishable: Publishable, t
     assert (copy / "training" / "fit.py").is_file()
     assert not (copy / "training" / "train.py").exists()
     assert git_out(copy, "rev-list", "--count", "HEAD").strip() == "2"
+
+
+def test_file_changed_after_the_gate_is_not_pushed(publishable: Publishable,
+                                                   cli: Callable[..., CliResult],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from release.publish.git import GitPublisher
+
+    original = GitPublisher._commit
+
+    def tamper(self: GitPublisher, repo: object, plan: object, staged_dir: Path) -> str:
+        (staged_dir / "config.json").write_text('{"swapped": true}')
+        return original(self, repo, plan, staged_dir)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(GitPublisher, "_commit", tamper)
+    result = cli("publish", "--to", "git", "--config", publishable.config)
+    assert result.code == 3 and "changed after the publish gate" in result.err
+    assert remote_refs(publishable.remote) == ""

@@ -163,3 +163,21 @@ def test_unreachable_hub_is_a_clear_tool_error(tmp_path: Path, hub: HubServer,
     result = publish(cli, target)
     assert result.code == 3 and "could not create the repository" in result.err
     assert "internal error" not in result.err and HUB_TOKEN not in result.err
+
+
+def test_file_changed_after_the_gate_is_not_pushed(on_hub: Publishable, hub: HubServer,
+                                                   cli: Callable[..., CliResult],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from release.publish.hub import HubPublisher
+
+    original = HubPublisher._commit
+
+    def tamper(self: HubPublisher, plan: object, staged_dir: Path, head: str | None
+               ) -> tuple[str, str | None]:
+        (staged_dir / "config.json").write_text('{"swapped": true}')
+        return original(self, plan, staged_dir, head)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(HubPublisher, "_commit", tamper)
+    result = publish(cli, on_hub)
+    assert result.code == 3 and "changed after the publish gate" in result.err
+    assert "commit" not in hub.state.calls and not hub.state.repos[REPO_ID].tags

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,11 +10,13 @@ from typing import Any, TypeVar
 
 from release import rules
 from release.config import HubPublishSettings
-from release.errors import InputError, UsageError
+from release.errors import InputError, IntegrityError, UsageError
 from release.findings import Finding
 from release.hashing import git_blob_sha1
 from release.publish.plan import (
+    CHANGED_AFTER_GATE,
     GITATTRIBUTES,
+    PlannedFile,
     PublishPlan,
     PublishRecord,
     PushOutcome,
@@ -21,6 +24,7 @@ from release.publish.plan import (
 )
 
 T = TypeVar("T")
+IN_MEMORY_BYTES = 16 * 1024 * 1024
 
 
 def hub_token() -> str:
@@ -132,12 +136,10 @@ class HubPublisher:
 
     def _commit(self, plan: PublishPlan, staged_dir: Path, head: str | None
                 ) -> tuple[str, str | None]:
-        from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+        from huggingface_hub import CommitOperationDelete
         from huggingface_hub.hf_api import RepoFile
 
-        operations: list[Any] = [
-            CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=str(staged_dir / f.path))
-            for f in plan.files]
+        operations: list[Any] = [self._addition(f, staged_dir) for f in plan.files]
         if head is not None:
             listing = self._call("list the files", self.api.list_repo_tree,
                                  self.settings.repo_id, revision=head, recursive=True)
@@ -150,6 +152,24 @@ class HubPublisher:
                           revision=plan.ref, create_pr=self.settings.create_pr,
                           parent_commit=head)
         return info.oid, info.pr_url
+
+    @staticmethod
+    def _addition(planned: PlannedFile, staged_dir: Path) -> Any:
+        """An upload of exactly the bytes the gate verified: small files are read and checked
+        here and sent from memory; a large one is checked by the sha256 the library computes
+        for its LFS upload (which the LFS server verifies in turn)."""
+        from huggingface_hub import CommitOperationAdd
+
+        source = staged_dir / planned.path
+        if planned.size <= IN_MEMORY_BYTES:
+            data = source.read_bytes()
+            if hashlib.sha256(data).hexdigest() != planned.sha256:
+                raise IntegrityError(CHANGED_AFTER_GATE, path=source)
+            return CommitOperationAdd(path_in_repo=planned.path, path_or_fileobj=data)
+        addition = CommitOperationAdd(path_in_repo=planned.path, path_or_fileobj=str(source))
+        if addition.upload_info.sha256.hex() != planned.sha256:
+            raise IntegrityError(CHANGED_AFTER_GATE, path=source)
+        return addition
 
     def verify(self, plan: PublishPlan, staged_dir: Path, record: PublishRecord
                ) -> list[Finding]:

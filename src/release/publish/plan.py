@@ -16,6 +16,7 @@ from release.inventory import matches_any
 from release.manifest import MANIFEST_NAME, Manifest
 
 GITATTRIBUTES = ".gitattributes"
+CHANGED_AFTER_GATE = "changed after the publish gate verified it; nothing was pushed"
 MIB = 1024 * 1024
 
 
@@ -136,8 +137,7 @@ def copy_checked(source: Path, destination: Path, planned: PlannedFile) -> None:
             digest.update(chunk)
             writer.write(chunk)
     if digest.hexdigest() != planned.sha256:
-        raise IntegrityError("changed after the publish gate verified it; nothing was pushed",
-                             path=source)
+        raise IntegrityError(CHANGED_AFTER_GATE, path=source)
 
 
 def commit_message(manifest: Manifest, manifest_sha256: str) -> str:
