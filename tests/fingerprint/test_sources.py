@@ -107,3 +107,48 @@ def test_bad_data_names_the_file_and_place(tmp_path: Path, fmt: str, text: str,
     with pytest.raises(InputError) as info:
         list(iter_records(source(path, fmt)))
     assert words in str(info.value) and str(path) in str(info.value)
+
+
+JSONL_CASES = {
+    "flat": [{"id": 1, "text": "alpha beta", "name": "Ann"}, {"id": 2, "text": "gamma"}],
+    "floats": [{"id": 1, "text": "a"}, {"id": 2.5, "text": "b"}],
+    "nested": [{"id": "x", "text": ["one", {"k": "two"}], "name": None},
+               {"id": "y", "text": [], "name": "Bo"}],
+    "dates": [{"id": "d", "text": "2020-01-01 10:00:00", "name": "2021-02-03"}],
+    "mixed later": [{"id": i, "text": f"t{i}"} for i in range(40_000)]  # > one Arrow block
+    + [{"id": "late", "text": 7.5}],
+    "unicode": [{"id": "u", "text": "Grüße \\u00e9 ✓", "name": "Zoë"}],
+}
+
+
+@pytest.mark.parametrize("case", sorted(JSONL_CASES))
+def test_jsonl_arrow_reader_gives_the_rows_that_json_loads_gives(
+        case: str, tmp_path: Path) -> None:
+    from release.fingerprint.sources import _jsonl_rows
+
+    path = tmp_path / "data.jsonl"
+    lines = [json.dumps(row) for row in JSONL_CASES[case]]
+    lines.insert(1, "")  # a blank line
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    source = DataSource(path=path, format="jsonl", id_field="id", text_fields=("text",),
+                        sensitive_fields=("name",), record="line")
+    assert list(iter_records(source)) == list(_jsonl_rows(source))
+    read_by_arrow = 0
+    try:
+        for _ in sources._jsonl_columnar(source):
+            read_by_arrow += 1
+        whole = True
+    except sources._NotColumnar:
+        whole = False
+    assert whole == (case in {"flat", "unicode"})
+    if case == "mixed later":
+        assert read_by_arrow > 0, "the row parser must take over where Arrow stopped"
+
+
+def test_jsonl_bad_line_still_names_its_number(tmp_path: Path) -> None:
+    path = tmp_path / "data.jsonl"
+    path.write_text('{"id": 1, "text": "ok"}\n{"id": 2, "text": \n')
+    source = DataSource(path=path, format="jsonl", id_field="id", text_fields=("text",),
+                        sensitive_fields=(), record="line")
+    with pytest.raises(InputError, match="line 2"):
+        list(iter_records(source))

@@ -162,6 +162,15 @@ def gram_hashes(token_hashes: U64, n: int) -> U64:
         return mix64(out + np.uint64(n))
 
 
+def gram_hashes_at(token_hashes: U64, positions: I64, n: int) -> U64:
+    """`gram_hashes(token_hashes, n)[positions]`, computing only those grams."""
+    out = token_hashes[positions].copy()
+    with np.errstate(over="ignore"):
+        for offset in range(1, n):
+            out ^= rotl(token_hashes[positions + offset], 13 * offset)
+        return mix64(out + np.uint64(n))
+
+
 def _rotl_into(x: U64, bits: int, scratch: U64) -> None:
     """x = rotl(x, bits), in place, using `scratch` (same shape) instead of new arrays."""
     np.right_shift(x, np.uint64(64 - bits), out=scratch)

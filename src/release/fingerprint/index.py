@@ -21,6 +21,7 @@ from release.errors import ConfigError, InputError, UsageError, display_path
 from release.fingerprint.hashing import (
     U64,
     gram_hashes,
+    gram_hashes_at,
     normalize,
     normalize_many,
     siphash13,
@@ -164,7 +165,8 @@ class _Builder:
     def _add_texts(self, texts: list[tuple[int, str]]) -> None:
         p = self.params
         buffer, offsets = normalize_many([text for _, text in texts])
-        self.text_bytes += sum(len(t.encode("utf-8", "surrogatepass")) for _, t in texts)
+        self.text_bytes += sum(len(t) if t.isascii() else len(t.encode("utf-8", "surrogatepass"))
+                               for _, t in texts)
         tokens = tokenize(buffer)
         unit_of = np.searchsorted(np.array(offsets), tokens.starts, side="right") - 1
         counts = np.bincount(unit_of, minlength=len(texts)).astype(np.int64)
@@ -176,7 +178,7 @@ class _Builder:
                                  & (position + p.gram_words <= counts[unit_of]))
         if sampled.size == 0:
             return
-        grams = gram_hashes(tokens.hashes, p.gram_words)[sampled]
+        grams = gram_hashes_at(tokens.hashes, sampled, p.gram_words)
         self.fingerprints.append(siphash13(self.key.sip("gram"), grams))
         token_checks = siphash13(self.key.sip("token"), tokens.hashes)
         self.checks.append(_pack_checks(token_checks, sampled, position[sampled],
