@@ -3,30 +3,34 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 CHUNK = 1024 * 1024
 
 
-def sha256_file(path: Path, on_bytes: Callable[[int], None] | None = None) -> str:
-    digest = hashlib.sha256()
+def file_chunks(path: Path) -> Iterator[bytes]:
+    """The file's bytes in CHUNK-sized pieces, streamed."""
     with path.open("rb") as handle:
         while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-            if on_bytes is not None:
-                on_bytes(len(chunk))
-    return digest.hexdigest()
+            yield chunk
 
+
+def sha256_file(path: Path, on_bytes: Callable[[int], None] | None = None) -> str:
+    digest = hashlib.sha256()
+    for chunk in file_chunks(path):
+        digest.update(chunk)
+        if on_bytes is not None:
+            on_bytes(len(chunk))
+    return digest.hexdigest()
 
 
 def git_blob_sha1(path: Path) -> str:
     """The object id git gives the file's bytes as a blob (what `git hash-object` prints)."""
     size = path.stat().st_size
     digest = hashlib.sha1(f"blob {size}\0".encode("ascii"), usedforsecurity=False)
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
+    for chunk in file_chunks(path):
+        digest.update(chunk)
     return digest.hexdigest()
 
 

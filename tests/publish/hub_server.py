@@ -155,6 +155,13 @@ class HubHandler(BaseHTTPRequestHandler):
         """The repository for a write, after the token is checked (the body is read first)."""
         return self._repo(repo_id) if self._authorised() else None
 
+    def _revision(self, repo: Repo, revision: str) -> str | None:
+        """The commit a revision names, or None after answering 404."""
+        sha = repo.resolve(revision)
+        if sha is None:
+            self._error(404, "Revision not found")
+        return sha
+
     def _repo(self, repo_id: str) -> Repo | None:
         repo = self.state.repos.get(repo_id)
         if repo is None:
@@ -226,9 +233,8 @@ class HubHandler(BaseHTTPRequestHandler):
         state = self._repo(repo)
         if state is None:
             return
-        sha = state.resolve(rev or "main")
+        sha = self._revision(state, rev or "main")
         if sha is None:
-            self._error(404, "Revision not found")
             return
         files = state.commits[sha].files
         self._json(200, {"id": repo, "modelId": repo, "sha": sha, "private": state.private,
@@ -256,9 +262,8 @@ class HubHandler(BaseHTTPRequestHandler):
         state = self._repo(repo)
         if state is None:
             return
-        sha = state.resolve(rev)
+        sha = self._revision(state, rev)
         if sha is None:
-            self._error(404, "Revision not found")
             return
         prefix = unquote(path).rstrip("/") + "/" if path else ""
         recursive = query.get("recursive", ["False"])[0].lower() == "true"
@@ -380,9 +385,8 @@ class HubHandler(BaseHTTPRequestHandler):
         state = self._writable(repo)
         if state is None:
             return
-        sha = state.resolve(rev)
+        sha = self._revision(state, rev)
         if sha is None:
-            self._error(404, "Revision not found")
             return
         if payload["tag"] in state.tags:
             self._error(409, "Tag already exists")

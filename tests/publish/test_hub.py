@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,21 @@ def on_hub(tmp_path: Path, hub: HubServer) -> Publishable:
 
 def publish(cli: Callable[..., CliResult], target: Publishable, *args: str) -> CliResult:
     return cli("publish", "--to", "hub", "--config", target.config, *args)
+
+
+def before_commit(monkeypatch: pytest.MonkeyPatch,
+                  action: Callable[[Path, str | None], None]) -> None:
+    """Run `action(staged_dir, head)` just before the publisher sends its commit."""
+    from release.publish.hub import HubPublisher
+
+    original = HubPublisher._commit
+
+    def wrapped(self: HubPublisher, plan: Any, staged_dir: Path, head: str | None,
+                *rest: Any) -> tuple[str, str | None]:
+        action(staged_dir, head)
+        return original(self, plan, staged_dir, head, *rest)
+
+    monkeypatch.setattr(HubPublisher, "_commit", wrapped)
 
 
 def test_publish_download_back_then_noop_then_refusals(
@@ -90,17 +106,11 @@ def test_concurrent_push_fails_instead_of_merging(on_hub: Publishable, hub: HubS
                                                   cli: Callable[..., CliResult],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """A commit landing between reading the head and committing makes the commit fail."""
-    from release.publish.hub import HubPublisher
-
-    original = HubPublisher._commit
-
-    def racing(self: HubPublisher, plan: object, staged_dir: Path, head: str | None
-               ) -> tuple[str, str | None]:
+    def racing(staged_dir: Path, head: str | None) -> None:
         repo = hub.state.repos[REPO_ID]
         repo.branches["main"] = repo.new_commit(head, {}, "someone else")
-        return original(self, plan, staged_dir, head)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(HubPublisher, "_commit", racing)
+    before_commit(monkeypatch, racing)
     result = publish(cli, on_hub)
     assert result.code == 3 and "412" in result.err
     assert not hub.state.repos[REPO_ID].tags
@@ -168,16 +178,10 @@ def test_unreachable_hub_is_a_clear_tool_error(tmp_path: Path, hub: HubServer,
 def test_file_changed_after_the_gate_is_not_pushed(on_hub: Publishable, hub: HubServer,
                                                    cli: Callable[..., CliResult],
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from release.publish.hub import HubPublisher
-
-    original = HubPublisher._commit
-
-    def tamper(self: HubPublisher, plan: object, staged_dir: Path, head: str | None
-               ) -> tuple[str, str | None]:
+    def tamper(staged_dir: Path, head: str | None) -> None:
         (staged_dir / "config.json").write_text('{"swapped": true}')
-        return original(self, plan, staged_dir, head)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(HubPublisher, "_commit", tamper)
+    before_commit(monkeypatch, tamper)
     result = publish(cli, on_hub)
     assert result.code == 3 and "changed after the publish gate" in result.err
     assert "commit" not in hub.state.calls and not hub.state.repos[REPO_ID].tags

@@ -95,6 +95,11 @@ class GitPublisher:
                 tags.setdefault(ref.removeprefix("refs/tags/"), sha)
         return heads, tags
 
+    def _fetch_tag(self, repo: Any, tag: str) -> str:
+        """Fetch a tag from the remote; the commit it points at."""
+        self._run(repo, "fetch", "-q", "--no-tags", "origin", f"+refs/tags/{tag}:refs/tags/{tag}")
+        return self._run(repo, "rev-parse", f"refs/tags/{tag}^{{commit}}")
+
     def _tree(self, repo: Any, commit: str) -> dict[str, str]:
         listing = self._run(repo, "ls-tree", "-r", "-z", "--full-tree", commit)
         tree = {}
@@ -130,9 +135,7 @@ class GitPublisher:
         with self._repository("publish") as repo:
             heads, tags = self._remote_refs(repo)
             if plan.tag in tags:
-                self._run(repo, "fetch", "-q", "--no-tags", "origin",
-                          f"+refs/tags/{plan.tag}:refs/tags/{plan.tag}")
-                commit = self._run(repo, "rev-parse", f"refs/tags/{plan.tag}^{{commit}}")
+                commit = self._fetch_tag(repo, plan.tag)
                 if self._tree(repo, commit) == expected:
                     return PushOutcome(self._record(plan, commit, "unchanged"))
                 return PushOutcome(None, (Finding(
@@ -183,9 +186,7 @@ class GitPublisher:
         """Clone the tag with LFS content and compare every file and every blob with the plan."""
         expected = self.expected_tree(plan, staged_dir)
         with self._repository("verify") as repo:
-            self._run(repo, "fetch", "-q", "--no-tags", "origin",
-                      f"+refs/tags/{plan.tag}:refs/tags/{plan.tag}")
-            commit = self._run(repo, "rev-parse", f"refs/tags/{plan.tag}^{{commit}}")
+            commit = self._fetch_tag(repo, plan.tag)
             problems: list[tuple[str | None, str]] = []
             if commit != record.commit:
                 problems.append((None, f"tag {plan.tag} points at {commit[:12]}, not at the "

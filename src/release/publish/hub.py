@@ -74,15 +74,19 @@ class HubPublisher:
         with self._step(what):
             return function(*args, **kwargs)
 
-    def differences(self, plan: PublishPlan, staged_dir: Path, revision: str
-                    ) -> list[tuple[str | None, str]]:
-        """How the remote tree at `revision` differs from the plan; empty when it matches."""
+    def _files_at(self, revision: str) -> dict[str, Any]:
+        """The files of the remote tree at `revision`, by path, without `.gitattributes`."""
         from huggingface_hub.hf_api import RepoFile
 
         listing = self._call("list the files", self.api.list_repo_tree, self.settings.repo_id,
                              revision=revision, recursive=True)
-        remote = {entry.path: entry for entry in listing if isinstance(entry, RepoFile)}
-        remote.pop(GITATTRIBUTES, None)
+        return {entry.path: entry for entry in listing
+                if isinstance(entry, RepoFile) and entry.path != GITATTRIBUTES}
+
+    @staticmethod
+    def differences(plan: PublishPlan, staged_dir: Path, remote: dict[str, Any]
+                    ) -> list[tuple[str | None, str]]:
+        """How a remote tree (from `_files_at`) differs from the plan; empty when it matches."""
         planned = {f.path: f for f in plan.files}
         problems: list[tuple[str | None, str]] = []
         for path in sorted(set(remote) | set(planned)):
@@ -113,7 +117,7 @@ class HubPublisher:
                           include_pull_requests=self.settings.create_pr)
         tagged = next((t.target_commit for t in refs.tags if t.name == plan.tag), None)
         if tagged is not None:
-            if not self.differences(plan, staged_dir, tagged):
+            if not self.differences(plan, staged_dir, self._files_at(tagged)):
                 return PushOutcome(self._record(plan, tagged, "unchanged"))
             return PushOutcome(None, (Finding(
                 rules.TAG_CONFLICT, None,
@@ -121,31 +125,31 @@ class HubPublisher:
                 "with other files; nothing was pushed (choose a new version or tag)",
                 evidence={"tag": plan.tag, "commit": tagged}),))
         head = next((b.target_commit for b in refs.branches if b.name == plan.ref), None)
-        candidates = [head] if head else []
-        if self.settings.create_pr:
-            candidates += [pr.target_commit for pr in refs.pull_requests or []]
-        done = next((c for c in candidates if not self.differences(plan, staged_dir, c)), None)
+        head_files = self._files_at(head) if head is not None else {}
+        done = head if head is not None and not self.differences(plan, staged_dir,
+                                                                 head_files) else None
+        if done is None and self.settings.create_pr:
+            done = next((pr.target_commit for pr in refs.pull_requests or []
+                         if not self.differences(plan, staged_dir,
+                                                 self._files_at(pr.target_commit))), None)
         if done is not None:
             commit, status, pull_request = done, "tagged", None
         else:
-            commit, pull_request = self._commit(plan, staged_dir, head)
+            commit, pull_request = self._commit(plan, staged_dir, head, head_files)
             status = "published"
         self._call("create the tag", self.api.create_tag, repo_id, tag=plan.tag,
                    tag_message=plan.message, revision=commit, exist_ok=True)
         return PushOutcome(self._record(plan, commit, status, pull_request))
 
-    def _commit(self, plan: PublishPlan, staged_dir: Path, head: str | None
-                ) -> tuple[str, str | None]:
+    def _commit(self, plan: PublishPlan, staged_dir: Path, head: str | None,
+                head_files: dict[str, Any]) -> tuple[str, str | None]:
+        """One commit of every planned file that also deletes the head's other files."""
         from huggingface_hub import CommitOperationDelete
-        from huggingface_hub.hf_api import RepoFile
 
+        planned = {f.path for f in plan.files}
         operations: list[Any] = [self._addition(f, staged_dir) for f in plan.files]
-        if head is not None:
-            listing = self._call("list the files", self.api.list_repo_tree,
-                                 self.settings.repo_id, revision=head, recursive=True)
-            planned = {f.path for f in plan.files} | {GITATTRIBUTES}
-            operations += [CommitOperationDelete(path_in_repo=entry.path) for entry in listing
-                           if isinstance(entry, RepoFile) and entry.path not in planned]
+        operations += [CommitOperationDelete(path_in_repo=path) for path in head_files
+                       if path not in planned]
         summary, _, description = plan.message.partition("\n\n")
         info = self._call("commit the release", self.api.create_commit, self.settings.repo_id,
                           operations, commit_message=summary, commit_description=description,
@@ -176,7 +180,8 @@ class HubPublisher:
         """List the tree at the tag and compare every size and hash with the manifest."""
         refs = self._call("list refs", self.api.list_repo_refs, self.settings.repo_id)
         tagged = next((t.target_commit for t in refs.tags if t.name == plan.tag), None)
-        problems = self.differences(plan, staged_dir, plan.tag) if tagged else []
+        problems = (self.differences(plan, staged_dir, self._files_at(plan.tag))
+                    if tagged else [])
         if tagged != record.commit:
             problems.insert(0, (None, f"tag {plan.tag} points at {str(tagged)[:12]}, not at "
                                       f"the pushed commit {record.commit[:12]}"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -11,7 +12,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from release.findings import Finding
-from release.hashing import git_blob_sha1, git_blob_sha1_of, lfs_pointer
+from release.hashing import file_chunks, git_blob_sha1, git_blob_sha1_of, lfs_pointer
 from release.inventory import matches_any
 from release.manifest import MANIFEST_NAME, Manifest
 
@@ -109,15 +110,13 @@ def routes_through_lfs(path: str, size: int, patterns: Iterable[str], threshold_
     return size >= threshold_bytes or matches_any(path, patterns)
 
 
-def planned_files(staged_dir: Path, manifest: Manifest, patterns: Iterable[str],
+def planned_files(manifest: Manifest, manifest_bytes: bytes, patterns: Iterable[str],
                   threshold_bytes: int) -> tuple[PlannedFile, ...]:
-    """The manifest's files plus the manifest itself, in path order."""
-    from release.hashing import sha256_file
-
+    """The manifest's files plus the manifest itself (its bytes given), in path order."""
     patterns = tuple(patterns)
     entries = [(f.path, f.size, f.sha256) for f in manifest.files]
-    manifest_path = staged_dir / MANIFEST_NAME
-    entries.append((MANIFEST_NAME, manifest_path.stat().st_size, sha256_file(manifest_path)))
+    entries.append((MANIFEST_NAME, len(manifest_bytes),
+                    hashlib.sha256(manifest_bytes).hexdigest()))
     return tuple(PlannedFile(path, size, sha256,
                              size > 0 and routes_through_lfs(path, size, patterns, threshold_bytes))
                  for path, size, sha256 in sorted(entries))
@@ -125,15 +124,12 @@ def planned_files(staged_dir: Path, manifest: Manifest, patterns: Iterable[str],
 
 def copy_checked(source: Path, destination: Path, planned: PlannedFile) -> None:
     """Copy one staged file, failing if its bytes are no longer the ones the gate verified."""
-    import hashlib
-
     from release.errors import IntegrityError
-    from release.hashing import CHUNK
 
     destination.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
-    with source.open("rb") as reader, destination.open("wb") as writer:
-        while chunk := reader.read(CHUNK):
+    with destination.open("wb") as writer:
+        for chunk in file_chunks(source):
             digest.update(chunk)
             writer.write(chunk)
     if digest.hexdigest() != planned.sha256:

@@ -55,46 +55,47 @@ def stale_report(staged_dir: Path, report_path: Path) -> list[Finding]:
                     "stage again with `release prepare`")]
 
 
+def _settings(config: Config, target: str) -> Any:
+    """[publish.git] or [publish.hub], which must be configured for that target."""
+    settings = config.publish_git if target == "git" else config.publish_hub
+    if settings is None:
+        raise UsageError(f"[publish.{target}] is not configured", path=config.path)
+    return settings
+
+
 def _publisher(config: Config, target: str) -> Publisher:
+    settings = _settings(config, target)
     if target == "git":
         from release.publish.git import GitPublisher, ensure_git_lfs
 
-        if config.publish_git is None:
-            raise UsageError("[publish.git] is not configured", path=config.path)
         ensure_git_lfs()
-        return GitPublisher(config.publish_git, config.root)
+        return GitPublisher(settings, config.root)
     from release.publish.hub import HubPublisher, hub_token
 
-    if config.publish_hub is None:
-        raise UsageError("[publish.hub] is not configured", path=config.path)
-    return HubPublisher(config.publish_hub, hub_token())
+    return HubPublisher(settings, hub_token())
 
 
 def make_plan(config: Config, target: str, staged_dir: Path, manifest: Manifest) -> PublishPlan:
-    digest = hashlib.sha256((staged_dir / MANIFEST_NAME).read_bytes()).hexdigest()
+    settings = _settings(config, target)
+    manifest_bytes = (staged_dir / MANIFEST_NAME).read_bytes()
+    digest = hashlib.sha256(manifest_bytes).hexdigest()
     if target == "git":
-        if config.publish_git is None:
-            raise UsageError("[publish.git] is not configured", path=config.path)
         from release.publish.git import resolve_remote
         from release.publish.plan import MIB, public_location
 
-        git = config.publish_git
-        destination = public_location(resolve_remote(git.remote, config.root))
-        ref, tag_template = git.branch, git.tag
-        patterns, threshold = git.lfs, int(git.lfs_threshold_mb * MIB)
+        destination = public_location(resolve_remote(settings.remote, config.root))
+        ref = settings.branch
+        patterns, threshold = settings.lfs, int(settings.lfs_threshold_mb * MIB)
     else:
-        if config.publish_hub is None:
-            raise UsageError("[publish.hub] is not configured", path=config.path)
         from huggingface_hub import constants
 
-        hub = config.publish_hub
-        destination = f"{(hub.endpoint or constants.ENDPOINT).rstrip('/')}/{hub.repo_id}"
-        ref, tag_template = hub.revision, hub.tag
+        destination = f"{(settings.endpoint or constants.ENDPOINT).rstrip('/')}/{settings.repo_id}"
+        ref = settings.revision
         patterns, threshold = HUB_LFS_PATTERNS, HUB_LFS_THRESHOLD
     return PublishPlan(target=target, destination=destination, ref=ref,
-                       tag=expand_tag(tag_template, manifest),
+                       tag=expand_tag(settings.tag, manifest),
                        message=commit_message(manifest, digest), manifest_sha256=digest,
-                       files=planned_files(staged_dir, manifest, patterns, threshold))
+                       files=planned_files(manifest, manifest_bytes, patterns, threshold))
 
 
 def publish(config: Config, target: str, *, staged_dir: Path | None = None,
