@@ -167,7 +167,7 @@ PUBLICATIONS_KEY = "publications"
 
 def report_text(data: Mapping[str, Any]) -> str:
     """The one serialisation of a JSON report, so its digest can be recomputed."""
-    return json.dumps(data, indent=2) + "\n"
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 def report_sha256(path: Path) -> str:

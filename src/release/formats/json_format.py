@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
-from release.report import Report
+from release.report import Report, report_text
 
 
 def render(report: Report) -> str:
-    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    return report_text(report.to_dict())
