@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import gzip
 import itertools
-import json
 import random
 import re
 import sys
 import sysconfig
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for tests/
+from tests.fingerprint.corpus import write_corpus
 
 T = TypeVar("T")
 WORD = re.compile(r"[A-Za-z]{2,}")
@@ -66,21 +68,10 @@ def synthetic_records(count: int, seed: int = 0, words: list[str] | None = None
                "name": f"Person{number} Example", "email": f"p{number}@example.invalid"}
 
 
-def write_project(folder: Path, records: Iterator[dict[str, str]], *,
+def write_project(folder: Path, records: Iterable[dict[str, str]], *,
                   min_match_words: int = 12) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / "train.jsonl").open("w") as handle:
-        for record in records:
-            handle.write(json.dumps(record) + "\n")
-    (folder / "model").mkdir(exist_ok=True)
-    (folder / "model" / "config.json").write_text("{}")
-    config = folder / "release.toml"
-    config.write_text(
-        '[release]\nname = "bench"\nversion = "1"\n[model]\npath = "model"\n'
-        f'[checks]\nmin_match_words = {min_match_words}\n'
-        '[[data.sources]]\npath = "train.jsonl"\nid_field = "id"\ntext_fields = ["text"]\n'
-        'sensitive_fields = ["name", "email"]\n')
-    return config
+    """A project with a data source and a model folder: the test suite's own corpus writer."""
+    return write_corpus(folder, records, min_match_words=min_match_words)
 
 
 def timed(func: Callable[[], T], repeat: int = 1) -> tuple[float, T]:

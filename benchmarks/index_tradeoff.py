@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import random
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from common import doc_texts, say, stdlib_files
+from common import doc_texts, say, stdlib_files, write_project
 
 from release.config import load_config
 from release.fingerprint.hashing import gram_hashes, normalize, tokenize, word_spans
@@ -46,20 +45,6 @@ def corpus_records(megabytes: int) -> list[dict[str, str]]:
 def true_grams(records: list[dict[str, str]], length: int) -> np.ndarray:
     parts = [gram_hashes(tokenize(normalize(r["text"])).hashes, length) for r in records]
     return np.unique(np.concatenate(parts))
-
-
-def write(folder: Path, records: list[dict[str, str]], guarantee: int) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / "train.jsonl").open("w") as handle:
-        for record in records:
-            handle.write(json.dumps(record) + "\n")
-    (folder / "model").mkdir(exist_ok=True)
-    config = folder / "release.toml"
-    config.write_text(
-        '[release]\nname = "bench"\nversion = "1"\n[model]\npath = "model"\n'
-        f"[checks]\nmin_match_words = {guarantee}\n"
-        '[[data.sources]]\npath = "train.jsonl"\nid_field = "id"\ntext_fields = ["text"]\n')
-    return config
 
 
 def planted_text(records: list[dict[str, str]], unrelated: list[str], guarantee: int,
@@ -95,7 +80,7 @@ def main() -> None:
         f"{'build MB/s':>10} {'planted':>8} {'true hits':>9} {'chance/MB':>9}")
     for guarantee in args.guarantees:
         with tempfile.TemporaryDirectory() as tmp:
-            config = load_config(write(Path(tmp), records, guarantee))
+            config = load_config(write_project(Path(tmp), records, min_match_words=guarantee))
             start = time.perf_counter()
             meta = build_index(config, key)
             seconds = time.perf_counter() - start

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterable
 from pathlib import Path
 
 CORPUS_WORDS = [f"{a}{b}{c}" for a in "bcdfg" for b in "aeiou" for c in "lmnprst"]  # 175
@@ -21,11 +22,14 @@ def make_records(count: int = 300, seed: int = 7) -> list[dict[str, str]]:
     ]
 
 
-def write_corpus(folder: Path, records: list[dict[str, str]], *, min_match_words: int = 12
+def write_corpus(folder: Path, records: Iterable[dict[str, str]], *, min_match_words: int = 12
                  ) -> Path:
-    """A project with only a data source and a model folder; returns the config path."""
+    """A project with only a data source and a model folder; returns the config path. Records
+    are written as they come (the benchmarks stream a million of them)."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    with (folder / "train.jsonl").open("w") as handle:
+        for record in records:
+            handle.write(json.dumps(record) + "\n")
     (folder / "model").mkdir(exist_ok=True)
     (folder / "model" / "config.json").write_text("{}")
     config = folder / "release.toml"
