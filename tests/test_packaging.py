@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -23,6 +26,10 @@ def test_wheel_installs_in_a_fresh_venv_and_loads_its_data(tmp_path: Path) -> No
     subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir",
                     str(wheels), str(REPO_ROOT)], check=True, capture_output=True)
     (wheel,) = wheels.glob("release-*.whl")
+    compiled = shutil.which("cc") is not None or shutil.which("gcc") is not None
+    if compiled:  # the fingerprint kernels make the wheel platform-specific
+        assert "release/fingerprint/_kernels.so" in zipfile.ZipFile(wheel).namelist()
+        assert not wheel.name.endswith("-none-any.whl"), wheel.name
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -34,6 +41,8 @@ def test_wheel_installs_in_a_fresh_venv_and_loads_its_data(tmp_path: Path) -> No
         "    folder = data_path(name)\n"
         "    print(folder)\n"
         "    assert (folder / 'README.md').is_file()\n"
+        "from release.fingerprint import native\n"
+        f"assert (native.LIBRARY is not None) == {compiled}\n"
     )
     result = subprocess.run([str(python), "-c", probe], check=True, capture_output=True,
                             text=True, cwd=tmp_path)
@@ -41,3 +50,15 @@ def test_wheel_installs_in_a_fresh_venv_and_loads_its_data(tmp_path: Path) -> No
     assert len(folders) == 2
     for folder in folders:
         assert str(venv) in folder and "site-packages/release/" in folder
+
+
+@pytest.mark.slow
+def test_sdist_carries_the_kernel_source_and_its_build_hook_not_a_binary(tmp_path: Path
+                                                                         ) -> None:
+    subprocess.run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir",
+                    str(tmp_path), str(REPO_ROOT)], check=True, capture_output=True)
+    (sdist,) = tmp_path.glob("release-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    assert {"hatch_build.py", "src/release/fingerprint/_kernels.c"} <= names
+    assert not any(name.endswith(".so") for name in names)

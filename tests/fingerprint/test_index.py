@@ -11,6 +11,7 @@ import pytest
 
 from release.config import load_config
 from release.errors import ConfigError, UsageError
+from release.fingerprint.index import INDEX_FORMAT
 from release.fingerprint.keys import KEY_ENV
 from release.fingerprint.service import ensure_index
 from release.progress import SilentProgress
@@ -123,3 +124,18 @@ def test_a_new_key_rebuilds_the_index_where_the_data_is(
     rotated = ensure_index(config, SilentProgress())
     assert rotated.built and "another key" in (rotated.reason or "")
     assert rotated.index.meta.key_id != first.index.meta.key_id
+
+
+def test_an_index_in_an_older_format_is_rebuilt_or_refused(config_path: Path) -> None:
+    config = load_config(config_path)
+    ensure_index(config, SilentProgress())
+    meta_path = config.data.index / "meta.json"
+    meta_path.write_text(meta_path.read_text().replace(f'"format": {INDEX_FORMAT}',
+                                                       '"format": 1'))
+    rebuilt = ensure_index(config, SilentProgress())
+    assert rebuilt.built and "index format 1" in (rebuilt.reason or "")
+    meta_path.write_text(meta_path.read_text().replace(f'"format": {INDEX_FORMAT}',
+                                                       '"format": 1'))
+    (config_path.parent / "train.jsonl").rename(config_path.parent / "gone.jsonl")
+    with pytest.raises(UsageError, match=r"index format 1.*where the data lives"):
+        ensure_index(config, SilentProgress())

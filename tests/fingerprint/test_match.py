@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from release.config import load_config
+from release.fingerprint import native
 from release.fingerprint.index import build_index, load_index
 from release.fingerprint.keys import IndexKey
 from release.fingerprint.match import Matcher
@@ -19,6 +20,17 @@ from tests.fingerprint.corpus import FILLER_WORDS, make_records, write_corpus
 
 RECORDS = make_records()
 KEY = IndexKey(hashlib.sha256(b"test key").digest(), "test")
+
+
+@pytest.fixture(autouse=True, params=["compiled", "numpy"])
+def implementation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with the compiled kernels and with their numpy fallback (on an index
+    built by the compiled ones: both must hash alike)."""
+    if request.param == "compiled" and native.LIBRARY is None:
+        pytest.skip("the kernels were not compiled")
+    if request.param == "numpy":
+        monkeypatch.setattr(native, "LIBRARY", None)
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +54,8 @@ def filler(rng: random.Random, count: int) -> str:
     return " ".join(rng.choice(FILLER_WORDS) for _ in range(count))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                       HealthCheck.function_scoped_fixture])
 @given(st.integers(0, len(RECORDS) - 1), st.integers(12, 40), st.integers(0, 2**32),
        st.integers(0, 200), st.integers(0, 200))
 def test_planted_slices_of_min_match_words_are_always_found(
@@ -58,7 +71,8 @@ def test_planted_slices_of_min_match_words_are_always_found(
         (record, start, length)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                       HealthCheck.function_scoped_fixture])
 @given(st.integers(0, len(RECORDS) - 1), st.integers(1, 5), st.integers(0, 2**32))
 def test_runs_shorter_than_the_gram_are_never_reported(
         matcher: Matcher, record: int, length: int, seed: int) -> None:

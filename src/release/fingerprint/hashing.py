@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -11,54 +10,106 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from release.fingerprint import native
+
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
 
 _ASCII_WORD = frozenset(range(48, 58)) | frozenset(range(97, 123))
-_ASCII_TABLE = bytes(
-    c + 32 if 65 <= c <= 90 else c if c in _ASCII_WORD else 32 for c in range(256)
+# what the tokenizer reads each byte as, once non-ASCII characters are folded: ASCII letters
+# lower-cased, digits and the bytes of non-ASCII characters kept, everything else a space
+_FOLD_TABLE = bytes(
+    c + 32 if 65 <= c <= 90 else c if c in _ASCII_WORD or c >= 128 else 32 for c in range(256)
 )
-# the same for UTF-8 text whose non-ASCII characters were already folded: their bytes stay
-_UTF8_TABLE = _ASCII_TABLE[:128] + bytes(range(128, 256))
 _WORD = re.compile(r"[^\W_]+")
 _SPACE = 32
-_MAX_VECTOR_TOKEN = 32  # longer tokens are hashed one by one (rare)
 _MASKS = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 _LENGTH_SALT = np.uint64(0x9E3779B97F4A7C15)
+
+
+class Scratch:
+    """Arrays reused from call to call. A scan hashes text piece after piece; fresh
+    multi-megabyte arrays for every piece are fresh pages from the OS every time, and those page
+    faults cost more than the hashing. Views it hands out are valid until the next `take` of the
+    same name."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def take(self, name: str, size: int, dtype: type[np.generic]) -> np.ndarray:
+        array = self._arrays.get(name)
+        if array is None or array.shape[0] < size or array.dtype != dtype:
+            array = np.empty(max(size + size // 4, 1 << 12), dtype=dtype)
+            self._arrays[name] = array
+        return array[:size]
+
+
+def _array(scratch: Scratch | None, name: str, size: int, dtype: type[np.generic]
+           ) -> np.ndarray:
+    if scratch is None:
+        return np.empty(size, dtype=dtype)
+    return scratch.take(name, size, dtype)
+
+
+def fold(text: str) -> bytes:
+    """The text as UTF-8 in which every run of non-ASCII characters is NFKC-normalised and
+    case-folded, its non-word characters made spaces. ASCII bytes are left as they are: the
+    tokenizer reads them through `_FOLD_TABLE` (`normalize` applies it)."""
+    if text.isascii():
+        return text.encode("ascii")
+    return fold_utf8(text.encode("utf-8", errors="surrogatepass"))
+
+
+def fold_utf8(raw: bytes) -> bytes:
+    """`fold` of UTF-8 bytes (invalid sequences read as U+FFFD, which is not a word)."""
+    runs = high_runs(raw)
+    if runs.size == 0:
+        return raw
+    parts = []
+    previous = 0
+    for begin, end in runs.tolist():
+        parts.append(raw[previous:begin])
+        parts.append(_fold(raw[begin:end]))
+        previous = end
+    parts.append(raw[previous:])
+    return b"".join(parts)
+
+
+def high_runs(raw: bytes) -> I64:
+    """(start, end) byte offsets of the runs of non-ASCII bytes, one row per run."""
+    data = np.frombuffer(raw, dtype=np.uint8)
+    library = native.LIBRARY
+    if library is None:
+        high = np.empty(data.size + 2, dtype=np.int8)
+        high[0] = high[-1] = 0
+        high[1:-1] = data >= 0x80
+        edges = np.diff(high)
+        return np.stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)], axis=1)
+    size = data.size // 2 + 1
+    starts = np.empty(size, dtype=np.int64)
+    ends = np.empty(size, dtype=np.int64)
+    count = library.rk_high_runs(data.ctypes.data, data.size, starts.ctypes.data,
+                                 ends.ctypes.data)
+    return np.stack([starts[:count], ends[:count]], axis=1)
 
 
 def normalize(text: str) -> bytes:
     """NFKC, case-folded text in which non-word characters (punctuation, spaces, underscores)
     are spaces, as UTF-8; words are the runs between spaces. Only runs of non-ASCII characters
     pay for Unicode handling; the ASCII text around them is mapped by one table lookup."""
-    if text.isascii():
-        return text.encode("ascii").translate(_ASCII_TABLE)
-    raw = text.encode("utf-8", errors="surrogatepass")
-    high = np.empty(len(raw) + 2, dtype=np.int8)
-    high[0] = high[-1] = 0
-    high[1:-1] = np.frombuffer(raw, dtype=np.uint8) >= 0x80
-    edges = np.diff(high)
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    parts = []
-    previous = 0
-    for begin, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        parts.append(raw[previous:begin])
-        parts.append(_fold(raw[begin:end]))
-        previous = end
-    parts.append(raw[previous:])
-    return b"".join(parts).translate(_UTF8_TABLE)
+    return fold(text).translate(_FOLD_TABLE)
 
 
 def normalize_many(texts: list[str]) -> tuple[bytes, list[int]]:
-    """Normalise texts into one buffer, separated by spaces, and the byte offset at which each
-    text starts (one call, not one per text, when they are all ASCII)."""
+    """Fold texts into one buffer, separated by spaces, and the byte offset at which each text
+    starts: the tokenizer's input (one call, not one per text, when they are all ASCII)."""
     joined = " ".join(texts)
     if joined.isascii():
         offsets = [0]
         for text in texts[:-1]:
             offsets.append(offsets[-1] + len(text) + 1)
-        return normalize(joined), offsets
-    pieces = [normalize(text) for text in texts]
+        return joined.encode("ascii"), offsets
+    pieces = [fold(text) for text in texts]
     offsets = [0]
     for piece in pieces[:-1]:
         offsets.append(offsets[-1] + len(piece) + 1)
@@ -93,11 +144,6 @@ def mix64(x: U64) -> U64:
         return x ^ (x >> np.uint64(31))
 
 
-def _long_token_hash(token: bytes) -> int:
-    return int.from_bytes(hashlib.blake2b(token, digest_size=8, person=b"release-tok").digest(),
-                          "little")
-
-
 @dataclass(frozen=True)
 class Tokens:
     """Word tokens of a normalised buffer: 64-bit hashes and byte spans."""
@@ -110,9 +156,28 @@ class Tokens:
         return int(self.hashes.shape[0])
 
 
-def tokenize(norm: bytes) -> Tokens:
-    """Hash every word of a normalised buffer (words are separated by single spaces)."""
-    data = np.frombuffer(norm, dtype=np.uint8)
+def tokenize(folded: bytes, scratch: Scratch | None = None) -> Tokens:
+    """Hash every word of a folded (or normalised) buffer. A word's hash reads its bytes as
+    little-endian 8-byte chunks, the last zero-padded: every chunk but the last is xored into the
+    state and mixed; the last is xored in, the length times a salt added, and the sum mixed."""
+    library = native.LIBRARY
+    if library is None:
+        return tokenize_numpy(folded)
+    data = np.frombuffer(folded, dtype=np.uint8)
+    # reused arrays can hold the most words there can be; new ones are made to measure
+    size = (data.size // 2 + 1 if scratch is not None
+            else library.rk_count_words(data.ctypes.data, data.size))
+    hashes = _array(scratch, "token-hashes", size, np.uint64)
+    starts = _array(scratch, "token-starts", size, np.int64)
+    ends = _array(scratch, "token-ends", size, np.int64)
+    count = library.rk_tokenize(data.ctypes.data, data.size, hashes.ctypes.data,
+                                starts.ctypes.data, ends.ctypes.data)
+    return Tokens(hashes[:count], starts[:count], ends[:count])
+
+
+def tokenize_numpy(folded: bytes) -> Tokens:
+    """`tokenize` in numpy: the reference for the compiled kernel, and its fallback."""
+    data = np.frombuffer(folded.translate(_FOLD_TABLE), dtype=np.uint8)
     if data.size == 0:
         empty = np.zeros(0, dtype=np.int64)
         return Tokens(np.zeros(0, dtype=np.uint64), empty, empty)
@@ -123,23 +188,18 @@ def tokenize(norm: bytes) -> Tokens:
     starts = np.flatnonzero(edges == 1).astype(np.int64)
     ends = np.flatnonzero(edges == -1).astype(np.int64)
     lengths = ends - starts
-    padded = np.zeros(data.size + _MAX_VECTOR_TOKEN + 8, dtype=np.uint8)
+    padded = np.zeros(data.size + 8, dtype=np.uint8)
     padded[: data.size] = data
     # every byte offset viewed as the start of an unaligned little-endian uint64
-    windows = np.ndarray(shape=(data.size + _MAX_VECTOR_TOKEN,), dtype="<u8", buffer=padded,
-                         strides=(1,))
+    windows = np.ndarray(shape=(data.size,), dtype="<u8", buffer=padded, strides=(1,))
+    last_chunk = (lengths - 1) // 8
+    state = np.zeros(starts.shape[0], dtype=np.uint64)
     with np.errstate(over="ignore"):
-        first = windows[starts] & _MASKS[np.minimum(lengths, 8)]
-        hashes = mix64(first + lengths.astype(np.uint64) * _LENGTH_SALT)
-        for word_index in range(1, _MAX_VECTOR_TOKEN // 8):
-            longer = np.flatnonzero(lengths > 8 * word_index)
-            if longer.size == 0:
-                break
-            rest = np.minimum(lengths[longer] - 8 * word_index, 8)
-            chunk = windows[starts[longer] + 8 * word_index] & _MASKS[rest]
-            hashes[longer] = mix64(hashes[longer] ^ chunk)
-    for index in np.flatnonzero(lengths > _MAX_VECTOR_TOKEN):
-        hashes[index] = _long_token_hash(norm[starts[index]: ends[index]])
+        for chunk in range(int(last_chunk.max(initial=0))):
+            inner = np.flatnonzero(last_chunk > chunk)
+            state[inner] = mix64(state[inner] ^ windows[starts[inner] + 8 * chunk])
+        last = windows[starts + 8 * last_chunk] & _MASKS[lengths - 8 * last_chunk]
+        hashes = mix64((state ^ last) + lengths.astype(np.uint64) * _LENGTH_SALT)
     return Tokens(hashes, starts, ends)
 
 
@@ -199,9 +259,43 @@ def _sipround(v0: U64, v1: U64, v2: U64, v3: U64, scratch: U64) -> None:
 _PRF_CHUNK = 1 << 16
 
 
-def siphash13(key: tuple[int, int], values: U64) -> U64:
+def siphash13(key: tuple[int, int], values: U64, scratch: Scratch | None = None) -> U64:
     """SipHash-1-3 of each 8-byte value under a 128-bit key: a PRF, so without the key the
     outputs say nothing about the inputs."""
+    library = native.LIBRARY
+    if library is None:
+        return siphash13_numpy(key, values)
+    values = np.ascontiguousarray(values, dtype=np.uint64)
+    out = _array(scratch, "prf", values.shape[0], np.uint64)
+    library.rk_siphash13(key[0], key[1], values.ctypes.data, values.shape[0], out.ctypes.data)
+    return out
+
+
+def gram_fingerprints(token_hashes: U64, n: int, key: tuple[int, int], mask: int,
+                      positions: I64 | None = None, scratch: Scratch | None = None) -> U64:
+    """`siphash13(key, gram_hashes(token_hashes, n)) & mask`, or only at `positions`."""
+    library = native.LIBRARY
+    if library is None:
+        grams = (gram_hashes(token_hashes, n) if positions is None
+                 else gram_hashes_at(token_hashes, positions, n))
+        return siphash13_numpy(key, grams) & np.uint64(mask)
+    token_hashes = np.ascontiguousarray(token_hashes, dtype=np.uint64)
+    if positions is None:
+        count = max(0, token_hashes.shape[0] - n + 1)
+        where = None
+    else:
+        positions = np.ascontiguousarray(positions, dtype=np.int64)
+        count = positions.shape[0]
+        where = positions.ctypes.data
+    out = _array(scratch, "gram-fingerprints", count, np.uint64)
+    if count:
+        library.rk_gram_fingerprints(token_hashes.ctypes.data, token_hashes.shape[0], n, where,
+                                     count, key[0], key[1], mask, out.ctypes.data)
+    return out
+
+
+def siphash13_numpy(key: tuple[int, int], values: U64) -> U64:
+    """`siphash13` in numpy: the reference for the compiled kernel, and its fallback."""
     out = np.empty_like(values)
     k0, k1 = np.uint64(key[0]), np.uint64(key[1])
     final = np.uint64(8 << 56)

@@ -20,8 +20,8 @@ from release.config import Config, DataSource
 from release.errors import ConfigError, InputError, UsageError, display_path
 from release.fingerprint.hashing import (
     U64,
+    gram_fingerprints,
     gram_hashes,
-    gram_hashes_at,
     normalize,
     normalize_many,
     siphash13,
@@ -32,10 +32,11 @@ from release.fingerprint.sources import Record, dataset_files, iter_records
 from release.hashing import sha256_file
 from release.progress import Progress, SilentProgress
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2  # 2: word hashes read long words whole (no 32-byte limit)
 CHECK_BITS = 3  # keyed check bits stored per neighbouring token
 MAX_CONTEXT = 64 // (2 * CHECK_BITS)  # neighbouring tokens checked on each side (10)
 MAX_SENSITIVE_TOKENS = 16
+ALL_BITS = (1 << 64) - 1
 BATCH_BYTES = 1 << 20
 ARRAYS = ("fingerprints", "checks", "units", "sensitive", "sensitive_units", "sensitive_first")
 
@@ -178,8 +179,8 @@ class _Builder:
                                  & (position + p.gram_words <= counts[unit_of]))
         if sampled.size == 0:
             return
-        grams = gram_hashes_at(tokens.hashes, sampled, p.gram_words)
-        self.fingerprints.append(siphash13(self.key.sip("gram"), grams))
+        self.fingerprints.append(gram_fingerprints(tokens.hashes, p.gram_words,
+                                                   self.key.sip("gram"), ALL_BITS, sampled))
         token_checks = siphash13(self.key.sip("token"), tokens.hashes)
         self.checks.append(_pack_checks(token_checks, sampled, position[sampled],
                                         counts[unit_of[sampled]], p))
@@ -355,6 +356,15 @@ def read_meta(index_dir: Path) -> IndexMeta:
         raise InputError("no index here (run `release index build`)", path=index_dir) from None
     except OSError as exc:
         raise InputError(f"cannot read the index: {exc.strerror}", path=path) from None
+
+
+def stored_format(index_dir: Path) -> object:
+    """The format number an index folder says it is written in (None when it does not say)."""
+    try:
+        data = json.loads((index_dir / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data.get("format") if isinstance(data, dict) else None
 
 
 def index_size(index_dir: Path) -> int:

@@ -6,7 +6,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from release.fingerprint.hashing import U64, gram_hashes, mix64, normalize_many, rotl, siphash13
+from release.fingerprint import native
+from release.fingerprint.hashing import (
+    U64,
+    Scratch,
+    gram_fingerprints,
+    gram_hashes_at,
+    normalize_many,
+    siphash13,
+)
 from release.fingerprint.hashing import tokenize as tokenize_norm
 from release.fingerprint.index import LoadedIndex
 
@@ -31,15 +39,6 @@ class SensitiveHit:
     record: int
 
 
-def grams_at(token_hashes: U64, positions: np.ndarray, n: int) -> U64:
-    """`gram_hashes(token_hashes, n)[positions]` without hashing every position."""
-    out = token_hashes[positions].copy()
-    with np.errstate(over="ignore"):
-        for offset in range(1, n):
-            out ^= rotl(token_hashes[positions + offset], 13 * offset)
-        return mix64(out + np.uint64(n))
-
-
 def _expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For ranges [lo, hi): which range each element belongs to, and the element."""
     counts = hi - lo
@@ -48,13 +47,23 @@ def _expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return owner, np.asarray(lo[owner] + (np.arange(owner.shape[0]) - first[owner]))
 
 
+@dataclass(frozen=True)
+class _Pieces:
+    """Which text piece a token belongs to, from the first token of each piece."""
+
+    first: np.ndarray
+
+    def of(self, tokens: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.first, tokens, side="right") - 1
+
+
 def _merge_spans(starts: np.ndarray, ends: np.ndarray, records: np.ndarray,
-                 piece_of: np.ndarray, piece_first: np.ndarray) -> list[TextHit]:
+                 pieces_of: _Pieces) -> list[TextHit]:
     """Overlapping or touching runs of one piece become one hit with all their records."""
     order = np.lexsort((ends, starts))
     starts, ends, records = starts[order], ends[order], records[order]
     reach = np.maximum.accumulate(ends)
-    pieces = piece_of[starts]
+    pieces = pieces_of.of(starts)
     new_group = np.ones(starts.shape[0], dtype=bool)
     new_group[1:] = (starts[1:] > reach[:-1]) | (pieces[1:] != pieces[:-1])
     group = np.cumsum(new_group) - 1
@@ -67,27 +76,42 @@ def _merge_spans(starts: np.ndarray, ends: np.ndarray, records: np.ndarray,
     for number, (start, end) in enumerate(zip(group_start.tolist(), group_end.tolist(),
                                               strict=True)):
         piece = int(pieces[new_group][number])
-        first = int(piece_first[piece])
+        first = int(pieces_of.first[piece])
         hits.append(TextHit(piece, start - first, end - first,
                             frozenset(members[number].tolist())))
     return hits
 
 
+BITMAP_SPARSITY = 8  # log2 of the bits per value: one false positive in about 256
+MAX_BITMAP_BITS = 29  # 64 MiB; beyond that the bitmap fills up and lets more through
+
+
 class _Bitmap:
-    """A set of 64-bit values answered approximately in one gather: no false negatives, about
-    one false positive in 32, so exact lookups run only on the few survivors."""
+    """A set of 64-bit values answered approximately in one gather: no false negatives, rare
+    false positives, so exact lookups run only on the few survivors."""
 
     def __init__(self, values: U64) -> None:
-        self.bits = max(16, int(np.ceil(np.log2(max(values.shape[0], 2)))) + 5)
+        wanted = int(np.ceil(np.log2(max(values.shape[0], 2)))) + BITMAP_SPARSITY
+        self.bits = max(16, min(MAX_BITMAP_BITS, wanted))
         self.mask = np.uint64((1 << self.bits) - 1)
-        present = np.zeros(1 << self.bits, dtype=bool)
-        present[(values & self.mask).astype(np.int64)] = True
-        self.packed = np.packbits(present, bitorder="little")
-
-    def maybe(self, values: U64) -> np.ndarray:
         bucket = (values & self.mask).astype(np.int64)
-        bits = (self.packed[bucket >> 3] >> (bucket & 7).astype(np.uint8)) & 1
-        return np.asarray(bits, dtype=bool)
+        self.packed = np.zeros(1 << (self.bits - 3), dtype=np.uint8)
+        np.bitwise_or.at(self.packed, bucket >> 3, (1 << (bucket & 7)).astype(np.uint8))
+
+    def hits(self, values: U64, shift: int = 0, scratch: Scratch | None = None) -> np.ndarray:
+        """Positions of the values (shifted right by `shift` bits) that may be in the set, in
+        order (a copy: it outlives the scratch)."""
+        library = native.LIBRARY
+        if library is None:
+            bucket = ((values >> np.uint64(shift)) & self.mask).astype(np.int64)
+            bits = (self.packed[bucket >> 3] >> (bucket & 7).astype(np.uint8)) & 1
+            return np.flatnonzero(bits)
+        values = np.ascontiguousarray(values, dtype=np.uint64)
+        out = (np.empty(values.shape[0], dtype=np.int64) if scratch is None
+               else scratch.take("bitmap-hits", values.shape[0], np.int64))
+        count = library.rk_bitmap_hits(self.packed.ctypes.data, self.bits, values.ctypes.data,
+                                       values.shape[0], shift, out.ctypes.data)
+        return out[:count].copy()
 
 
 class Matcher:
@@ -104,61 +128,59 @@ class Matcher:
         self.check_mask = np.uint64((1 << p.check_bits) - 1)
         self.grams = _Bitmap(index.sorted_fingerprints)
         self.first_tokens = _Bitmap(index.sensitive_first)
+        self.scratch = Scratch()
 
     def match(self, pieces: list[str]) -> tuple[list[TextHit], list[SensitiveHit]]:
         buffer, starts = normalize_many(pieces)
-        tokens = tokenize_norm(buffer)
+        tokens = tokenize_norm(buffer, self.scratch)
         count = len(tokens)
         if count == 0:
             return [], []
         offsets = np.array(starts)
-        piece_of = np.searchsorted(offsets, tokens.starts, side="right") - 1
-        piece_first = np.searchsorted(tokens.starts, offsets)
-        token_prf = siphash13(self.token_key, tokens.hashes)
-        sensitive = self._sensitive(tokens.hashes, token_prf, piece_of, piece_first)
-        text = self._text(tokens.hashes, token_prf, piece_of, piece_first)
+        piece_map = _Pieces(np.searchsorted(tokens.starts, offsets))
+        token_prf = siphash13(self.token_key, tokens.hashes, self.scratch)
+        sensitive = self._sensitive(tokens.hashes, token_prf, piece_map)
+        text = self._text(tokens.hashes, token_prf, piece_map)
         return text, sensitive
 
-    def _sensitive(self, hashes: U64, token_prf: U64, piece_of: np.ndarray,
-                   piece_first: np.ndarray) -> list[SensitiveHit]:
+    def _sensitive(self, hashes: U64, token_prf: U64, pieces: _Pieces) -> list[SensitiveHit]:
         index = self.index
         if index.sensitive_sorted.size == 0:
             return []
-        first = token_prf >> np.uint64(32)
-        candidates = np.flatnonzero(self.first_tokens.maybe(first))
-        slot = np.minimum(np.searchsorted(index.sensitive_first, first[candidates]),
+        candidates = self.first_tokens.hits(token_prf, shift=32, scratch=self.scratch)
+        first = token_prf[candidates] >> np.uint64(32)
+        slot = np.minimum(np.searchsorted(index.sensitive_first, first),
                           index.sensitive_first.shape[0] - 1)
-        candidates = candidates[index.sensitive_first[slot] == first[candidates]]
+        candidates = candidates[index.sensitive_first[slot] == first]
         hits: list[SensitiveHit] = []
         count = hashes.shape[0]
         for length in index.sensitive_lengths:
             pos = candidates[candidates + length <= count]
-            pos = pos[piece_of[pos] == piece_of[pos + length - 1]]
+            pos = pos[pieces.of(pos) == pieces.of(pos + length - 1)]
             if pos.size == 0:
                 continue
-            values = siphash13(self.sensitive_key, grams_at(hashes, pos, length))
+            values = siphash13(self.sensitive_key, gram_hashes_at(hashes, pos, length))
             lo = np.searchsorted(index.sensitive_sorted, values, side="left")
             hi = np.searchsorted(index.sensitive_sorted, values, side="right")
             owner, stored = _expand(lo, hi)
             units = index.sensitive_units[index.sensitive_order[stored]]
             for at, unit in zip(pos[owner], units, strict=True):
                 if int(unit[1]) == length:
-                    piece = int(piece_of[at])
-                    start = int(at - piece_first[piece])
+                    piece = int(pieces.of(at))
+                    start = int(at - pieces.first[piece])
                     hits.append(SensitiveHit(piece, start, start + length, int(unit[0])))
         return hits
 
-    def _text(self, hashes: U64, token_prf: U64, piece_of: np.ndarray,
-              piece_first: np.ndarray) -> list[TextHit]:
+    def _text(self, hashes: U64, token_prf: U64, pieces: _Pieces) -> list[TextHit]:
         p = self.params
         index = self.index
         k = p.gram_words
-        grams = gram_hashes(hashes, k)
-        if grams.size == 0:
+        fingerprints = gram_fingerprints(hashes, k, self.gram_key, int(self.fingerprint_mask),
+                                         scratch=self.scratch)
+        if fingerprints.size == 0:
             return []
-        fingerprints = siphash13(self.gram_key, grams) & self.fingerprint_mask
-        query = np.flatnonzero(self.grams.maybe(fingerprints)
-                               & (piece_of[: grams.size] == piece_of[k - 1:]))
+        query = self.grams.hits(fingerprints, scratch=self.scratch)
+        query = query[pieces.of(query) == pieces.of(query + k - 1)]
         if query.size == 0:
             return []
         lo = np.searchsorted(index.sorted_fingerprints, fingerprints[query], side="left")
@@ -169,16 +191,16 @@ class Matcher:
             return []
         at = query[owner]
         stored = index.order[sorted_slot]
-        left, right = self._extensions(at, stored, token_prf, piece_of)
+        left, right = self._extensions(at, stored, token_prf, pieces)
         confirmed = np.flatnonzero(left + right >= p.context)
         if confirmed.size == 0:
             return []
         records = index.unit_record[index.gram_unit[stored[confirmed]]]
         return _merge_spans((at - left)[confirmed], (at + k + right)[confirmed], records,
-                            piece_of, piece_first)
+                            pieces)
 
     def _extensions(self, at: np.ndarray, stored: np.ndarray, token_prf: U64,
-                    piece_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                    pieces: _Pieces) -> tuple[np.ndarray, np.ndarray]:
         """How many neighbouring tokens left and right of each candidate agree with the
         stored check bits, counting outwards until the first disagreement."""
         p = self.params
@@ -188,7 +210,7 @@ class Matcher:
         position = index.gram_position[stored]
         length = index.unit_length[index.gram_unit[stored]]
         packed = index.checks[stored]
-        piece = piece_of[at]
+        piece = pieces.of(at)
         left_run = np.ones(at.shape[0], dtype=bool)
         right_run = np.ones(at.shape[0], dtype=bool)
         left = np.zeros(at.shape[0], dtype=np.int64)
@@ -204,7 +226,7 @@ class Matcher:
                     where = at + k - 1 + offset
                     in_record = position + k - 1 + offset < length
                 safe = np.clip(where, 0, count - 1)
-                agrees = ((where >= 0) & (where < count) & (piece_of[safe] == piece) & in_record
+                agrees = ((where >= 0) & (where < count) & (pieces.of(safe) == piece) & in_record
                           & ((token_prf[safe] & self.check_mask) == stored_bits))
                 if side == 0:
                     left_run &= agrees

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from release.config import Config
 from release.errors import UsageError, display_path
 from release.fingerprint.index import (
+    INDEX_FORMAT,
     IndexMeta,
     IndexParams,
     LoadedIndex,
@@ -16,6 +17,7 @@ from release.fingerprint.index import (
     load_index,
     read_meta,
     source_mtime,
+    stored_format,
 )
 from release.fingerprint.keys import IndexKey, load_key
 from release.progress import Progress
@@ -64,11 +66,17 @@ class IndexStatus:
 def ensure_index(config: Config, progress: Progress) -> IndexStatus:
     """The loaded index; built first when missing or stale and the data is readable here."""
     readable = sources_readable(config)
-    meta = read_meta(config.data.index) if (config.data.index / "meta.json").exists() else None
-    if meta is None and not readable:
-        raise _cannot_use(config, "there is no index yet")
-    key, created = load_key(config.data.key_file, create=readable)
+    meta = None
     reason: str | None = "there is no index yet"
+    if (config.data.index / "meta.json").exists():
+        found = stored_format(config.data.index)
+        if isinstance(found, int) and found != INDEX_FORMAT:
+            reason = f"it is in index format {found}; this version of release reads {INDEX_FORMAT}"
+        else:
+            meta = read_meta(config.data.index)  # a corrupt one is an input error
+    if meta is None and not readable:
+        raise _cannot_use(config, reason)
+    key, created = load_key(config.data.key_file, create=readable)
     if meta is not None:
         reason = _stale_reason(meta, config)
         if reason is None and meta.key_id != key.key_id and readable:

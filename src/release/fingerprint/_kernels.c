@@ -1,0 +1,225 @@
+/* Compiled hot loops of the fingerprint index: word hashes, SipHash-1-3, gram fingerprints and
+ * bitmap probes. Each function computes exactly what its numpy twin in kernels.py computes. */
+
+#include <stdint.h>
+#include <string.h>
+
+#define RK_ABI 4
+#define LENGTH_SALT 0x9E3779B97F4A7C15ULL
+
+int64_t rk_abi(void) { return RK_ABI; }
+
+static inline uint64_t rotl(uint64_t x, unsigned bits) {
+    bits &= 63;
+    return bits ? (x << bits) | (x >> (64 - bits)) : x;
+}
+
+static inline uint64_t mix64(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xBF58476D1CE4E5B9ULL;
+    x ^= x >> 27;
+    x *= 0x94D049BB133111EBULL;
+    return x ^ (x >> 31);
+}
+
+#define BYTES(b) (0x0101010101010101ULL * (uint64_t)(b))
+#define HIGH_BITS BYTES(0x80)
+
+/* Up to 8 bytes at p as a little-endian integer, zero-padded past `available`. */
+static inline uint64_t load8(const uint8_t *p, int64_t available) {
+    uint64_t value = 0;
+    if (available >= 8) {
+        memcpy(&value, p, 8);
+        return value;
+    }
+    for (int64_t i = available - 1; i >= 0; i--) value = (value << 8) | p[i];
+    return value;
+}
+
+/* The high bit of each byte of x that lies in [lo, hi], for bytes below 0x80. */
+static inline uint64_t in_range(uint64_t x, uint8_t lo, uint8_t hi) {
+    return (x + BYTES(0x80 - lo)) & ~(x + BYTES(0x7F - hi)) & HIGH_BITS;
+}
+
+/* The high bit of each byte of x that is part of a word: an ASCII letter or digit, or a byte of
+ * an (already folded) non-ASCII character. */
+static inline uint64_t word_bytes(uint64_t x) {
+    uint64_t low = x & ~HIGH_BITS;
+    return (x & HIGH_BITS) | in_range(low | BYTES(0x20), 'a', 'z') | in_range(low, '0', '9');
+}
+
+/* x with its ASCII capitals made lower case. */
+static inline uint64_t lower(uint64_t x) {
+    return x | ((in_range(x & ~HIGH_BITS, 'A', 'Z') & ~x) >> 2);
+}
+
+/* One bit per byte (bit i for byte i) from the high bits of the 8 bytes of flags. */
+static inline uint64_t gather_bits(uint64_t flags) {
+    return ((flags >> 7) * 0x0102040810204080ULL) >> 56;
+}
+
+/* The hash of the word in bytes [start, end): its bytes lower-cased, read as little-endian
+ * 8-byte chunks, the last zero-padded; each chunk but the last xored into the state and mixed;
+ * the last xored in, the length times a salt added, and the sum mixed. */
+static inline uint64_t word_hash(const uint8_t *buffer, int64_t n, int64_t start, int64_t end) {
+    uint64_t state = 0;
+    int64_t at = start;
+    for (; end - at > 8; at += 8) state = mix64(state ^ lower(load8(buffer + at, n - at)));
+    int64_t rest = end - at;
+    uint64_t last = lower(load8(buffer + at, n - at));
+    if (rest < 8) last &= (1ULL << (8 * rest)) - 1;
+    return mix64((state ^ last) + (uint64_t)(end - start) * LENGTH_SALT);
+}
+
+/* Bit i set when byte block + i of the buffer is part of a word (see rk_tokenize). */
+static inline uint64_t block_mask(const uint8_t *buffer, int64_t n, int64_t block) {
+    uint64_t mask = 0;
+    for (int64_t part = 0; part < 64 && block + part < n; part += 8)
+        mask |= gather_bits(word_bytes(load8(buffer + block + part, n - block - part))) << part;
+    return mask;
+}
+
+/* How many words rk_tokenize will find (so that its arrays are allocated to size). */
+int64_t rk_count_words(const uint8_t *buffer, int64_t n) {
+    int64_t count = 0;
+    uint64_t carry = 0;
+    for (int64_t block = 0; block < n; block += 64) {
+        uint64_t mask = block_mask(buffer, n, block);
+        count += __builtin_popcountll(mask & ~((mask << 1) | carry));
+        carry = mask >> 63;
+    }
+    return count;
+}
+
+/* Words are the runs of ASCII letters and digits and non-ASCII bytes (the input is folded: its
+ * non-ASCII characters are all word characters or spaces). Writes each word's byte span and
+ * hash; returns the number of words. The arrays hold rk_count_words (at most n / 2 + 1)
+ * entries. Works 64 bytes at a time: a bit mask of word bytes, whose edges are the word starts
+ * and ends. */
+int64_t rk_tokenize(const uint8_t *buffer, int64_t n, uint64_t *hashes, int64_t *starts,
+                    int64_t *ends) {
+    int64_t count = 0, word_start = 0;
+    uint64_t carry = 0;
+    for (int64_t block = 0; block < n; block += 64) {
+        uint64_t mask = block_mask(buffer, n, block);
+        uint64_t before = (mask << 1) | carry;
+        carry = mask >> 63;
+        uint64_t begins = mask & ~before, finishes = ~mask & before;
+        uint64_t edges = begins | finishes;
+        while (edges) {
+            int bit = __builtin_ctzll(edges);
+            edges &= edges - 1;
+            if ((begins >> bit) & 1) {
+                word_start = block + bit;
+            } else {
+                hashes[count] = word_hash(buffer, n, word_start, block + bit);
+                starts[count] = word_start;
+                ends[count++] = block + bit;
+            }
+        }
+    }
+    if (carry) {
+        hashes[count] = word_hash(buffer, n, word_start, n);
+        starts[count] = word_start;
+        ends[count++] = n;
+    }
+    return count;
+}
+
+/* Byte spans of the runs of non-ASCII bytes; returns how many. The arrays hold n / 2 + 1. */
+int64_t rk_high_runs(const uint8_t *buffer, int64_t n, int64_t *starts, int64_t *ends) {
+    int64_t count = 0;
+    int64_t i = 0;
+    while (i < n) {
+        while (i + 8 <= n) {  /* skip ASCII eight bytes at a time */
+            uint64_t word;
+            memcpy(&word, buffer + i, 8);
+            if (word & 0x8080808080808080ULL) break;
+            i += 8;
+        }
+        while (i < n && buffer[i] < 0x80) i++;
+        if (i >= n) break;
+        starts[count] = i;
+        while (i < n && buffer[i] >= 0x80) i++;
+        ends[count++] = i;
+    }
+    return count;
+}
+
+#define SIPROUND                                                        \
+    do {                                                                \
+        v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32);       \
+        v2 += v3; v3 = rotl(v3, 16); v3 ^= v2;                          \
+        v0 += v3; v3 = rotl(v3, 21); v3 ^= v0;                          \
+        v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32);       \
+    } while (0)
+
+static inline uint64_t siphash13(uint64_t k0, uint64_t k1, uint64_t m) {
+    uint64_t v0 = k0 ^ 0x736F6D6570736575ULL;
+    uint64_t v1 = k1 ^ 0x646F72616E646F6DULL;
+    uint64_t v2 = k0 ^ 0x6C7967656E657261ULL;
+    uint64_t v3 = k1 ^ 0x7465646279746573ULL ^ m;
+    const uint64_t final = 8ULL << 56;
+    SIPROUND;
+    v0 ^= m;
+    v3 ^= final;
+    SIPROUND;
+    v0 ^= final;
+    v2 ^= 0xFF;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VECTORISED __attribute__((target_clones("avx2", "default")))
+#else
+#define VECTORISED
+#endif
+
+/* SipHash-1-3 of each 8-byte value. */
+VECTORISED void rk_siphash13(uint64_t k0, uint64_t k1, const uint64_t *values, int64_t n, uint64_t *out) {
+    for (int64_t i = 0; i < n; i++) out[i] = siphash13(k0, k1, values[i]);
+}
+
+/* The tokens of a gram combined (before mixing): each rotated by 13 bits per position. */
+static inline uint64_t gram_xor(const uint64_t *tokens, int64_t words) {
+    uint64_t value = tokens[0];
+    for (int64_t offset = 1; offset < words; offset++)
+        value ^= rotl(tokens[offset], (unsigned)(13 * offset));
+    return value;
+}
+
+/* The keyed fingerprint (SipHash of the gram hash, masked) of every run of `words` tokens:
+ * n - words + 1 values, or of the runs starting at `positions` when it is not NULL. */
+VECTORISED void rk_gram_fingerprints(const uint64_t *tokens, int64_t n, int64_t words,
+                          const int64_t *positions, int64_t count, uint64_t k0, uint64_t k1,
+                          uint64_t mask, uint64_t *out) {
+    if (positions == NULL) {
+        count = n - words + 1;
+        for (int64_t i = 0; i < count; i++) out[i] = tokens[i];
+        for (int64_t offset = 1; offset < words; offset++) {
+            unsigned bits = (unsigned)(13 * offset) & 63;
+            for (int64_t i = 0; i < count; i++) out[i] ^= rotl(tokens[i + offset], bits);
+        }
+    } else {
+        for (int64_t i = 0; i < count; i++) out[i] = gram_xor(tokens + positions[i], words);
+    }
+    for (int64_t i = 0; i < count; i++)
+        out[i] = siphash13(k0, k1, mix64(out[i] + (uint64_t)words)) & mask;
+}
+
+/* Positions whose value, shifted right by `shift` bits, has its low bits set in a bitmap of
+ * 2**bits bits (little-endian bit order); returns how many were written to `out`. */
+int64_t rk_bitmap_hits(const uint8_t *bitmap, int64_t bits, const uint64_t *values, int64_t n,
+                       int64_t shift, int64_t *out) {
+    const uint64_t mask = (1ULL << bits) - 1;
+    int64_t count = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t bucket = (values[i] >> shift) & mask;
+        out[count] = i;
+        count += (bitmap[bucket >> 3] >> (bucket & 7)) & 1;
+    }
+    return count;
+}

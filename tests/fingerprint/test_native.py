@@ -1,0 +1,121 @@
+"""Tests for release.fingerprint.native: the compiled kernels compute what the numpy code does."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from release.fingerprint import hashing, native
+from release.fingerprint.hashing import (
+    fold,
+    gram_fingerprints,
+    gram_hashes,
+    gram_hashes_at,
+    high_runs,
+    normalize,
+    siphash13,
+    siphash13_numpy,
+    tokenize,
+    tokenize_numpy,
+)
+from release.fingerprint.match import _Bitmap
+
+compiled = pytest.mark.skipif(native.LIBRARY is None, reason="the kernels were not compiled")
+KEY = (0x0123456789ABCDEF, 0xFEDCBA9876543210)
+
+# normalised text: words of ASCII letters, digits and UTF-8 letters, some longer than 32 bytes
+WORDS = st.lists(st.one_of(st.text("abcxyz0189éßж", min_size=1, max_size=40),
+                           st.sampled_from(["a" * 33, "b" * 8, "c" * 9, "d" * 16, "e" * 17])),
+                 max_size=60)
+GAPS = st.lists(st.integers(1, 3), min_size=61, max_size=61)
+
+
+def test_the_build_compiled_the_kernels_when_ci_requires_them() -> None:
+    if os.environ.get(native.REQUIRE_ENV) == "1":
+        assert native.LIBRARY is not None
+
+
+def test_a_missing_library_means_numpy_unless_required(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(native.REQUIRE_ENV, raising=False)
+    assert native.load(tmp_path / "absent.so") is None
+    monkeypatch.setenv(native.REQUIRE_ENV, "1")
+    with pytest.raises(RuntimeError, match=r"absent\.so cannot be loaded"):
+        native.load(tmp_path / "absent.so")
+
+
+def test_the_switch_turns_the_kernels_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(native.DISABLE_ENV, "off")
+    assert native.load() is None
+
+
+@compiled
+@settings(max_examples=300)
+@given(WORDS, GAPS, st.integers(0, 2))
+def test_tokens_agree(words: list[str], gaps: list[int], edge: int) -> None:
+    text = " " * edge + "".join(w + " " * g for w, g in zip(words, gaps, strict=False))
+    norm = text.encode("utf-8")
+    ours, reference = tokenize(norm), tokenize_numpy(norm)
+    assert ours.starts.tolist() == reference.starts.tolist()
+    assert ours.ends.tolist() == reference.ends.tolist()
+    assert ours.hashes.tolist() == reference.hashes.tolist()
+
+
+@compiled
+@settings(max_examples=300)
+@given(st.text(st.characters(codec="utf-8"), max_size=200))
+def test_raw_text_tokens_and_non_ascii_runs_agree(text: str) -> None:
+    folded = fold(text)
+    ours = tokenize(folded)
+    for reference in (tokenize_numpy(folded), tokenize_numpy(normalize(text))):
+        assert ours.hashes.tolist() == reference.hashes.tolist()
+        assert ours.starts.tolist() == reference.starts.tolist()
+    raw = text.encode("utf-8", errors="surrogatepass")
+    runs = high_runs(raw)
+    saved = native.LIBRARY
+    try:
+        native.LIBRARY = None
+        assert runs.tolist() == high_runs(raw).tolist()
+    finally:
+        native.LIBRARY = saved
+
+
+@compiled
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=50), st.integers(1, 12),
+       st.integers(0, 2**64 - 1))
+def test_prf_and_gram_fingerprints_agree(values: list[int], n: int, mask: int) -> None:
+    hashes = np.array(values, dtype=np.uint64)
+    assert siphash13(KEY, hashes).tolist() == siphash13_numpy(KEY, hashes).tolist()
+    every = siphash13_numpy(KEY, gram_hashes(hashes, n)) & np.uint64(mask)
+    assert gram_fingerprints(hashes, n, KEY, mask).tolist() == every.tolist()
+    positions = np.arange(0, every.shape[0], 3, dtype=np.int64)
+    at = siphash13_numpy(KEY, gram_hashes_at(hashes, positions, n)) & np.uint64(mask)
+    assert gram_fingerprints(hashes, n, KEY, mask, positions).tolist() == at.tolist()
+
+
+@compiled
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=200), st.lists(st.integers(0, 2**64 - 1),
+                                                                    max_size=200))
+def test_bitmap_hits_agree(stored: list[int], queried: list[int]) -> None:
+    bitmap = _Bitmap(np.array(stored, dtype=np.uint64))
+    values = np.array(queried + stored, dtype=np.uint64)
+    hits = bitmap.hits(values)
+    assert set(range(len(queried), len(values))) <= set(hits.tolist())  # no false negatives
+    saved = native.LIBRARY
+    try:
+        native.LIBRARY = None
+        assert hits.tolist() == bitmap.hits(values).tolist()
+    finally:
+        native.LIBRARY = saved
+
+
+def test_numpy_fallback_finds_the_same_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = normalize("The quick brown fox, jumps over the lazy dog " * 3 + "x" * 40)
+    expected = tokenize(text).hashes.tolist()
+    monkeypatch.setattr(native, "LIBRARY", None)
+    assert hashing.tokenize(text).hashes.tolist() == expected
