@@ -152,3 +152,18 @@ def test_jsonl_bad_line_still_names_its_number(tmp_path: Path) -> None:
                         sensitive_fields=(), record="line")
     with pytest.raises(InputError, match="line 2"):
         list(iter_records(source))
+
+
+@pytest.mark.parametrize("id_field", ["id", "number", None, "absent"])
+def test_arrow_batches_give_the_records_the_row_path_gives(tmp_path: Path,
+                                                           id_field: str | None) -> None:
+    rows = [{"id": "a", "number": 1, "text": "one", "title": None, "name": "Ann"},
+            {"id": None, "number": None, "text": None, "title": "two", "name": None},
+            {"id": "c", "number": 3, "text": "three", "title": "", "name": "Cy"}]
+    path = tmp_path / "data.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    src = DataSource(path=path, format="parquet", id_field=id_field,
+                     text_fields=("text", "title"), sensitive_fields=("name",), record="line")
+    (batch,) = sources.iter_batches(src)
+    assert list(batch.records()) == [sources._record(src, row) for row in rows]
+    assert sources.RecordBatch.of(list(batch.records())) == batch

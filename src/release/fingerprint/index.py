@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from release.fingerprint.hashing import (
     tokenize,
 )
 from release.fingerprint.keys import IndexKey
-from release.fingerprint.sources import Record, dataset_files, iter_records
+from release.fingerprint.sources import Record, RecordBatch, dataset_files, iter_batches
 from release.hashing import sha256_file
 from release.progress import Progress, SilentProgress
 
@@ -230,19 +230,26 @@ def _pack_checks(token_checks: U64, sampled: np.ndarray, position: np.ndarray,
     return packed
 
 
+def batch_record_ids(batch: RecordBatch, key: IndexKey) -> list[str]:
+    """`record_id` of every record of a batch (content is regrouped only when ids are missing)."""
+    if all(given is not None for given in batch.ids):
+        return cast(list[str], batch.ids)
+    return [record_id(record, key) for record in batch.records()]
+
+
 def _records_in_batches(sources: Iterable[tuple[int, DataSource]], key: IndexKey,
                         builder: _Builder, progress_step: Any) -> Iterator[None]:
     texts: list[tuple[int, str]] = []
     sensitive: list[tuple[int, str]] = []
     size = 0
     for _, source in sources:
-        for record in iter_records(source):
-            number = len(builder.record_ids)
-            builder.record_ids.append(record_id(record, key))
-            for text in record.texts:
-                texts.append((number, text))
-                size += len(text)
-            sensitive.extend((number, value) for value in record.sensitive)
+        for batch in iter_batches(source):
+            first = len(builder.record_ids)
+            builder.record_ids.extend(batch_record_ids(batch, key))
+            texts.extend(zip([first + n for n in batch.text_records], batch.texts, strict=True))
+            sensitive.extend(zip([first + n for n in batch.sensitive_records], batch.sensitive,
+                                 strict=True))
+            size += sum(map(len, batch.texts))
             if size >= BATCH_BYTES:
                 builder.add_batch(texts, sensitive)
                 progress_step(size)

@@ -82,7 +82,8 @@ def _merge_spans(starts: np.ndarray, ends: np.ndarray, records: np.ndarray,
     return hits
 
 
-BITMAP_SPARSITY = 8  # log2 of the bits per value: one false positive in about 256
+BITMAP_SPARSITY = 6  # log2 of the bits per value: one false positive in about 64 (a sparser
+# bitmap lets fewer through but stops fitting the cache, which costs more than it saves)
 MAX_BITMAP_BITS = 29  # 64 MiB; beyond that the bitmap fills up and lets more through
 
 

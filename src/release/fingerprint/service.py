@@ -67,16 +67,18 @@ def ensure_index(config: Config, progress: Progress) -> IndexStatus:
     """The loaded index; built first when missing or stale and the data is readable here."""
     readable = sources_readable(config)
     meta = None
-    reason: str | None = "there is no index yet"
+    unusable = "there is no index yet"
     if (config.data.index / "meta.json").exists():
         found = stored_format(config.data.index)
         if isinstance(found, int) and found != INDEX_FORMAT:
-            reason = f"it is in index format {found}; this version of release reads {INDEX_FORMAT}"
+            unusable = f"it is in index format {found}; this version of release reads " \
+                       f"{INDEX_FORMAT}"
         else:
             meta = read_meta(config.data.index)  # a corrupt one is an input error
     if meta is None and not readable:
-        raise _cannot_use(config, reason)
+        raise _cannot_use(config, unusable)
     key, created = load_key(config.data.key_file, create=readable)
+    reason: str | None = unusable
     if meta is not None:
         reason = _stale_reason(meta, config)
         if reason is None and meta.key_id != key.key_id and readable:

@@ -7,7 +7,7 @@ import gzip
 import io
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +19,7 @@ from release.config import DataSource
 from release.errors import InputError
 
 JSON_READ_CHUNK = 1 << 20
+BATCH_RECORDS = 4096
 MAX_JSON_RECORD = 64 << 20  # one JSON record larger than this is refused, not buffered forever
 csv.field_size_limit(MAX_JSON_RECORD)
 
@@ -30,6 +31,47 @@ class Record:
     id: str | None
     texts: tuple[str, ...]
     sensitive: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RecordBatch:
+    """Consecutive records read together: each record's id (None where it has none), and their
+    text and sensitive values flattened, each with the number of its record in the batch."""
+
+    ids: list[str | None]
+    texts: list[str]
+    text_records: list[int]
+    sensitive: list[str]
+    sensitive_records: list[int]
+
+    @classmethod
+    def of(cls, records: Sequence[Record]) -> RecordBatch:
+        batch = cls([r.id for r in records], [], [], [], [])
+        for number, record in enumerate(records):
+            batch.texts.extend(record.texts)
+            batch.text_records.extend([number] * len(record.texts))
+            batch.sensitive.extend(record.sensitive)
+            batch.sensitive_records.extend([number] * len(record.sensitive))
+        return batch
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def records(self) -> Iterator[Record]:
+        texts: list[list[str]] = [[] for _ in self.ids]
+        sensitive: list[list[str]] = [[] for _ in self.ids]
+        for number, text in zip(self.text_records, self.texts, strict=True):
+            texts[number].append(text)
+        for number, value in zip(self.sensitive_records, self.sensitive, strict=True):
+            sensitive[number].append(value)
+        for record_id, own_texts, own_sensitive in zip(self.ids, texts, sensitive, strict=True):
+            yield Record(record_id, tuple(own_texts), tuple(own_sensitive))
+
+
+def _grouped(records: Iterable[Record]) -> Iterator[RecordBatch]:
+    iterator = iter(records)
+    while chunk := list(itertools.islice(iterator, BATCH_RECORDS)):
+        yield RecordBatch.of(chunk)
 
 
 def _compression(path: Path) -> str | None:
@@ -98,13 +140,68 @@ def _plain_arrow_type(kind: Any) -> bool:
                 or pa.types.is_int64(kind) or pa.types.is_boolean(kind) or pa.types.is_null(kind))
 
 
-def _jsonl_columnar(source: DataSource) -> Iterator[Record]:
+def _columns(source: DataSource) -> list[str]:
+    return list(dict.fromkeys([*source.text_fields, *source.sensitive_fields,
+                               *([source.id_field] if source.id_field else [])]))
+
+
+def _flat_values(source: DataSource, batch: Any, fields: tuple[str, ...]
+                 ) -> tuple[list[str], list[int]] | None:
+    """The string values of `fields` in record order, with their record numbers; None when a
+    field holds anything but strings (those take the row path)."""
+    import pyarrow as pa
+
+    columns = []
+    for name in fields:
+        if name not in batch.schema.names:
+            continue
+        column = batch.column(name)
+        if pa.types.is_null(column.type):
+            continue
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            return None
+        columns.append(column.to_pylist())
+    if len(columns) == 1:
+        values = columns[0]
+        numbers = [n for n, v in enumerate(values) if v is not None]
+        return [values[n] for n in numbers], numbers
+    flat: list[str] = []
+    numbers = []
+    for number, row in enumerate(zip(*columns, strict=True)):
+        for value in row:
+            if value is not None:
+                flat.append(value)
+                numbers.append(number)
+    return flat, numbers
+
+
+def _arrow_batch(source: DataSource, batch: Any) -> RecordBatch:
+    """An Arrow record batch as records: string columns straight from Arrow, anything else
+    through the row path (so every value reads exactly as `json.loads` would give it)."""
+    import pyarrow as pa
+
+    texts = _flat_values(source, batch, source.text_fields)
+    sensitive = _flat_values(source, batch, source.sensitive_fields)
+    ids: list[str | None] | None = [None] * batch.num_rows
+    if source.id_field and source.id_field in batch.schema.names:
+        column = batch.column(source.id_field)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            ids = column.to_pylist()
+        elif pa.types.is_int64(column.type):
+            ids = [None if v is None else str(v) for v in column.to_pylist()]
+        else:
+            ids = None
+    if texts is None or sensitive is None or ids is None:
+        return RecordBatch.of([_record(source, row) for row in batch.to_pylist()])
+    return RecordBatch(ids, texts[0], texts[1], sensitive[0], sensitive[1])
+
+
+def _jsonl_columnar(source: DataSource) -> Iterator[RecordBatch]:
     """JSON Lines parsed by Arrow's reader a block at a time, on one thread."""
     import pyarrow as pa
     import pyarrow.json as pa_json
 
-    columns = list(dict.fromkeys([*source.text_fields, *source.sensitive_fields,
-                                  *([source.id_field] if source.id_field else [])]))
+    columns = _columns(source)
     options = pa_json.ReadOptions(use_threads=False, block_size=JSON_READ_CHUNK)
     try:
         with open_binary(source.path) as stream:
@@ -112,24 +209,23 @@ def _jsonl_columnar(source: DataSource) -> Iterator[Record]:
                 selected = batch.select([c for c in columns if c in batch.schema.names])
                 if not all(_plain_arrow_type(f.type) for f in selected.schema):
                     raise _NotColumnar
-                for row in selected.to_pylist():
-                    yield _record(source, row)
+                yield _arrow_batch(source, selected)
     except pa.ArrowException:
         raise _NotColumnar from None
 
 
-def _jsonl(source: DataSource) -> Iterator[Record]:
+def _jsonl(source: DataSource) -> Iterator[RecordBatch]:
     """Arrow's reader while the file fits it; from where it stopped, one `json.loads` per line
     (which also gives the line number of a bad line)."""
     done = 0
     try:
-        for record in _jsonl_columnar(source):
-            yield record
-            done += 1
+        for batch in _jsonl_columnar(source):
+            yield batch
+            done += len(batch)
         return
     except _NotColumnar:
         pass
-    yield from itertools.islice(_jsonl_rows(source), done, None)
+    yield from _grouped(itertools.islice(_jsonl_rows(source), done, None))
 
 
 def _jsonl_rows(source: DataSource) -> Iterator[Record]:
@@ -191,15 +287,14 @@ def _delimited(source: DataSource, delimiter: str) -> Iterator[Record]:
             yield _record(source, row)
 
 
-def _arrow_batches(path: Path, columns: list[str]) -> Iterator[list[dict[str, Any]]]:
+def _arrow_batches(path: Path, columns: list[str]) -> Iterator[Any]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     if path.suffix.lower() == ".parquet":
         parquet = pq.ParquetFile(path)
         present = [c for c in columns if c in parquet.schema_arrow.names]
-        for batch in parquet.iter_batches(batch_size=4096, columns=present):
-            yield batch.to_pylist()
+        yield from parquet.iter_batches(batch_size=BATCH_RECORDS, columns=present)
         return
     with pa.memory_map(str(path)) as stream:
         try:
@@ -210,20 +305,17 @@ def _arrow_batches(path: Path, columns: list[str]) -> Iterator[list[dict[str, An
             file_reader = pa.ipc.open_file(stream)
             batches = (file_reader.get_batch(i) for i in range(file_reader.num_record_batches))
         for batch in batches:
-            present = [c for c in columns if c in batch.schema.names]
-            yield batch.select(present).to_pylist()
+            yield batch.select([c for c in columns if c in batch.schema.names])
 
 
-def _columnar(source: DataSource, files: list[Path]) -> Iterator[Record]:
+def _columnar(source: DataSource, files: list[Path]) -> Iterator[RecordBatch]:
     import pyarrow as pa
 
-    columns = list(dict.fromkeys([*source.text_fields, *source.sensitive_fields,
-                                  *([source.id_field] if source.id_field else [])]))
+    columns = _columns(source)
     for path in files:
         try:
-            for rows in _arrow_batches(path, columns):
-                for row in rows:
-                    yield _record(source, row)
+            for batch in _arrow_batches(path, columns):
+                yield _arrow_batch(source, batch)
         except (pa.ArrowException, OSError) as exc:
             raise InputError(f"cannot read as Arrow/Parquet ({type(exc).__name__})",
                              path=path) from None
@@ -246,13 +338,20 @@ def dataset_files(folder: Path) -> list[Path]:
 
 def iter_records(source: DataSource) -> Iterator[Record]:
     """Every record of a source, streamed; bad data raises InputError naming the file."""
+    for batch in iter_batches(source):
+        yield from batch.records()
+
+
+def iter_batches(source: DataSource) -> Iterator[RecordBatch]:
+    """The records of a source in batches, streamed (Arrow-backed sources without a Python
+    object per record); bad data raises InputError naming the file."""
     try:
         if source.format == "jsonl":
             yield from _jsonl(source)
         elif source.format == "json":
-            yield from _json_array(source)
+            yield from _grouped(_json_array(source))
         elif source.format in ("csv", "tsv"):
-            yield from _delimited(source, "," if source.format == "csv" else "\t")
+            yield from _grouped(_delimited(source, "," if source.format == "csv" else "\t"))
         elif source.format == "parquet":
             yield from _columnar(source, [source.path])
         elif source.format == "hf-dataset":
@@ -261,7 +360,7 @@ def iter_records(source: DataSource) -> Iterator[Record]:
                 raise InputError("no .arrow files in this dataset folder", path=source.path)
             yield from _columnar(source, files)
         elif source.format == "txt":
-            yield from _txt(source)
+            yield from _grouped(_txt(source))
         else:
             raise InputError(f"unknown source format {source.format!r}", path=source.path)
     except (OSError, EOFError, zstandard.ZstdError) as exc:
