@@ -16,12 +16,13 @@ from pathlib import Path
 from common import doc_texts, say, synthetic_records, timed, vocabulary, write_project
 
 from release.config import load_config
+from release.extract import Segment, extract_file
 from release.fingerprint.index import build_index, load_index
 from release.fingerprint.keys import IndexKey
 from release.fingerprint.match import Matcher
+from release.inventory import classify_kind
 
 SLICE_CHARS = 60
-PIECE = 1 << 20
 ROUNDS = 3
 
 
@@ -45,11 +46,13 @@ def artifacts(folder: Path, megabytes: int, records: Path, planted: int, seed: i
 
 
 def our_scan(matcher: Matcher, files: list[Path]) -> int:
+    """What `release scan` does with a text file: the extractor's pieces, matched."""
     found = 0
     for path in files:
-        text = path.read_text(errors="replace")
-        for start in range(0, len(text), PIECE):
-            hits, _ = matcher.match([text[max(0, start - 4096): start + PIECE]])
+        for segment in extract_file(path, path.name, classify_kind(path.name),
+                                    path.stat().st_size):
+            assert isinstance(segment, Segment)
+            hits, _ = matcher.match([segment.text])
             found += len(hits)
     return found
 

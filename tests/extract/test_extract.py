@@ -31,7 +31,7 @@ def extract(path: Path) -> list[Segment | Problem]:
 
 
 def texts(path: Path) -> list[tuple[str | None, str]]:
-    return [(s.member, s.text) for s in extract(path) if isinstance(s, Segment)]
+    return [(s.member, str(s.decoded().text)) for s in extract(path) if isinstance(s, Segment)]
 
 
 def problems(path: Path) -> list[Problem]:
@@ -172,3 +172,34 @@ def test_corrupt_and_unknown_data_are_problems(tmp_path: Path) -> None:
     assert problems(write(tmp_path, "bad.zip", b"PK\x03\x04" + bytes(30)))
     truncated = write(tmp_path, "t.safetensors", struct.pack("<Q", 10**9) + b"{")
     assert problems(truncated)
+
+
+def test_long_utf8_text_is_cut_between_characters_with_overlap_and_line_numbers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from release.extract import text as text_module
+
+    monkeypatch.setattr(text_module, "TEXT_PIECE_CHARS", 64)
+    monkeypatch.setattr(text_module, "PIECE_OVERLAP_CHARS", 16)
+    lines = [f"Zeile {n} über Grüße ✓ {'é' * (n % 7)}" for n in range(60)]
+    content = "\n".join(lines) + "\n"
+    path = write(tmp_path, "notes.txt", content.encode("utf-8"))
+    pieces = [s for s in extract(path) if isinstance(s, Segment)]
+    assert len(pieces) > 10 and all(isinstance(p.text, bytes) for p in pieces)
+    decoded = [str(p.decoded().text) for p in pieces]
+    assert all("\ufffd" not in piece for piece in decoded)  # never cut inside a character
+    covered = decoded[0]
+    for piece in decoded[1:]:  # each piece starts inside the one before: nothing is skipped
+        overlap = next(n for n in range(min(len(piece), len(covered)), 0, -1)
+                       if covered.endswith(piece[:n]))
+        assert overlap >= 8
+        covered += piece[overlap:]
+    assert covered == content
+    for piece, text in zip(pieces, decoded, strict=True):
+        first_line = text.split("\n", 1)[0]
+        assert piece.line is not None and lines[piece.line - 1].endswith(first_line)
+
+
+def test_text_in_other_encodings_is_decoded(tmp_path: Path) -> None:
+    path = write(tmp_path, "notes.txt", PHRASE.encode("utf-16"))
+    (segment,) = [s for s in extract(path) if isinstance(s, Segment)]
+    assert segment.text == PHRASE

@@ -36,7 +36,7 @@ class _Tally:
 def _line_of(segment: Segment, char: int | None) -> int | None:
     if segment.line is None or char is None:
         return segment.line
-    return segment.line + segment.text.count("\n", 0, char)
+    return segment.line + str(segment.text).count("\n", 0, char)
 
 
 def _char_span(spans: list[tuple[int, int]], start: int, end: int) -> tuple[int, int] | None:
@@ -92,23 +92,22 @@ class LeakScanner:
     def _match(self, batch: list[Segment], tallies: dict[str | None, _Tally]
                ) -> None:
         text_hits, sensitive_hits = self.matcher.match([s.text for s in batch])
-        spans: dict[int, list[tuple[int, int]]] = {}
+        located: dict[int, tuple[Segment, list[tuple[int, int]]]] = {}
+
+        def locate(piece: int) -> tuple[Segment, list[tuple[int, int]]]:
+            """The piece as str with its word spans (only pieces with a hit pay for this)."""
+            if piece not in located:
+                segment = batch[piece].decoded()
+                located[piece] = segment, word_spans(str(segment.text))
+            return located[piece]
+
         for hit in text_hits:
-            self._add_text(batch[hit.piece], self._spans(spans, batch, hit.piece), hit, tallies)
+            self._add_text(*locate(hit.piece), hit, tallies)
         seen: set[tuple[int, int]] = set()
         for sensitive in sensitive_hits:
             first = (sensitive.piece, sensitive.start) not in seen  # one value, many records
             seen.add((sensitive.piece, sensitive.start))
-            self._add_sensitive(batch[sensitive.piece],
-                                self._spans(spans, batch, sensitive.piece), sensitive, tallies,
-                                new_value=first)
-
-    @staticmethod
-    def _spans(cache: dict[int, list[tuple[int, int]]], batch: list[Segment], piece: int
-               ) -> list[tuple[int, int]]:
-        if piece not in cache:
-            cache[piece] = word_spans(batch[piece].text)
-        return cache[piece]
+            self._add_sensitive(*locate(sensitive.piece), sensitive, tallies, new_value=first)
 
     def _tally(self, segment: Segment, spans: list[tuple[int, int]], start: int, end: int,
                tallies: dict[str | None, _Tally]) -> tuple[_Tally, int, int | None]:

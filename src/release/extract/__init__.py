@@ -21,11 +21,18 @@ PIECE_OVERLAP_CHARS = 16 << 10  # ...overlapping by this much, so no run is cut
 
 @dataclass(frozen=True)
 class Segment:
-    """A piece of text found in a file: where (member) and on which line it starts."""
+    """A piece of text found in a file: where (member) and on which line it starts. Plain
+    UTF-8 text files come as bytes (matched without decoding); everything else as str."""
 
-    text: str
+    text: str | bytes
     member: str | None = None
     line: int | None = None  # line of the file on which `text` starts, when meaningful
+
+    def decoded(self) -> Segment:
+        """The same segment as str (invalid UTF-8 read as U+FFFD, as the matcher reads it)."""
+        if isinstance(self.text, str):
+            return self
+        return Segment(self.text.decode("utf-8", errors="replace"), self.member, self.line)
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,13 @@ def untokenize(text: str) -> str:
 
 
 def stream_text(handle: IO[bytes], context: Context, head: bytes) -> Iterator[Segment]:
-    """A text file as overlapping pieces of at most TEXT_PIECE_CHARS, each with its first line."""
-    decoder = codecs.getincrementaldecoder(detect_encoding(head))(errors="replace")
+    """A text file as overlapping pieces of at most TEXT_PIECE_CHARS, each with its first line.
+    UTF-8 (the usual case) stays bytes, cut between characters; other encodings are decoded."""
+    encoding = detect_encoding(head)
+    if encoding == "utf-8":
+        yield from _utf8_pieces(handle, context)
+        return
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     carry = ""
     line = 1
     while True:
@@ -60,6 +65,33 @@ def stream_text(handle: IO[bytes], context: Context, head: bytes) -> Iterator[Se
             carry = keep
         else:
             carry = text
+
+
+def _character_start(data: bytes, at: int) -> int:
+    """The start of the UTF-8 character that byte `at` belongs to (at most 3 bytes back)."""
+    floor = max(0, at - 3)
+    while at > floor and data[at] & 0xC0 == 0x80:
+        at -= 1
+    return at
+
+
+def _utf8_pieces(handle: IO[bytes], context: Context) -> Iterator[Segment]:
+    data = b""
+    line = 1
+    while True:
+        raw = handle.read(TEXT_PIECE_CHARS)
+        data += raw
+        if raw and len(data) < TEXT_PIECE_CHARS:
+            continue
+        # before EOF the last character may be incomplete: it starts the next piece instead
+        piece = data[:_character_start(data, len(data) - 1)] if raw else data
+        if piece.strip():
+            yield Segment(piece, context.member, line)
+        if not raw:
+            return
+        keep = _character_start(piece, max(0, len(piece) - PIECE_OVERLAP_CHARS))
+        line += piece.count(b"\n", 0, keep)
+        data = data[keep:]
 
 
 def text_segments(text: str, context: Context) -> Iterator[Segment]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -100,16 +102,18 @@ def normalize(text: str) -> bytes:
     return fold(text).translate(_FOLD_TABLE)
 
 
-def normalize_many(texts: list[str]) -> tuple[bytes, list[int]]:
-    """Fold texts into one buffer, separated by spaces, and the byte offset at which each text
-    starts: the tokenizer's input (one call, not one per text, when they are all ASCII)."""
-    joined = " ".join(texts)
-    if joined.isascii():
-        offsets = [0]
-        for text in texts[:-1]:
-            offsets.append(offsets[-1] + len(text) + 1)
-        return joined.encode("ascii"), offsets
-    pieces = [fold(text) for text in texts]
+def normalize_many(texts: Sequence[str | bytes]) -> tuple[bytes, list[int]]:
+    """Fold texts (str, or UTF-8 bytes) into one buffer, separated by spaces, and the byte
+    offset at which each starts: the tokenizer's input (one call, not one per text, when they
+    are all ASCII str)."""
+    if all(isinstance(text, str) for text in texts):
+        joined = " ".join(cast(Sequence[str], texts))
+        if joined.isascii():
+            offsets = [0]
+            for text in texts[:-1]:
+                offsets.append(offsets[-1] + len(text) + 1)
+            return joined.encode("ascii"), offsets
+    pieces = [fold(text) if isinstance(text, str) else fold_utf8(text) for text in texts]
     offsets = [0]
     for piece in pieces[:-1]:
         offsets.append(offsets[-1] + len(piece) + 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,7 +132,9 @@ class Matcher:
         self.first_tokens = _Bitmap(index.sensitive_first)
         self.scratch = Scratch()
 
-    def match(self, pieces: list[str]) -> tuple[list[TextHit], list[SensitiveHit]]:
+    def match(self, pieces: Sequence[str | bytes]
+              ) -> tuple[list[TextHit], list[SensitiveHit]]:
+        """Hits in each piece (str, or UTF-8 bytes), by piece number and token range."""
         buffer, starts = normalize_many(pieces)
         tokens = tokenize_norm(buffer, self.scratch)
         count = len(tokens)
