@@ -7,10 +7,14 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from release.config import load_config
 from release.errors import ConfigError, UsageError
+from release.fingerprint.hashing import siphash13
 from release.fingerprint.index import INDEX_FORMAT
 from release.fingerprint.keys import KEY_ENV
 from release.fingerprint.service import ensure_index
@@ -139,3 +143,34 @@ def test_an_index_in_an_older_format_is_rebuilt_or_refused(config_path: Path) ->
     (config_path.parent / "train.jsonl").rename(config_path.parent / "gone.jsonl")
     with pytest.raises(UsageError, match=r"index format 1.*where the data lives"):
         ensure_index(config, SilentProgress())
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(st.sampled_from("ab Zé,.!-_ \n"), max_size=60), max_size=30),
+       st.integers(1, 8))
+def test_sensitive_values_are_kept_exactly_when_long_enough_and_short_enough(
+        values: list[str], min_chars: int) -> None:
+    from release.fingerprint.hashing import gram_hashes, normalize, tokenize
+    from release.fingerprint.index import (
+        MAX_SENSITIVE_TOKENS,
+        IndexParams,
+        _Builder,
+    )
+    from release.fingerprint.keys import IndexKey
+
+    key = IndexKey(b"k" * 32, "test")
+    builder = _Builder(IndexParams.for_checks(12, min_chars), key)
+    builder.add_batch([], list(enumerate(values)))
+    expected = []  # the definition, one value at a time
+    for record, value in enumerate(values):
+        norm = normalize(value)
+        tokens = tokenize(norm)
+        if len(norm.strip()) >= min_chars and 0 < len(tokens) <= MAX_SENSITIVE_TOKENS:
+            whole = int(gram_hashes(tokens.hashes, len(tokens))[0])
+            expected.append((record, len(tokens), whole))
+    units = [tuple(u) for part in builder.sensitive_units for u in part.tolist()]
+    assert units == [(record, n) for record, n, _ in expected]
+    if expected:
+        hashes = np.array([whole for _, _, whole in expected], dtype=np.uint64)
+        assert np.concatenate(builder.sensitive).tolist() == \
+            siphash13(key.sip("sensitive"), hashes).tolist()

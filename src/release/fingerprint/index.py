@@ -21,8 +21,7 @@ from release.errors import ConfigError, InputError, UsageError, display_path
 from release.fingerprint.hashing import (
     U64,
     gram_fingerprints,
-    gram_hashes,
-    normalize,
+    gram_hashes_at,
     normalize_many,
     siphash13,
     tokenize,
@@ -186,30 +185,34 @@ class _Builder:
                                         counts[unit_of[sampled]], p))
 
     def _add_sensitive(self, values: list[tuple[int, str]]) -> None:
+        """Each value of enough characters and at most MAX_SENSITIVE_TOKENS words, as the keyed
+        hash of its whole word run, all values of a batch hashed together."""
         p = self.params
-        fps, firsts, units = [], [], []
-        for record, value in values:
-            norm = normalize(value)
-            if len(norm.strip()) < p.min_sensitive_chars:
-                continue
-            tokens = tokenize(norm)
-            n = len(tokens)
-            if n == 0 or n > MAX_SENSITIVE_TOKENS:
-                continue
-            fps.append(int(sensitive_value_hash(tokens.hashes)))
-            firsts.append(int(tokens.hashes[0]))
-            units.append((record, n))
-        if fps:
-            raw = np.array(fps, dtype=np.uint64)
-            self.sensitive.append(siphash13(self.key.sip("sensitive"), raw))
-            first = siphash13(self.key.sip("token"), np.array(firsts, dtype=np.uint64))
-            self.sensitive_first.append(first >> np.uint64(32))
-            self.sensitive_units.append(np.array(units, dtype=np.uint32).reshape(-1, 2))
-
-
-def sensitive_value_hash(token_hashes: U64) -> np.uint64:
-    """The unkeyed hash of a whole value's token run (the same as a gram of its length)."""
-    return np.uint64(gram_hashes(token_hashes, token_hashes.shape[0])[0])
+        buffer, offsets = normalize_many([value for _, value in values])
+        tokens = tokenize(buffer)
+        if len(tokens) == 0:
+            return
+        first = np.searchsorted(tokens.starts, np.array(offsets))
+        count = np.diff(np.append(first, len(tokens)))
+        has_words = count > 0
+        last = np.clip(first + count - 1, 0, len(tokens) - 1)
+        # the normalised value's length without its leading and trailing separators
+        chars = np.where(has_words, tokens.ends[last]
+                         - tokens.starts[np.minimum(first, len(tokens) - 1)], 0)
+        kept = np.flatnonzero(has_words & (count <= MAX_SENSITIVE_TOKENS)
+                              & (chars >= p.min_sensitive_chars))
+        if kept.size == 0:
+            return
+        whole = np.empty(kept.size, dtype=np.uint64)
+        for length in np.unique(count[kept]).tolist():
+            group = np.flatnonzero(count[kept] == length)
+            whole[group] = gram_hashes_at(tokens.hashes, first[kept[group]], length)
+        self.sensitive.append(siphash13(self.key.sip("sensitive"), whole))
+        first_prf = siphash13(self.key.sip("token"), tokens.hashes[first[kept]])
+        self.sensitive_first.append(first_prf >> np.uint64(32))
+        records = np.array([record for record, _ in values], dtype=np.uint32)
+        self.sensitive_units.append(np.stack([records[kept], count[kept].astype(np.uint32)],
+                                             axis=1))
 
 
 def _pack_checks(token_checks: U64, sampled: np.ndarray, position: np.ndarray,
