@@ -23,7 +23,7 @@ from release.fingerprint.hashing import (
     tokenize,
     tokenize_numpy,
 )
-from release.fingerprint.match import _Bitmap
+from release.fingerprint.match import _Bitmap, _SortedSet
 
 compiled = pytest.mark.skipif(native.LIBRARY is None, reason="the kernels were not compiled")
 KEY = (0x0123456789ABCDEF, 0xFEDCBA9876543210)
@@ -119,3 +119,15 @@ def test_numpy_fallback_finds_the_same_tokens(monkeypatch: pytest.MonkeyPatch) -
     expected = tokenize(text).hashes.tolist()
     monkeypatch.setattr(native, "LIBRARY", None)
     assert hashing.tokenize(text).hashes.tolist() == expected
+
+
+@compiled
+@given(st.lists(st.integers(0, 2**16 - 1), max_size=300), st.lists(st.integers(0, 2**16 - 1),
+                                                                   max_size=50))
+def test_sorted_ranges_agree(stored: list[int], queried: list[int]) -> None:
+    values = np.sort(np.array(stored, dtype=np.uint64))  # 16-bit values: many repeats
+    sorted_set = _SortedSet(values, 16)
+    queries = np.array(queried + stored[:20], dtype=np.uint64)
+    lo, hi = sorted_set.ranges(queries)
+    assert lo.tolist() == np.searchsorted(values, queries, side="left").tolist()
+    assert hi.tolist() == np.searchsorted(values, queries, side="right").tolist()

@@ -116,6 +116,35 @@ class _Bitmap:
         return out[:count].copy()
 
 
+class _SortedSet:
+    """A sorted array of values with a directory of its top bits, for finding where each
+    query's equal values lie: a short search per query instead of one over the whole array."""
+
+    def __init__(self, values: U64, value_bits: int) -> None:
+        self.values = np.ascontiguousarray(values, dtype=np.uint64)
+        count = self.values.shape[0]
+        directory_bits = max(1, min(value_bits, int(np.ceil(np.log2(max(count, 2)))) - 2))
+        self.shift = value_bits - directory_bits
+        self.buckets = 1 << directory_bits
+        self.directory = np.searchsorted(self.values >> np.uint64(self.shift),
+                                         np.arange(self.buckets + 1, dtype=np.uint64)
+                                         ).astype(np.int64)
+
+    def ranges(self, queries: U64) -> tuple[np.ndarray, np.ndarray]:
+        """[lo, hi) of the values equal to each query."""
+        library = native.LIBRARY
+        if library is None:
+            return (np.searchsorted(self.values, queries, side="left"),
+                    np.searchsorted(self.values, queries, side="right"))
+        queries = np.ascontiguousarray(queries, dtype=np.uint64)
+        lo = np.empty(queries.shape[0], dtype=np.int64)
+        hi = np.empty(queries.shape[0], dtype=np.int64)
+        library.rk_sorted_ranges(self.values.ctypes.data, self.directory.ctypes.data,
+                                 self.buckets, self.shift, queries.ctypes.data,
+                                 queries.shape[0], lo.ctypes.data, hi.ctypes.data)
+        return lo, hi
+
+
 class Matcher:
     """Finds training text and sensitive values in batches of text pieces."""
 
@@ -129,6 +158,8 @@ class Matcher:
         self.fingerprint_mask = np.uint64((1 << (8 * p.fingerprint_bytes)) - 1)
         self.check_mask = np.uint64((1 << p.check_bits) - 1)
         self.grams = _Bitmap(index.sorted_fingerprints)
+        self.stored_grams = _SortedSet(index.sorted_fingerprints, 8 * p.fingerprint_bytes)
+        self.stored_values = _SortedSet(index.sensitive_sorted, 64)
         self.first_tokens = _Bitmap(index.sensitive_first)
         self.scratch = Scratch()
 
@@ -164,8 +195,7 @@ class Matcher:
             if pos.size == 0:
                 continue
             values = siphash13(self.sensitive_key, gram_hashes_at(hashes, pos, length))
-            lo = np.searchsorted(index.sensitive_sorted, values, side="left")
-            hi = np.searchsorted(index.sensitive_sorted, values, side="right")
+            lo, hi = self.stored_values.ranges(values)
             owner, stored = _expand(lo, hi)
             units = index.sensitive_units[index.sensitive_order[stored]]
             for at, unit in zip(pos[owner], units, strict=True):
@@ -187,8 +217,7 @@ class Matcher:
         query = query[pieces.of(query) == pieces.of(query + k - 1)]
         if query.size == 0:
             return []
-        lo = np.searchsorted(index.sorted_fingerprints, fingerprints[query], side="left")
-        hi = np.searchsorted(index.sorted_fingerprints, fingerprints[query], side="right")
+        lo, hi = self.stored_grams.ranges(fingerprints[query])
         hi = np.minimum(hi, lo + MAX_STORED_PER_GRAM)
         owner, sorted_slot = _expand(lo, hi)
         if owner.size == 0:
