@@ -76,8 +76,9 @@ def main() -> None:
     unrelated_mb = sum(len(t) for t in unrelated) / 1e6
     say(f"corpus: {len(records)} records from Python's library; unrelated text: "
         f"{unrelated_mb:.1f} MB of Debian docs")
-    say(f"{'words':>5} {'k':>3} {'s':>3} {'fp B':>4} {'index/text':>10} {'index/file':>10} "
-        f"{'build MB/s':>10} {'planted':>8} {'true hits':>9} {'chance/MB':>9}")
+    say(f"{'words':>5} {'k':>3} {'s':>3} {'fp B':>4} {'index/text':>10} {'(fp+checks+ids)':>17} "
+        f"{'index/file':>10} {'build MB/s':>10} {'planted':>8} {'true hits':>9} "
+        f"{'chance/MB':>9}")
     for guarantee in args.guarantees:
         with tempfile.TemporaryDirectory() as tmp:
             config = load_config(write_project(Path(tmp), records, min_match_words=guarantee))
@@ -85,6 +86,10 @@ def main() -> None:
             meta = build_index(config, key)
             seconds = time.perf_counter() - start
             size = index_size(config.data.index)
+            parts = [sum((config.data.index / name).stat().st_size for name in names)
+                     / meta.text_bytes
+                     for names in (["fingerprints.npy"], ["checks.npy"],
+                                   ["records.json", "units.npy"])]
             file_bytes = (Path(tmp) / "train.jsonl").stat().st_size
             matcher = Matcher(load_index(config.data.index, key))
             truth = true_grams(records, guarantee)
@@ -113,7 +118,8 @@ def main() -> None:
             found_plants = len(found)
             p = meta.params
             say(f"{guarantee:>5} {p.gram_words:>3} {p.stride:>3} {p.fingerprint_bytes:>4} "
-                f"{size / meta.text_bytes:>10.3f} {size / file_bytes:>10.3f} "
+                f"{size / meta.text_bytes:>10.3f} {'+'.join(f'{x:.3f}' for x in parts):>17} "
+                f"{size / file_bytes:>10.3f} "
                 f"{meta.text_bytes / 1e6 / seconds:>10.1f} {found_plants:>4}/{planted:<3} "
                 f"{true_hits:>9} {chance / unrelated_mb:>9.2f}")
 
