@@ -154,13 +154,16 @@ def test_sensitive_values_are_kept_exactly_when_long_enough_and_short_enough(
     from release.fingerprint.index import (
         MAX_SENSITIVE_TOKENS,
         IndexParams,
+        Values,
         _Builder,
     )
     from release.fingerprint.keys import IndexKey
 
     key = IndexKey(b"k" * 32, "test")
     builder = _Builder(IndexParams.for_checks(12, min_chars), key)
-    builder.add_batch([], list(enumerate(values)))
+    texts, sensitive = Values(), Values()
+    sensitive.add(values, np.arange(len(values), dtype=np.int64))
+    builder.add_batch(texts.done(), sensitive.done())
     expected = []  # the definition, one value at a time
     for record, value in enumerate(values):
         norm = normalize(value)

@@ -110,6 +110,8 @@ def test_bitmap_hits_agree(stored: list[int], queried: list[int]) -> None:
     try:
         native.LIBRARY = None
         assert hits.tolist() == bitmap.hits(values).tolist()
+        assert _Bitmap(np.array(stored, dtype=np.uint64)).packed.tolist() == \
+            bitmap.packed.tolist()
     finally:
         native.LIBRARY = saved
 

@@ -166,4 +166,7 @@ def test_arrow_batches_give_the_records_the_row_path_gives(tmp_path: Path,
                      text_fields=("text", "title"), sensitive_fields=("name",), record="line")
     (batch,) = sources.iter_batches(src)
     assert list(batch.records()) == [sources._record(src, row) for row in rows]
-    assert sources.RecordBatch.of(list(batch.records())) == batch
+    again = sources.RecordBatch.of(list(batch.records()))
+    assert (again.ids, again.texts, again.sensitive) == (batch.ids, batch.texts, batch.sensitive)
+    assert again.text_records.tolist() == batch.text_records.tolist()
+    assert again.sensitive_records.tolist() == batch.sensitive_records.tolist()

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define RK_ABI 5
+#define RK_ABI 6
 #define LENGTH_SALT 0x9E3779B97F4A7C15ULL
 
 int64_t rk_abi(void) { return RK_ABI; }
@@ -233,6 +233,15 @@ void rk_sorted_ranges(const uint64_t *sorted, const int64_t *directory, int64_t 
         while (end < directory[bucket + 1] && sorted[end] == query) end++;
         lo[i] = low;
         hi[i] = end;
+    }
+}
+
+/* Sets the bit of each value's low `bits` bits in a bitmap (little-endian bit order). */
+void rk_bitmap_fill(uint8_t *bitmap, int64_t bits, const uint64_t *values, int64_t n) {
+    const uint64_t mask = (1ULL << bits) - 1;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t bucket = values[i] & mask;
+        bitmap[bucket >> 3] |= (uint8_t)(1u << (bucket & 7));
     }
 }
 

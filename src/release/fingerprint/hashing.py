@@ -102,22 +102,24 @@ def normalize(text: str) -> bytes:
     return fold(text).translate(_FOLD_TABLE)
 
 
-def normalize_many(texts: Sequence[str | bytes]) -> tuple[bytes, list[int]]:
+def normalize_many(texts: Sequence[str | bytes]) -> tuple[bytes, I64]:
     """Fold texts (str, or UTF-8 bytes) into one buffer, separated by spaces, and the byte
     offset at which each starts: the tokenizer's input (one call, not one per text, when they
     are all ASCII str)."""
-    if all(isinstance(text, str) for text in texts):
+    if bytes not in set(map(type, texts)):
         joined = " ".join(cast(Sequence[str], texts))
         if joined.isascii():
-            offsets = [0]
-            for text in texts[:-1]:
-                offsets.append(offsets[-1] + len(text) + 1)
-            return joined.encode("ascii"), offsets
+            return joined.encode("ascii"), _starts(texts)
     pieces = [fold(text) if isinstance(text, str) else fold_utf8(text) for text in texts]
-    offsets = [0]
-    for piece in pieces[:-1]:
-        offsets.append(offsets[-1] + len(piece) + 1)
-    return b" ".join(pieces), offsets
+    return b" ".join(pieces), _starts(pieces)
+
+
+def _starts(pieces: Sequence[str | bytes]) -> I64:
+    """Where each piece starts once they are joined with one separator between them."""
+    starts = np.zeros(len(pieces), dtype=np.int64)
+    lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+    np.cumsum(lengths[:-1] + 1, out=starts[1:])
+    return starts
 
 
 @lru_cache(maxsize=1 << 16)

@@ -85,7 +85,7 @@ class IndexMeta:
     units: int = 0
     grams: int = 0
     sensitive: int = 0
-    text_bytes: int = 0
+    text_bytes: int = 0  # of the indexed texts, as UTF-8 after Unicode folding
     config_digest: str = ""
     tool_version: str = __version__
     created: str = ""
@@ -143,6 +143,25 @@ def record_id(record: Record, key: IndexKey) -> str:
 
 
 @dataclass
+class Values:
+    """Texts (or sensitive values) gathered for one build batch, with their record numbers."""
+
+    values: list[str] = field(default_factory=list)
+    parts: list[np.ndarray] = field(default_factory=list)
+    records: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def add(self, values: list[str], records: np.ndarray) -> None:
+        self.values.extend(values)
+        self.parts.append(records)
+
+    def done(self) -> Values:
+        if self.parts:
+            self.records = np.concatenate(self.parts)
+            self.parts = []
+        return self
+
+
+@dataclass
 class _Builder:
     params: IndexParams
     key: IndexKey
@@ -155,24 +174,24 @@ class _Builder:
     record_ids: list[str] = field(default_factory=list)
     text_bytes: int = 0
 
-    def add_batch(self, texts: list[tuple[int, str]], sensitive: list[tuple[int, str]]) -> None:
-        """Index a batch of (record number, text) units and (record number, value) pairs."""
-        if texts:
+    def add_batch(self, texts: Values, sensitive: Values) -> None:
+        """Index a batch of texts (one unit each) and of sensitive values, each with the number
+        of its record."""
+        if texts.values:
             self._add_texts(texts)
-        if sensitive:
+        if sensitive.values:
             self._add_sensitive(sensitive)
 
-    def _add_texts(self, texts: list[tuple[int, str]]) -> None:
+    def _add_texts(self, texts: Values) -> None:
         p = self.params
-        buffer, offsets = normalize_many([text for _, text in texts])
-        self.text_bytes += sum(len(t) if t.isascii() else len(t.encode("utf-8", "surrogatepass"))
-                               for _, t in texts)
+        buffer, offsets = normalize_many(texts.values)
+        self.text_bytes += len(buffer) - (len(texts.values) - 1)
         tokens = tokenize(buffer)
-        unit_of = np.searchsorted(np.array(offsets), tokens.starts, side="right") - 1
-        counts = np.bincount(unit_of, minlength=len(texts)).astype(np.int64)
-        first = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        self.units.append(np.stack([np.array([r for r, _ in texts], dtype=np.uint32),
-                                    counts.astype(np.uint32)], axis=1))
+        first = np.searchsorted(tokens.starts, offsets)  # each unit's first token
+        counts = np.diff(np.append(first, len(tokens)))
+        unit_of = np.repeat(np.arange(len(texts.values)), counts)
+        self.units.append(np.stack([texts.records.astype(np.uint32), counts.astype(np.uint32)],
+                                   axis=1))
         position = np.arange(len(tokens), dtype=np.int64) - first[unit_of]
         sampled = np.flatnonzero((position % p.stride == 0)
                                  & (position + p.gram_words <= counts[unit_of]))
@@ -184,15 +203,15 @@ class _Builder:
         self.checks.append(_pack_checks(token_checks, sampled, position[sampled],
                                         counts[unit_of[sampled]], p))
 
-    def _add_sensitive(self, values: list[tuple[int, str]]) -> None:
+    def _add_sensitive(self, values: Values) -> None:
         """Each value of enough characters and at most MAX_SENSITIVE_TOKENS words, as the keyed
         hash of its whole word run, all values of a batch hashed together."""
         p = self.params
-        buffer, offsets = normalize_many([value for _, value in values])
+        buffer, offsets = normalize_many(values.values)
         tokens = tokenize(buffer)
         if len(tokens) == 0:
             return
-        first = np.searchsorted(tokens.starts, np.array(offsets))
+        first = np.searchsorted(tokens.starts, offsets)
         count = np.diff(np.append(first, len(tokens)))
         has_words = count > 0
         last = np.clip(first + count - 1, 0, len(tokens) - 1)
@@ -210,9 +229,8 @@ class _Builder:
         self.sensitive.append(siphash13(self.key.sip("sensitive"), whole))
         first_prf = siphash13(self.key.sip("token"), tokens.hashes[first[kept]])
         self.sensitive_first.append(first_prf >> np.uint64(32))
-        records = np.array([record for record, _ in values], dtype=np.uint32)
-        self.sensitive_units.append(np.stack([records[kept], count[kept].astype(np.uint32)],
-                                             axis=1))
+        self.sensitive_units.append(np.stack([values.records[kept].astype(np.uint32),
+                                              count[kept].astype(np.uint32)], axis=1))
 
 
 def _pack_checks(token_checks: U64, sampled: np.ndarray, position: np.ndarray,
@@ -242,23 +260,21 @@ def batch_record_ids(batch: RecordBatch, key: IndexKey) -> list[str]:
 
 def _records_in_batches(sources: Iterable[tuple[int, DataSource]], key: IndexKey,
                         builder: _Builder, progress_step: Any) -> Iterator[None]:
-    texts: list[tuple[int, str]] = []
-    sensitive: list[tuple[int, str]] = []
+    texts, sensitive = Values(), Values()
     size = 0
     for _, source in sources:
         for batch in iter_batches(source):
             first = len(builder.record_ids)
             builder.record_ids.extend(batch_record_ids(batch, key))
-            texts.extend(zip([first + n for n in batch.text_records], batch.texts, strict=True))
-            sensitive.extend(zip([first + n for n in batch.sensitive_records], batch.sensitive,
-                                 strict=True))
+            texts.add(batch.texts, batch.text_records + first)
+            sensitive.add(batch.sensitive, batch.sensitive_records + first)
             size += sum(map(len, batch.texts))
             if size >= BATCH_BYTES:
-                builder.add_batch(texts, sensitive)
+                builder.add_batch(texts.done(), sensitive.done())
                 progress_step(size)
-                texts, sensitive, size = [], [], 0
+                texts, sensitive, size = Values(), Values(), 0
                 yield None
-    builder.add_batch(texts, sensitive)
+    builder.add_batch(texts.done(), sensitive.done())
     progress_step(size)
 
 
@@ -412,6 +428,15 @@ def _load_array(index_dir: Path, name: str) -> np.ndarray:
             from None
 
 
+def _sorted_unique(values: U64) -> U64:
+    """np.unique by sorting (numpy 2's hashing unique is several times slower on millions of
+    64-bit values)."""
+    ordered = np.sort(values)
+    keep = np.ones(ordered.shape[0], dtype=bool)
+    keep[1:] = ordered[1:] != ordered[:-1]
+    return ordered[keep]
+
+
 def load_index(index_dir: Path, key: IndexKey) -> LoadedIndex:
     meta = read_meta(index_dir)
     if meta.key_id != key.key_id:
@@ -449,6 +474,6 @@ def load_index(index_dir: Path, key: IndexKey) -> LoadedIndex:
         record_ids=record_ids, record_length=record_length,
         sensitive_sorted=sensitive[sensitive_order], sensitive_order=sensitive_order,
         sensitive_units=sensitive_units,
-        sensitive_lengths=tuple(int(n) for n in np.unique(sensitive_units[:, 1])),
-        sensitive_first=np.unique(arrays["sensitive_first"].astype(np.uint64)),
+        sensitive_lengths=tuple(np.flatnonzero(np.bincount(sensitive_units[:, 1])).tolist()),
+        sensitive_first=_sorted_unique(arrays["sensitive_first"].astype(np.uint64)),
     )

@@ -96,9 +96,15 @@ class _Bitmap:
         wanted = int(np.ceil(np.log2(max(values.shape[0], 2)))) + BITMAP_SPARSITY
         self.bits = max(16, min(MAX_BITMAP_BITS, wanted))
         self.mask = np.uint64((1 << self.bits) - 1)
-        bucket = (values & self.mask).astype(np.int64)
         self.packed = np.zeros(1 << (self.bits - 3), dtype=np.uint8)
-        np.bitwise_or.at(self.packed, bucket >> 3, (1 << (bucket & 7)).astype(np.uint8))
+        library = native.LIBRARY
+        if library is None:
+            bucket = (values & self.mask).astype(np.int64)
+            np.bitwise_or.at(self.packed, bucket >> 3, (1 << (bucket & 7)).astype(np.uint8))
+        else:
+            values = np.ascontiguousarray(values, dtype=np.uint64)
+            library.rk_bitmap_fill(self.packed.ctypes.data, self.bits, values.ctypes.data,
+                                   values.shape[0])
 
     def hits(self, values: U64, shift: int = 0, scratch: Scratch | None = None) -> np.ndarray:
         """Positions of the values (shifted right by `shift` bits) that may be in the set, in

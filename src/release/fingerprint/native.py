@@ -6,7 +6,7 @@ import ctypes
 import os
 from pathlib import Path
 
-ABI = 5  # must equal RK_ABI in _kernels.c
+ABI = 6  # must equal RK_ABI in _kernels.c
 LIBRARY_NAME = "_kernels.so"
 REQUIRE_ENV = "RELEASE_REQUIRE_NATIVE"  # "1": a missing or stale library is an error
 DISABLE_ENV = "RELEASE_NATIVE"  # "off": use the numpy implementations (for comparisons)
@@ -32,6 +32,8 @@ def _signatures(library: ctypes.CDLL) -> ctypes.CDLL:
                                              _PTR]
     library.rk_sorted_ranges.restype = None
     library.rk_sorted_ranges.argtypes = [_PTR, _PTR, _I64, _I64, _PTR, _I64, _PTR, _PTR]
+    library.rk_bitmap_fill.restype = None
+    library.rk_bitmap_fill.argtypes = [_PTR, _I64, _PTR, _I64]
     library.rk_bitmap_hits.restype = _I64
     library.rk_bitmap_hits.argtypes = [_PTR, _I64, _PTR, _I64, _I64, _PTR]
     return library

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
 
+import numpy as np
+import numpy.typing as npt
 import zstandard
 
 from release.config import DataSource
@@ -40,19 +42,23 @@ class RecordBatch:
 
     ids: list[str | None]
     texts: list[str]
-    text_records: list[int]
+    text_records: npt.NDArray[np.int64]
     sensitive: list[str]
-    sensitive_records: list[int]
+    sensitive_records: npt.NDArray[np.int64]
 
     @classmethod
     def of(cls, records: Sequence[Record]) -> RecordBatch:
-        batch = cls([r.id for r in records], [], [], [], [])
+        texts: list[str] = []
+        sensitive: list[str] = []
+        text_records: list[int] = []
+        sensitive_records: list[int] = []
         for number, record in enumerate(records):
-            batch.texts.extend(record.texts)
-            batch.text_records.extend([number] * len(record.texts))
-            batch.sensitive.extend(record.sensitive)
-            batch.sensitive_records.extend([number] * len(record.sensitive))
-        return batch
+            texts.extend(record.texts)
+            text_records.extend([number] * len(record.texts))
+            sensitive.extend(record.sensitive)
+            sensitive_records.extend([number] * len(record.sensitive))
+        return cls([r.id for r in records], texts, np.array(text_records, dtype=np.int64),
+                   sensitive, np.array(sensitive_records, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -60,9 +66,9 @@ class RecordBatch:
     def records(self) -> Iterator[Record]:
         texts: list[list[str]] = [[] for _ in self.ids]
         sensitive: list[list[str]] = [[] for _ in self.ids]
-        for number, text in zip(self.text_records, self.texts, strict=True):
+        for number, text in zip(self.text_records.tolist(), self.texts, strict=True):
             texts[number].append(text)
-        for number, value in zip(self.sensitive_records, self.sensitive, strict=True):
+        for number, value in zip(self.sensitive_records.tolist(), self.sensitive, strict=True):
             sensitive[number].append(value)
         for record_id, own_texts, own_sensitive in zip(self.ids, texts, sensitive, strict=True):
             yield Record(record_id, tuple(own_texts), tuple(own_sensitive))
@@ -145,13 +151,14 @@ def _columns(source: DataSource) -> list[str]:
                                *([source.id_field] if source.id_field else [])]))
 
 
-def _flat_values(source: DataSource, batch: Any, fields: tuple[str, ...]
-                 ) -> tuple[list[str], list[int]] | None:
+def _flat_values(batch: Any, fields: tuple[str, ...]
+                 ) -> tuple[list[str], npt.NDArray[np.int64]] | None:
     """The string values of `fields` in record order, with their record numbers; None when a
     field holds anything but strings (those take the row path)."""
     import pyarrow as pa
 
-    columns = []
+    values: list[str] = []
+    numbers = []
     for name in fields:
         if name not in batch.schema.names:
             continue
@@ -160,19 +167,15 @@ def _flat_values(source: DataSource, batch: Any, fields: tuple[str, ...]
             continue
         if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
             return None
-        columns.append(column.to_pylist())
-    if len(columns) == 1:
-        values = columns[0]
-        numbers = [n for n, v in enumerate(values) if v is not None]
-        return [values[n] for n in numbers], numbers
-    flat: list[str] = []
-    numbers = []
-    for number, row in enumerate(zip(*columns, strict=True)):
-        for value in row:
-            if value is not None:
-                flat.append(value)
-                numbers.append(number)
-    return flat, numbers
+        values.extend(column.drop_null().to_pylist())
+        numbers.append(np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False)))
+    if not numbers:
+        return [], np.zeros(0, dtype=np.int64)
+    records = np.concatenate(numbers).astype(np.int64)
+    if len(numbers) == 1:
+        return values, records
+    order = np.argsort(records, kind="stable")  # record by record, fields in their order
+    return [values[i] for i in order.tolist()], records[order]
 
 
 def _arrow_batch(source: DataSource, batch: Any) -> RecordBatch:
@@ -180,8 +183,8 @@ def _arrow_batch(source: DataSource, batch: Any) -> RecordBatch:
     through the row path (so every value reads exactly as `json.loads` would give it)."""
     import pyarrow as pa
 
-    texts = _flat_values(source, batch, source.text_fields)
-    sensitive = _flat_values(source, batch, source.sensitive_fields)
+    texts = _flat_values(batch, source.text_fields)
+    sensitive = _flat_values(batch, source.sensitive_fields)
     ids: list[str | None] | None = [None] * batch.num_rows
     if source.id_field and source.id_field in batch.schema.names:
         column = batch.column(source.id_field)
