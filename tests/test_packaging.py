@@ -62,3 +62,23 @@ def test_sdist_carries_the_kernel_source_and_its_build_hook_not_a_binary(tmp_pat
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     assert {"hatch_build.py", "src/release/fingerprint/_kernels.c"} <= names
     assert not any(name.endswith(".so") for name in names)
+
+
+@pytest.mark.slow
+def test_without_a_c_compiler_the_wheel_is_pure_python_and_says_why(tmp_path: Path) -> None:
+    empty = tmp_path / "bin"  # a PATH with nothing on it: no cc, gcc or clang
+    empty.mkdir()
+    env = {"PATH": str(empty), "CC": "/nonexistent/cc", "HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation",
+                             "--outdir", str(tmp_path / "wheels"), str(REPO_ROOT)],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "no C compiler found" in result.stdout + result.stderr
+    (wheel,) = (tmp_path / "wheels").glob("release-*.whl")
+    assert wheel.name.endswith("-py3-none-any.whl")
+    assert not any(name.endswith(".so") for name in zipfile.ZipFile(wheel).namelist())
+    required = subprocess.run([sys.executable, "-m", "build", "--wheel",
+                               "--no-isolation", "--outdir", str(tmp_path / "more"),
+                               str(REPO_ROOT)], capture_output=True, text=True,
+                              env={**env, "RELEASE_REQUIRE_NATIVE": "1"})
+    assert required.returncode != 0
