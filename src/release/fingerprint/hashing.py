@@ -102,7 +102,7 @@ def normalize(text: str) -> bytes:
     return fold(text).translate(_FOLD_TABLE)
 
 
-def normalize_many(texts: Sequence[str | bytes]) -> tuple[bytes, I64]:
+def fold_many(texts: Sequence[str | bytes]) -> tuple[bytes, I64]:
     """Fold texts (str, or UTF-8 bytes) into one buffer, separated by spaces, and the byte
     offset at which each starts: the tokenizer's input (one call, not one per text, when they
     are all ASCII str)."""

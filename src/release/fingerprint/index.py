@@ -20,9 +20,9 @@ from release.config import Config, DataSource
 from release.errors import ConfigError, InputError, UsageError, display_path
 from release.fingerprint.hashing import (
     U64,
+    fold_many,
     gram_fingerprints,
     gram_hashes_at,
-    normalize_many,
     siphash13,
     tokenize,
 )
@@ -184,7 +184,7 @@ class _Builder:
 
     def _add_texts(self, texts: Values) -> None:
         p = self.params
-        buffer, offsets = normalize_many(texts.values)
+        buffer, offsets = fold_many(texts.values)
         self.text_bytes += len(buffer) - (len(texts.values) - 1)
         tokens = tokenize(buffer)
         first = np.searchsorted(tokens.starts, offsets)  # each unit's first token
@@ -207,7 +207,7 @@ class _Builder:
         """Each value of enough characters and at most MAX_SENSITIVE_TOKENS words, as the keyed
         hash of its whole word run, all values of a batch hashed together."""
         p = self.params
-        buffer, offsets = normalize_many(values.values)
+        buffer, offsets = fold_many(values.values)
         tokens = tokenize(buffer)
         if len(tokens) == 0:
             return

@@ -11,12 +11,12 @@ from release.fingerprint import native
 from release.fingerprint.hashing import (
     U64,
     Scratch,
+    fold_many,
     gram_fingerprints,
     gram_hashes_at,
-    normalize_many,
     siphash13,
 )
-from release.fingerprint.hashing import tokenize as tokenize_norm
+from release.fingerprint.hashing import tokenize as tokenize_folded
 from release.fingerprint.index import LoadedIndex
 
 MAX_STORED_PER_GRAM = 4096  # stored copies of one gram examined per artifact position
@@ -59,28 +59,26 @@ class _Pieces:
 
 
 def _merge_spans(starts: np.ndarray, ends: np.ndarray, records: np.ndarray,
-                 pieces_of: _Pieces) -> list[TextHit]:
+                 pieces: _Pieces) -> list[TextHit]:
     """Overlapping or touching runs of one piece become one hit with all their records."""
     order = np.lexsort((ends, starts))
     starts, ends, records = starts[order], ends[order], records[order]
     reach = np.maximum.accumulate(ends)
-    pieces = pieces_of.of(starts)
+    piece_of_run = pieces.of(starts)
     new_group = np.ones(starts.shape[0], dtype=bool)
-    new_group[1:] = (starts[1:] > reach[:-1]) | (pieces[1:] != pieces[:-1])
+    new_group[1:] = (starts[1:] > reach[:-1]) | (piece_of_run[1:] != piece_of_run[:-1])
     group = np.cumsum(new_group) - 1
     group_start = starts[new_group]
     group_end = np.zeros(group_start.shape[0], dtype=np.int64)
     np.maximum.at(group_end, group, ends)
     pairs = np.unique(np.stack([group, records]), axis=1)
     members = np.split(pairs[1], np.flatnonzero(np.diff(pairs[0])) + 1)
-    hits = []
-    for number, (start, end) in enumerate(zip(group_start.tolist(), group_end.tolist(),
-                                              strict=True)):
-        piece = int(pieces[new_group][number])
-        first = int(pieces_of.first[piece])
-        hits.append(TextHit(piece, start - first, end - first,
-                            frozenset(members[number].tolist())))
-    return hits
+    group_piece = piece_of_run[new_group].tolist()
+    group_first = pieces.first[piece_of_run[new_group]].tolist()
+    return [TextHit(piece, start - first, end - first, frozenset(members[number].tolist()))
+            for number, (piece, first, start, end) in enumerate(zip(
+                group_piece, group_first, group_start.tolist(), group_end.tolist(),
+                strict=True))]
 
 
 BITMAP_SPARSITY = 6  # log2 of the bits per value: one false positive in about 64 (a sparser
@@ -172,8 +170,8 @@ class Matcher:
     def match(self, pieces: Sequence[str | bytes]
               ) -> tuple[list[TextHit], list[SensitiveHit]]:
         """Hits in each piece (str, or UTF-8 bytes), by piece number and token range."""
-        buffer, starts = normalize_many(pieces)
-        tokens = tokenize_norm(buffer, self.scratch)
+        buffer, starts = fold_many(pieces)
+        tokens = tokenize_folded(buffer, self.scratch)
         count = len(tokens)
         if count == 0:
             return [], []
