@@ -76,6 +76,16 @@ class SourceStamp:
     files: tuple[tuple[int, str], ...]  # (size, keyed digest) of each file, for copy detection
 
 
+class IndexFormatError(InputError):
+    """An index written in another format: rebuilt where the data is, refused elsewhere."""
+
+    def __init__(self, found: int, where: Path) -> None:
+        super().__init__(f"the index is in format {found} and this version of release reads "
+                         f"format {INDEX_FORMAT}; rebuild it with `release index build`",
+                         path=where)
+        self.found = found
+
+
 @dataclass
 class IndexMeta:
     params: IndexParams
@@ -98,7 +108,10 @@ class IndexMeta:
     def from_json(cls, text: str, where: Path) -> IndexMeta:
         try:
             data = json.loads(text)
-            if data.get("format") != INDEX_FORMAT:
+            found = data.get("format")
+            if isinstance(found, int) and found != INDEX_FORMAT:
+                raise IndexFormatError(found, where)
+            if found != INDEX_FORMAT:
                 raise ValueError("format")
             params = IndexParams(**data.pop("params"))
             sources = [SourceStamp(**{**s, "files": tuple(tuple(f) for f in s["files"])})
@@ -382,15 +395,6 @@ def read_meta(index_dir: Path) -> IndexMeta:
         raise InputError("no index here (run `release index build`)", path=index_dir) from None
     except OSError as exc:
         raise InputError(f"cannot read the index: {exc.strerror}", path=path) from None
-
-
-def stored_format(index_dir: Path) -> object:
-    """The format number an index folder says it is written in (None when it does not say)."""
-    try:
-        data = json.loads((index_dir / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data.get("format") if isinstance(data, dict) else None
 
 
 def index_size(index_dir: Path) -> int:

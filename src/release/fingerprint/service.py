@@ -10,6 +10,7 @@ from release.config import Config
 from release.errors import UsageError, display_path
 from release.fingerprint.index import (
     INDEX_FORMAT,
+    IndexFormatError,
     IndexMeta,
     IndexParams,
     LoadedIndex,
@@ -17,7 +18,6 @@ from release.fingerprint.index import (
     load_index,
     read_meta,
     source_mtime,
-    stored_format,
 )
 from release.fingerprint.keys import IndexKey, load_key
 from release.progress import Progress
@@ -69,12 +69,11 @@ def ensure_index(config: Config, progress: Progress) -> IndexStatus:
     meta = None
     unusable = "there is no index yet"
     if (config.data.index / "meta.json").exists():
-        found = stored_format(config.data.index)
-        if isinstance(found, int) and found != INDEX_FORMAT:
-            unusable = f"it is in index format {found}; this version of release reads " \
-                       f"{INDEX_FORMAT}"
-        else:
+        try:
             meta = read_meta(config.data.index)  # a corrupt one is an input error
+        except IndexFormatError as exc:
+            unusable = f"it is in index format {exc.found}; this version of release reads " \
+                       f"{INDEX_FORMAT}"
     if meta is None and not readable:
         raise _cannot_use(config, unusable)
     key, created = load_key(config.data.key_file, create=readable)
