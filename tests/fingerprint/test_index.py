@@ -163,7 +163,7 @@ def test_sensitive_values_are_kept_exactly_when_long_enough_and_short_enough(
     builder = _Builder(IndexParams.for_checks(12, min_chars), key)
     texts, sensitive = Values(), Values()
     sensitive.add(values, np.arange(len(values), dtype=np.int64))
-    builder.add_batch(texts.done(), sensitive.done())
+    builder.add_batch(texts, sensitive)
     expected = []  # the definition, one value at a time
     for record, value in enumerate(values):
         norm = normalize(value)

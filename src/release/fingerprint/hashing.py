@@ -161,6 +161,12 @@ class Tokens:
     def __len__(self) -> int:
         return int(self.hashes.shape[0])
 
+    def pieces(self, offsets: I64) -> tuple[I64, I64]:
+        """For pieces of the buffer starting at these byte offsets: the number of each one's
+        first token, and how many tokens it has."""
+        first = np.searchsorted(self.starts, offsets)
+        return first, np.diff(np.append(first, len(self)))
+
 
 def tokenize(folded: bytes, scratch: Scratch | None = None) -> Tokens:
     """Hash every word of a folded (or normalised) buffer. A word's hash reads its bytes as

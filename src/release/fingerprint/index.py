@@ -161,17 +161,14 @@ class Values:
 
     values: list[str] = field(default_factory=list)
     parts: list[np.ndarray] = field(default_factory=list)
-    records: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def add(self, values: list[str], records: np.ndarray) -> None:
         self.values.extend(values)
         self.parts.append(records)
 
-    def done(self) -> Values:
-        if self.parts:
-            self.records = np.concatenate(self.parts)
-            self.parts = []
-        return self
+    @property
+    def records(self) -> np.ndarray:
+        return np.concatenate(self.parts) if self.parts else np.zeros(0, dtype=np.int64)
 
 
 @dataclass
@@ -200,8 +197,7 @@ class _Builder:
         buffer, offsets = fold_many(texts.values)
         self.text_bytes += len(buffer) - (len(texts.values) - 1)
         tokens = tokenize(buffer)
-        first = np.searchsorted(tokens.starts, offsets)  # each unit's first token
-        counts = np.diff(np.append(first, len(tokens)))
+        first, counts = tokens.pieces(offsets)
         unit_of = np.repeat(np.arange(len(texts.values)), counts)
         self.units.append(np.stack([texts.records.astype(np.uint32), counts.astype(np.uint32)],
                                    axis=1))
@@ -224,8 +220,7 @@ class _Builder:
         tokens = tokenize(buffer)
         if len(tokens) == 0:
             return
-        first = np.searchsorted(tokens.starts, offsets)
-        count = np.diff(np.append(first, len(tokens)))
+        first, count = tokens.pieces(offsets)
         has_words = count > 0
         last = np.clip(first + count - 1, 0, len(tokens) - 1)
         # the normalised value's length without its leading and trailing separators
@@ -283,11 +278,11 @@ def _records_in_batches(sources: Iterable[tuple[int, DataSource]], key: IndexKey
             sensitive.add(batch.sensitive, batch.sensitive_records + first)
             size += sum(map(len, batch.texts))
             if size >= BATCH_BYTES:
-                builder.add_batch(texts.done(), sensitive.done())
+                builder.add_batch(texts, sensitive)
                 progress_step(size)
                 texts, sensitive, size = Values(), Values(), 0
                 yield None
-    builder.add_batch(texts.done(), sensitive.done())
+    builder.add_batch(texts, sensitive)
     progress_step(size)
 
 

@@ -170,13 +170,11 @@ class Matcher:
     def match(self, pieces: Sequence[str | bytes]
               ) -> tuple[list[TextHit], list[SensitiveHit]]:
         """Hits in each piece (str, or UTF-8 bytes), by piece number and token range."""
-        buffer, starts = fold_many(pieces)
+        buffer, offsets = fold_many(pieces)
         tokens = tokenize_folded(buffer, self.scratch)
-        count = len(tokens)
-        if count == 0:
+        if len(tokens) == 0:
             return [], []
-        offsets = np.array(starts)
-        piece_map = _Pieces(np.searchsorted(tokens.starts, offsets))
+        piece_map = _Pieces(tokens.pieces(offsets)[0])
         token_prf = siphash13(self.token_key, tokens.hashes, self.scratch)
         sensitive = self._sensitive(tokens.hashes, token_prf, piece_map)
         text = self._text(tokens.hashes, token_prf, piece_map)

@@ -142,13 +142,19 @@ def _plain_arrow_type(kind: Any) -> bool:
         return _plain_arrow_type(kind.value_type)
     if pa.types.is_struct(kind):
         return all(_plain_arrow_type(kind.field(i).type) for i in range(kind.num_fields))
-    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind)
-                or pa.types.is_int64(kind) or pa.types.is_boolean(kind) or pa.types.is_null(kind))
+    return bool(_is_string(kind) or pa.types.is_int64(kind) or pa.types.is_boolean(kind)
+                or pa.types.is_null(kind))
 
 
 def _columns(source: DataSource) -> list[str]:
     return list(dict.fromkeys([*source.text_fields, *source.sensitive_fields,
                                *([source.id_field] if source.id_field else [])]))
+
+
+def _is_string(kind: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
 
 
 def _flat_values(batch: Any, fields: tuple[str, ...]
@@ -165,7 +171,7 @@ def _flat_values(batch: Any, fields: tuple[str, ...]
         column = batch.column(name)
         if pa.types.is_null(column.type):
             continue
-        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        if not _is_string(column.type):
             return None
         values.extend(column.drop_null().to_pylist())
         numbers.append(np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False)))
@@ -188,7 +194,7 @@ def _arrow_batch(source: DataSource, batch: Any) -> RecordBatch:
     ids: list[str | None] | None = [None] * batch.num_rows
     if source.id_field and source.id_field in batch.schema.names:
         column = batch.column(source.id_field)
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        if _is_string(column.type):
             ids = column.to_pylist()
         elif pa.types.is_int64(column.type):
             ids = [None if v is None else str(v) for v in column.to_pylist()]
