@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
@@ -40,7 +42,16 @@ def test_token_hashes_are_position_independent_and_long_words_work() -> None:
 
 def test_word_spans_line_up_with_tokens() -> None:
     for text in ("Hello, world: it's 42!", "Ünïcödé straße — fine"):
-        assert len(word_spans(text)) == len(tokenize(normalize(text)))
+        starts, ends = word_spans(text)
+        assert len(starts) == len(ends) == len(tokenize(normalize(text)))
+
+
+@given(st.text(alphabet=st.sampled_from("ab Z9_-\n\téßß́中²Ⅷ😀"),
+               max_size=60) | st.text(max_size=60))
+def test_word_spans_are_the_runs_of_alphanumeric_characters(text: str) -> None:
+    starts, ends = word_spans(text)
+    expected = [(m.start(), m.end()) for m in re.finditer(r"[^\W_]+", text)]
+    assert list(zip(starts.tolist(), ends.tolist(), strict=True)) == expected
 
 
 def test_siphash13_matches_a_scalar_reference() -> None:

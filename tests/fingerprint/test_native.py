@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from release.fingerprint import hashing, native
 from release.fingerprint.hashing import (
+    Scratch,
+    count_newlines,
     fold,
     gram_fingerprints,
     gram_hashes,
@@ -43,6 +45,7 @@ def test_the_build_compiled_the_kernels_when_ci_requires_them() -> None:
 def test_a_missing_library_means_numpy_unless_required(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(native.REQUIRE_ENV, raising=False)
+    monkeypatch.delenv(native.DISABLE_ENV, raising=False)
     assert native.load(tmp_path / "absent.so") is None
     monkeypatch.setenv(native.REQUIRE_ENV, "1")
     with pytest.raises(RuntimeError, match=r"absent\.so cannot be loaded"):
@@ -60,10 +63,39 @@ def test_the_switch_turns_the_kernels_off(monkeypatch: pytest.MonkeyPatch) -> No
 def test_tokens_agree(words: list[str], gaps: list[int], edge: int) -> None:
     text = " " * edge + "".join(w + " " * g for w, g in zip(words, gaps, strict=False))
     norm = text.encode("utf-8")
-    ours, reference = tokenize(norm), tokenize_numpy(norm)
-    assert ours.starts.tolist() == reference.starts.tolist()
-    assert ours.ends.tolist() == reference.ends.tolist()
-    assert ours.hashes.tolist() == reference.hashes.tolist()
+    reference = tokenize_numpy(norm)
+    assert native.LIBRARY is not None
+    try:
+        for allowed in (1, 0):  # the AVX2 word finder where the CPU has it, and the portable one
+            native.LIBRARY.rk_allow_avx2(allowed)
+            ours = tokenize(norm)
+            assert ours.starts.tolist() == reference.starts.tolist()
+            assert ours.ends.tolist() == reference.ends.tolist()
+            assert ours.hashes.tolist() == reference.hashes.tolist()
+    finally:
+        native.LIBRARY.rk_allow_avx2(1)
+
+
+@compiled
+@settings(max_examples=40)
+@given(st.lists(st.sampled_from(["a", "bc", "abcdefgh", "abcdefghi", "x" * 16, "y" * 17,
+                                 "\u00e9" * 5, "z" * 40, "Q9"]), min_size=200, max_size=900),
+       st.integers(1, 3))
+def test_tokens_agree_across_hash_batches_in_reused_arrays(words: list[str], gap: int) -> None:
+    scratch = Scratch()
+    for text in ((" " * gap).join(words), " ".join(reversed(words[:300]))):
+        norm = text.encode("utf-8")
+        ours, reference = tokenize(norm, scratch), tokenize_numpy(norm)
+        assert ours.hashes.tolist() == reference.hashes.tolist()
+        assert ours.starts.tolist() == reference.starts.tolist()
+        assert ours.ends.tolist() == reference.ends.tolist()
+
+
+@compiled
+@given(st.binary(max_size=300) | st.text("\n a", max_size=300).map(str.encode),
+       st.integers(-5, 400))
+def test_newline_counts_agree(data: bytes, end: int) -> None:
+    assert count_newlines(data, end) == data[:max(0, end)].count(b"\n")
 
 
 @compiled

@@ -10,7 +10,7 @@ from release import rules
 from release.detectors import Artifact
 from release.extract import Problem, Segment, extract_file
 from release.findings import Finding
-from release.fingerprint.hashing import word_spans
+from release.fingerprint.hashing import I64, word_spans
 from release.fingerprint.match import Matcher, SensitiveHit, TextHit
 from release.progress import ProgressTask
 
@@ -39,10 +39,11 @@ def _line_of(segment: Segment, char: int | None) -> int | None:
     return segment.line + str(segment.text).count("\n", 0, char)
 
 
-def _char_span(spans: list[tuple[int, int]], start: int, end: int) -> tuple[int, int] | None:
-    if end > len(spans):
+def _char_span(spans: tuple[I64, I64], start: int, end: int) -> tuple[int, int] | None:
+    starts, ends = spans
+    if end > len(starts):
         return None
-    return spans[start][0], spans[end - 1][1]
+    return int(starts[start]), int(ends[end - 1])
 
 
 class LeakScanner:
@@ -92,9 +93,9 @@ class LeakScanner:
     def _match(self, batch: list[Segment], tallies: dict[str | None, _Tally]
                ) -> None:
         text_hits, sensitive_hits = self.matcher.match([s.text for s in batch])
-        located: dict[int, tuple[Segment, list[tuple[int, int]]]] = {}
+        located: dict[int, tuple[Segment, tuple[I64, I64]]] = {}
 
-        def locate(piece: int) -> tuple[Segment, list[tuple[int, int]]]:
+        def locate(piece: int) -> tuple[Segment, tuple[I64, I64]]:
             """The piece as str with its word spans (only pieces with a hit pay for this)."""
             if piece not in located:
                 segment = batch[piece].decoded()
@@ -109,14 +110,14 @@ class LeakScanner:
             seen.add((sensitive.piece, sensitive.start))
             self._add_sensitive(*locate(sensitive.piece), sensitive, tallies, new_value=first)
 
-    def _tally(self, segment: Segment, spans: list[tuple[int, int]], start: int, end: int,
+    def _tally(self, segment: Segment, spans: tuple[I64, I64], start: int, end: int,
                tallies: dict[str | None, _Tally]) -> tuple[_Tally, int, int | None]:
         span = _char_span(spans, start, end)
         line = _line_of(segment, span[0] if span else None)
         tally = tallies.setdefault(segment.member, _Tally())
         return tally, (span[1] - span[0]) if span else 0, line
 
-    def _add_text(self, segment: Segment, spans: list[tuple[int, int]], hit: TextHit,
+    def _add_text(self, segment: Segment, spans: tuple[I64, I64], hit: TextHit,
                   tallies: dict[str | None, _Tally]) -> None:
         tally, chars, line = self._tally(segment, spans, hit.start, hit.end, tallies)
         if line is not None:
@@ -129,7 +130,7 @@ class LeakScanner:
             length = int(self.index.record_length[record]) or 1
             tally.fraction = max(tally.fraction, min(1.0, words / length))
 
-    def _add_sensitive(self, segment: Segment, spans: list[tuple[int, int]], hit: SensitiveHit,
+    def _add_sensitive(self, segment: Segment, spans: tuple[I64, I64], hit: SensitiveHit,
                        tallies: dict[str | None, _Tally], *, new_value: bool) -> None:
         tally, _chars, line = self._tally(segment, spans, hit.start, hit.end, tallies)
         if line is not None:

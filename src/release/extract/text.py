@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import IO
 
 from release.extract import PIECE_OVERLAP_CHARS, TEXT_PIECE_CHARS, Context, Segment
+from release.fingerprint.hashing import count_newlines
 
 _TAG = re.compile(r"<[^>]{0,4096}>")
 _PRINTABLE = re.compile(rb"[\t\n\r\x20-\x7e\x80-\xff]{8,}")
@@ -90,7 +91,7 @@ def _utf8_pieces(handle: IO[bytes], context: Context) -> Iterator[Segment]:
         if not raw:
             return
         keep = _character_start(piece, max(0, len(piece) - PIECE_OVERLAP_CHARS))
-        line += piece.count(b"\n", 0, keep)
+        line += count_newlines(piece, keep)
         data = data[keep:]
 
 

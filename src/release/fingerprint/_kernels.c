@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define RK_ABI 6
+#define RK_ABI 7
 #define LENGTH_SALT 0x9E3779B97F4A7C15ULL
 
 int64_t rk_abi(void) { return RK_ABI; }
@@ -21,6 +21,18 @@ static inline uint64_t mix64(uint64_t x) {
     x *= 0x94D049BB133111EBULL;
     return x ^ (x >> 31);
 }
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VECTORISED __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define VECTORISED
+#endif
+
+/* The low n bytes of a 64-bit word, for n in 0..8 (a table: GCC 12 does not vectorise a shift
+ * by a variable number of bits). */
+static const uint64_t LOW_BYTES[9] = {
+    0, 0xFF, 0xFFFF, 0xFFFFFF, 0xFFFFFFFFULL, 0xFFFFFFFFFFULL, 0xFFFFFFFFFFFFULL,
+    0xFFFFFFFFFFFFFFULL, ~0ULL};
 
 #define BYTES(b) (0x0101010101010101ULL * (uint64_t)(b))
 #define HIGH_BITS BYTES(0x80)
@@ -79,6 +91,99 @@ static inline uint64_t block_mask(const uint8_t *buffer, int64_t n, int64_t bloc
     return mask;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX2_MASK 1
+
+/* The high bit of each of 32 bytes that is part of a word, as `word_bytes` decides. */
+__attribute__((target("avx2"))) static inline __m256i word_bytes32(__m256i x) {
+    /* b - lo, offset by 128 so that a signed compare tests lo <= b <= lo + span - 1 */
+    __m256i folded = _mm256_or_si256(x, _mm256_set1_epi8(0x20));
+    __m256i letter = _mm256_cmpgt_epi8(_mm256_set1_epi8(-128 + 26),
+                                       _mm256_sub_epi8(folded, _mm256_set1_epi8((char)('a' + 128))));
+    __m256i digit = _mm256_cmpgt_epi8(_mm256_set1_epi8(-128 + 10),
+                                      _mm256_sub_epi8(x, _mm256_set1_epi8((char)('0' + 128))));
+    return _mm256_or_si256(x, _mm256_or_si256(letter, digit));
+}
+
+/* `block_mask` of a whole block of 64 bytes, with two AVX2 loads. */
+__attribute__((target("avx2"))) static inline uint64_t block_mask_avx2(const uint8_t *p) {
+    uint32_t low = (uint32_t)_mm256_movemask_epi8(word_bytes32(
+        _mm256_loadu_si256((const __m256i *)p)));
+    uint32_t high = (uint32_t)_mm256_movemask_epi8(word_bytes32(
+        _mm256_loadu_si256((const __m256i *)(p + 32))));
+    return (uint64_t)low | ((uint64_t)high << 32);
+}
+#endif
+
+/* Writes block + the position of each set bit of `bits`, in order, to out[0..popcount); writes
+ * up to 4 entries past them (the arrays have that slack). Four unconditional writes first: a
+ * 64-byte block has about three word starts, so the loop's exit is rarely mispredicted. */
+static inline int64_t bit_positions(uint64_t bits, int64_t block, int64_t *out) {
+    int64_t count = __builtin_popcountll(bits);
+    for (int i = 0; i < 4; i++) {
+        out[i] = block + (bits ? __builtin_ctzll(bits) : 0);
+        bits &= bits - 1;
+    }
+    for (int64_t i = 4; bits; i++, bits &= bits - 1) out[i] = block + __builtin_ctzll(bits);
+    return count;
+}
+
+/* The starts and ends of the words of buffer[0, n): see rk_tokenize. `whole` is the mask of
+ * each full 64-byte block (NULL: the portable one). Returns the number of words. */
+static inline __attribute__((always_inline)) int64_t
+word_edges(const uint8_t *buffer, int64_t n, int64_t *starts, int64_t *ends,
+           uint64_t (*whole)(const uint8_t *)) {
+    int64_t begun = 0, count = 0;
+    uint64_t carry = 0;
+    for (int64_t block = 0; block < n; block += 64) {
+        uint64_t mask = whole != NULL && block + 64 <= n ? whole(buffer + block)
+                                                           : block_mask(buffer, n, block);
+        uint64_t before = (mask << 1) | carry;
+        carry = mask >> 63;
+        begun += bit_positions(mask & ~before, block, starts + begun);
+        count += bit_positions(~mask & before, block, ends + count);
+    }
+    if (carry) ends[count++] = n;
+    return count;
+}
+
+static int64_t word_edges_portable(const uint8_t *buffer, int64_t n, int64_t *starts,
+                                   int64_t *ends) {
+    return word_edges(buffer, n, starts, ends, NULL);
+}
+
+#ifdef HAVE_AVX2_MASK
+static volatile int avx2_known = -1;
+
+/* Whether this CPU has AVX2, asked once (threads racing here all store the same answer). */
+static int has_avx2(void) {
+    if (avx2_known < 0) {
+        __builtin_cpu_init();
+        avx2_known = __builtin_cpu_supports("avx2") != 0;
+    }
+    return avx2_known;
+}
+
+__attribute__((target("avx2"))) static int64_t word_edges_avx2(const uint8_t *buffer, int64_t n,
+                                                               int64_t *starts, int64_t *ends) {
+    return word_edges(buffer, n, starts, ends, block_mask_avx2);
+}
+#endif
+
+/* Lets the tests run the portable word finder on an AVX2 machine: allowed 0 turns AVX2 off, 1
+ * back on where the CPU has it. Returns whether it is used now. */
+int64_t rk_allow_avx2(int64_t allowed) {
+#ifdef HAVE_AVX2_MASK
+    avx2_known = -1;
+    if (!allowed) avx2_known = 0;
+    return has_avx2();
+#else
+    (void)allowed;
+    return 0;
+#endif
+}
+
 /* How many words rk_tokenize will find (so that its arrays are allocated to size). */
 int64_t rk_count_words(const uint8_t *buffer, int64_t n) {
     int64_t count = 0;
@@ -91,38 +196,58 @@ int64_t rk_count_words(const uint8_t *buffer, int64_t n) {
     return count;
 }
 
+#define HASH_BATCH 256
+
+/* The hashes of words [first, first + count) (count <= HASH_BATCH), as `word_hash` computes
+ * them. Words of up to 16 bytes are hashed branch-free from their first two chunks, which the
+ * compiler vectorises; longer ones one by one. */
+VECTORISED static void hash_batch(const uint8_t *buffer, int64_t n, const int64_t *starts,
+                                  const int64_t *ends, int64_t count, uint64_t *hashes) {
+    uint64_t first[HASH_BATCH], second[HASH_BATCH];
+    int64_t length[HASH_BATCH], longer[HASH_BATCH], longest = 0;
+    for (int64_t i = 0; i < count; i++) {
+        length[i] = ends[i] - starts[i];
+        first[i] = load8(buffer + starts[i], n - starts[i]);
+        second[i] = length[i] > 8 ? load8(buffer + starts[i] + 8, n - starts[i] - 8) : 0;
+        if (length[i] > 16) longer[longest++] = i;
+    }
+    for (int64_t i = 0; i < count; i++) {
+        int64_t two = length[i] > 8;
+        uint64_t state = two ? mix64(lower(first[i])) : 0;
+        uint64_t last = lower(two ? second[i] : first[i]);
+        int64_t rest = length[i] - 8 * two;
+        last &= LOW_BYTES[rest < 8 ? rest : 8];
+        hashes[i] = mix64((state ^ last) + (uint64_t)length[i] * LENGTH_SALT);
+    }
+    for (int64_t j = 0; j < longest; j++)
+        hashes[longer[j]] = word_hash(buffer, n, starts[longer[j]], ends[longer[j]]);
+}
+
 /* Words are the runs of ASCII letters and digits and non-ASCII bytes (the input is folded: its
  * non-ASCII characters are all word characters or spaces). Writes each word's byte span and
- * hash; returns the number of words. The arrays hold rk_count_words (at most n / 2 + 1)
- * entries. Works 64 bytes at a time: a bit mask of word bytes, whose edges are the word starts
- * and ends. */
+ * hash; returns the number of words. The arrays hold rk_count_words + TOKEN_SLACK entries.
+ * Finds the words 64 bytes at a time (a bit mask of word bytes, whose edges are the word starts
+ * and ends), then hashes them in batches. */
 int64_t rk_tokenize(const uint8_t *buffer, int64_t n, uint64_t *hashes, int64_t *starts,
                     int64_t *ends) {
-    int64_t count = 0, word_start = 0;
-    uint64_t carry = 0;
-    for (int64_t block = 0; block < n; block += 64) {
-        uint64_t mask = block_mask(buffer, n, block);
-        uint64_t before = (mask << 1) | carry;
-        carry = mask >> 63;
-        uint64_t begins = mask & ~before, finishes = ~mask & before;
-        uint64_t edges = begins | finishes;
-        while (edges) {
-            int bit = __builtin_ctzll(edges);
-            edges &= edges - 1;
-            if ((begins >> bit) & 1) {
-                word_start = block + bit;
-            } else {
-                hashes[count] = word_hash(buffer, n, word_start, block + bit);
-                starts[count] = word_start;
-                ends[count++] = block + bit;
-            }
-        }
+#ifdef HAVE_AVX2_MASK
+    int64_t count = has_avx2() ? word_edges_avx2(buffer, n, starts, ends)
+                               : word_edges_portable(buffer, n, starts, ends);
+#else
+    int64_t count = word_edges_portable(buffer, n, starts, ends);
+#endif
+    for (int64_t first = 0; first < count; first += HASH_BATCH) {
+        int64_t size = count - first < HASH_BATCH ? count - first : HASH_BATCH;
+        hash_batch(buffer, n, starts + first, ends + first, size, hashes + first);
     }
-    if (carry) {
-        hashes[count] = word_hash(buffer, n, word_start, n);
-        starts[count] = word_start;
-        ends[count++] = n;
-    }
+    return count;
+}
+
+/* How many of the first n bytes equal `byte` (vectorised; bytes.count of one byte is not). */
+VECTORISED int64_t rk_count_byte(const uint8_t *buffer, int64_t n, int64_t byte) {
+    int64_t count = 0;
+    uint8_t wanted = (uint8_t)byte;
+    for (int64_t i = 0; i < n; i++) count += buffer[i] == wanted;
     return count;
 }
 
@@ -171,12 +296,6 @@ static inline uint64_t siphash13(uint64_t k0, uint64_t k1, uint64_t m) {
     SIPROUND;
     return v0 ^ v1 ^ v2 ^ v3;
 }
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define VECTORISED __attribute__((target_clones("avx2", "default")))
-#else
-#define VECTORISED
-#endif
 
 /* SipHash-1-3 of each 8-byte value. */
 VECTORISED void rk_siphash13(uint64_t k0, uint64_t k1, const uint64_t *values, int64_t n, uint64_t *out) {

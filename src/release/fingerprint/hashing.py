@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import itertools
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,10 +23,11 @@ _ASCII_WORD = frozenset(range(48, 58)) | frozenset(range(97, 123))
 _FOLD_TABLE = bytes(
     c + 32 if 65 <= c <= 90 else c if c in _ASCII_WORD or c >= 128 else 32 for c in range(256)
 )
-_WORD = re.compile(r"[^\W_]+")
+_ASCII_ALNUM = bytes(int(c in _ASCII_WORD or 65 <= c <= 90) for c in range(128))
 _SPACE = 32
 _MASKS = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 _LENGTH_SALT = np.uint64(0x9E3779B97F4A7C15)
+TOKEN_SLACK = 8  # entries rk_tokenize may write past the last word
 
 
 class Scratch:
@@ -67,14 +68,20 @@ def fold_utf8(raw: bytes) -> bytes:
     runs = high_runs(raw)
     if runs.size == 0:
         return raw
-    parts = []
-    previous = 0
-    for begin, end in runs.tolist():
-        parts.append(raw[previous:begin])
-        parts.append(_fold(raw[begin:end]))
-        previous = end
-    parts.append(raw[previous:])
+    cuts = [0, *runs.ravel().tolist(), len(raw)]
+    parts = [raw[begin:end] for begin, end in itertools.pairwise(cuts)]  # ASCII, run, ..., ASCII
+    parts[1::2] = map(_fold, parts[1::2])
     return b"".join(parts)
+
+
+def count_newlines(data: bytes, end: int) -> int:
+    """How many line feeds data[:end] holds (`bytes.count` of one byte is a plain byte loop; the
+    kernel's is vectorised)."""
+    library = native.LIBRARY
+    end = max(0, min(end, len(data)))
+    if library is None:
+        return data.count(b"\n", 0, end)
+    return int(library.rk_count_byte(data, end, 10))
 
 
 def high_runs(raw: bytes) -> I64:
@@ -131,13 +138,25 @@ def _fold(run: bytes) -> bytes:
     return "".join(ch if ch.isalnum() else " " for ch in folded).encode("utf-8")
 
 
-def word_spans(text: str) -> list[tuple[int, int]]:
-    """Character spans of the words of the original text, in the order `tokenize` sees them
-    (used only to locate a reported match, never on the hot path)."""
+def word_spans(text: str) -> tuple[I64, I64]:
+    """Character offsets where the words of the original text start and end, in the order
+    `tokenize` sees them (used only to locate a reported match, never on the hot path, but a
+    piece can be a megabyte: no Python object per word). Words are the runs of `str.isalnum`
+    characters, as the regex `[^\\W_]+` finds them."""
     if text.isascii():
-        return [(m.start(), m.end()) for m in re.finditer(rb"[A-Za-z0-9]+",
-                                                           text.encode("ascii"))]
-    return [(m.start(), m.end()) for m in _WORD.finditer(text)]
+        tokens = tokenize(text.encode("ascii"))
+        return tokens.starts, tokens.ends
+    codes = np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
+    word = np.empty(codes.size + 2, dtype=np.int8)
+    word[0] = word[-1] = 0
+    high = codes >= 128
+    word[1:-1][~high] = np.frombuffer(_ASCII_ALNUM, dtype=np.uint8)[codes[~high]]
+    distinct, inverse = np.unique(codes[high], return_inverse=True)
+    alnum = np.fromiter((chr(code).isalnum() for code in distinct.tolist()), dtype=np.int8,
+                        count=distinct.size)
+    word[1:-1][high] = alnum[inverse]
+    edges = np.diff(word)
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
 def mix64(x: U64) -> U64:
@@ -176,9 +195,10 @@ def tokenize(folded: bytes, scratch: Scratch | None = None) -> Tokens:
     if library is None:
         return tokenize_numpy(folded)
     data = np.frombuffer(folded, dtype=np.uint8)
-    # reused arrays can hold the most words there can be; new ones are made to measure
-    size = (data.size // 2 + 1 if scratch is not None
-            else library.rk_count_words(data.ctypes.data, data.size))
+    # reused arrays can hold the most words there can be; new ones are made to measure (the
+    # kernel writes a few entries past the last word)
+    size = TOKEN_SLACK + (data.size // 2 + 1 if scratch is not None
+                          else library.rk_count_words(data.ctypes.data, data.size))
     hashes = _array(scratch, "token-hashes", size, np.uint64)
     starts = _array(scratch, "token-starts", size, np.int64)
     ends = _array(scratch, "token-ends", size, np.int64)

@@ -6,7 +6,7 @@ import ctypes
 import os
 from pathlib import Path
 
-ABI = 6  # must equal RK_ABI in _kernels.c
+ABI = 7  # must equal RK_ABI in _kernels.c
 LIBRARY_NAME = "_kernels.so"
 REQUIRE_ENV = "RELEASE_REQUIRE_NATIVE"  # "1": a missing or stale library is an error
 DISABLE_ENV = "RELEASE_NATIVE"  # "off": use the numpy implementations (for comparisons)
@@ -23,6 +23,10 @@ def _signatures(library: ctypes.CDLL) -> ctypes.CDLL:
     library.rk_count_words.argtypes = [_PTR, _I64]
     library.rk_tokenize.restype = _I64
     library.rk_tokenize.argtypes = [_PTR, _I64, _PTR, _PTR, _PTR]
+    library.rk_allow_avx2.restype = _I64
+    library.rk_allow_avx2.argtypes = [_I64]
+    library.rk_count_byte.restype = _I64
+    library.rk_count_byte.argtypes = [_PTR, _I64, _I64]
     library.rk_high_runs.restype = _I64
     library.rk_high_runs.argtypes = [_PTR, _I64, _PTR, _PTR]
     library.rk_siphash13.restype = None
