@@ -290,6 +290,5 @@ def _leak_findings(config: Config, artifacts: dict[str, Artifact], progress: Pro
     scanner = LeakScanner(Matcher(index))
     with progress.task("Checking for training data", sum(a.size for a in artifacts.values())
                        ) as task:
-        for artifact in artifacts.values():
-            findings.extend(scanner.scan(artifact, task))
+        findings.extend(scanner.scan_all(artifacts.values(), task))
     return findings, scanner

@@ -10,6 +10,7 @@ import json
 import pickle
 import tarfile
 import textwrap
+import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,9 @@ import pytest
 from safetensors.numpy import save_file
 
 from release.config import load_config
+from release.detectors.leaks import MAX_SCAN_THREADS, THREADS_ENV, scan_threads
+from release.errors import InputError, UsageError
+from release.fingerprint.match import Matcher
 from release.scan import scan
 from tests.conftest import CliResult, git, write_model
 from tests.fingerprint.corpus import FILLER_WORDS, make_records
@@ -226,3 +230,47 @@ def test_no_output_quotes_the_data(project: Path, cli: Callable[..., CliResult],
     blob = "\n".join(outputs).lower()
     for secret in (SLICE, RECORD["name"], RECORD["email"], " ".join(WORDS[3:6])):
         assert secret.lower() not in blob
+
+
+def test_findings_are_the_same_on_one_thread_or_several(project: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, make, *_ in CASES.values():
+        (project / "model" / name).write_bytes(make(SLICE, project))
+    (project / "model" / "blob.bin").write_bytes(bytes(range(256)) * 8)
+    # a file of several batches with plants in the first and the last, and one between files
+    filler = (CLEAN + "\n") * 40_000
+    (project / "model" / "big.txt").write_text(f"{SLICE}\n{filler}{filler}{SLICE}\n")
+    (project / "model" / "small.txt").write_text(RECORD["email"] + "\n")
+    monkeypatch.setenv(THREADS_ENV, "1")
+    alone = run(project)
+    monkeypatch.setenv(THREADS_ENV, "3")
+    assert run(project) == alone
+    big = [f for f in alone if f["path"] == "big.txt"]
+    assert [f["line"] for f in big] == [1] and "on 2 lines" in str(big[0]["message"])
+    assert {f["path"] for f in alone if f["rule_id"] == "RL201"} >= {c[0] for c in CASES.values()}
+
+
+def test_a_failure_while_matching_on_a_worker_thread_reaches_the_caller(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (project / "model" / "a.txt").write_text(CLEAN)
+
+    threads = []
+
+    def broken(self: Matcher, pieces: object) -> None:
+        threads.append(threading.current_thread().name)
+        raise InputError("matching failed")
+
+    monkeypatch.setattr(Matcher, "match", broken)
+    monkeypatch.setenv(THREADS_ENV, "2")
+    with pytest.raises(InputError, match="matching failed"):
+        run(project)
+    assert threads[0].startswith("leak-match")
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1"])
+def test_a_bad_thread_count_is_a_usage_error(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(THREADS_ENV, value)
+    with pytest.raises(UsageError, match=THREADS_ENV):
+        scan_threads()
+    monkeypatch.delenv(THREADS_ENV)
+    assert 1 <= scan_threads() <= MAX_SCAN_THREADS

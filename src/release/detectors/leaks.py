@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+import os
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from release import rules
 from release.detectors import Artifact
+from release.errors import UsageError
 from release.extract import Problem, Segment, extract_file
 from release.findings import Finding
 from release.fingerprint.hashing import I64, word_spans
-from release.fingerprint.match import Matcher, SensitiveHit, TextHit
+from release.fingerprint.match import Matcher
 from release.progress import ProgressTask
 
 BATCH_CHARS = 1 << 20
 MAX_IDS_IN_EVIDENCE = 20
+MAX_SCAN_THREADS = 8
+THREADS_ENV = "RELEASE_SCAN_THREADS"
 
 
 @dataclass
@@ -46,12 +52,48 @@ def _char_span(spans: tuple[I64, I64], start: int, end: int) -> tuple[int, int] 
     return int(starts[start]), int(ends[end - 1])
 
 
+@dataclass
+class _Scan:
+    """An artifact being scanned: what was found so far."""
+
+    artifact: Artifact
+    findings: list[Finding] = field(default_factory=list)
+    tallies: dict[str | None, _Tally] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Located:
+    """A hit placed in its artifact: where it is and how big, never what it says."""
+
+    member: str | None
+    line: int | None
+    chars: int
+    words: int
+    records: frozenset[int]
+    value: bool = False  # a sensitive value; otherwise a run of training text
+    new_value: bool = False  # the first record of the value found at this place
+
+
+def scan_threads() -> int:
+    """How many threads match text: RELEASE_SCAN_THREADS, or the CPUs this process may use
+    (at most MAX_SCAN_THREADS)."""
+    configured = os.environ.get(THREADS_ENV, "").strip()
+    if configured:
+        if not configured.isdigit() or int(configured) < 1:
+            raise UsageError(f"{THREADS_ENV} must be a whole number of at least 1, "
+                             f"not {configured!r}")
+        return int(configured)
+    available = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return max(1, min(MAX_SCAN_THREADS, len(available) if available else os.cpu_count() or 1))
+
+
 class LeakScanner:
     """Runs extraction and matching over artifacts; returns findings only, never text."""
 
-    def __init__(self, matcher: Matcher) -> None:
+    def __init__(self, matcher: Matcher, threads: int | None = None) -> None:
         self.matcher = matcher
         self.index = matcher.index
+        self.threads = threads if threads is not None else scan_threads()
 
     def _record_id(self, number: int) -> str:
         return self.index.record_ids[number]
@@ -66,77 +108,110 @@ class LeakScanner:
         return member
 
     def scan(self, artifact: Artifact, task: ProgressTask) -> list[Finding]:
-        item = artifact.item
+        return self.scan_all([artifact], task)
+
+    def scan_all(self, artifacts: Iterable[Artifact], task: ProgressTask) -> list[Finding]:
+        """Findings of each artifact in turn. This thread extracts text; `threads` workers
+        match it (the kernels release the GIL), at most two batches each ahead of the
+        extraction, so memory stays bounded; results are applied in order, so the findings are
+        the same whatever the thread count."""
         findings: list[Finding] = []
-        tallies: dict[str | None, _Tally] = {}
+        pending: deque[tuple[_Scan, list[Segment] | None, Future[list[_Located]] | None]] = deque()
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="leak-match") as pool:
+
+            def submit(batch: list[Segment]) -> Future[list[_Located]]:
+                if self.threads == 1:  # no hand-over to a worker
+                    future: Future[list[_Located]] = Future()
+                    future.set_result(self._locate(batch))
+                    return future
+                return pool.submit(self._locate, batch)
+
+            def apply(scan: _Scan, batch: list[Segment] | None,
+                      future: Future[list[_Located]] | None) -> None:
+                if batch is None or future is None:  # the artifact's last batch was applied
+                    findings.extend(scan.findings)
+                    findings.extend(self._findings(scan.artifact.item.path, scan.tallies))
+                    task.advance(scan.artifact.size)
+                else:
+                    self._apply(future.result(), scan.tallies)
+
+            for artifact in artifacts:
+                scan = _Scan(artifact)
+                for batch in self._batches(scan):
+                    pending.append((scan, batch, submit(batch)))
+                    while len(pending) > 2 * self.threads:
+                        apply(*pending.popleft())
+                pending.append((scan, None, None))
+            while pending:
+                apply(*pending.popleft())
+        return findings
+
+    def _batches(self, scan: _Scan) -> Iterator[list[Segment]]:
+        """The artifact's text in batches of about BATCH_CHARS; what cannot be reduced to text
+        becomes a finding."""
+        item = scan.artifact.item
         batch: list[Segment] = []
         size = 0
         for extracted in extract_file(item.source, item.path.rsplit("/", 1)[-1], item.kind,
-                                      artifact.size):
+                                      scan.artifact.size):
             if isinstance(extracted, Problem):
                 rule = rules.ARCHIVE_LIMIT if extracted.bomb else rules.UNSCANNABLE_CONTENT
-                findings.append(Finding(rule, item.path, extracted.reason,
-                                        member=self._safe_member(extracted.member),
-                                        basis=extracted.reason))
+                scan.findings.append(Finding(rule, item.path, extracted.reason,
+                                             member=self._safe_member(extracted.member),
+                                             basis=extracted.reason))
                 continue
             batch.append(extracted)
             size += len(extracted.text)
             if size >= BATCH_CHARS:
-                self._match(batch, tallies)
+                yield batch
                 batch, size = [], 0
         if batch:
-            self._match(batch, tallies)
-        task.advance(artifact.size)
-        findings.extend(self._findings(item.path, tallies))
-        return findings
+            yield batch
 
-    def _match(self, batch: list[Segment], tallies: dict[str | None, _Tally]
-               ) -> None:
+    def _locate(self, batch: list[Segment]) -> list[_Located]:
+        """The batch's hits, placed by member and line (run by the matching threads)."""
         text_hits, sensitive_hits = self.matcher.match([s.text for s in batch])
         located: dict[int, tuple[Segment, tuple[I64, I64]]] = {}
 
-        def locate(piece: int) -> tuple[Segment, tuple[I64, I64]]:
-            """The piece as str with its word spans (only pieces with a hit pay for this)."""
+        def place(piece: int, start: int, end: int) -> tuple[str | None, int | None, int]:
+            """Member, line and character count of tokens [start, end) of a piece (only
+            pieces with a hit pay for decoding and word spans)."""
             if piece not in located:
                 segment = batch[piece].decoded()
                 located[piece] = segment, word_spans(str(segment.text))
-            return located[piece]
+            segment, spans = located[piece]
+            span = _char_span(spans, start, end)
+            line = _line_of(segment, span[0] if span else None)
+            return segment.member, line, (span[1] - span[0]) if span else 0
 
-        for hit in text_hits:
-            self._add_text(*locate(hit.piece), hit, tallies)
+        places = [_Located(*place(hit.piece, hit.start, hit.end), hit.end - hit.start,
+                           hit.records) for hit in text_hits]
         seen: set[tuple[int, int]] = set()
         for sensitive in sensitive_hits:
             first = (sensitive.piece, sensitive.start) not in seen  # one value, many records
             seen.add((sensitive.piece, sensitive.start))
-            self._add_sensitive(*locate(sensitive.piece), sensitive, tallies, new_value=first)
+            places.append(_Located(*place(sensitive.piece, sensitive.start, sensitive.end),
+                                   sensitive.end - sensitive.start,
+                                   frozenset((sensitive.record,)), value=True, new_value=first))
+        return places
 
-    def _tally(self, segment: Segment, spans: tuple[I64, I64], start: int, end: int,
-               tallies: dict[str | None, _Tally]) -> tuple[_Tally, int, int | None]:
-        span = _char_span(spans, start, end)
-        line = _line_of(segment, span[0] if span else None)
-        tally = tallies.setdefault(segment.member, _Tally())
-        return tally, (span[1] - span[0]) if span else 0, line
-
-    def _add_text(self, segment: Segment, spans: tuple[I64, I64], hit: TextHit,
-                  tallies: dict[str | None, _Tally]) -> None:
-        tally, chars, line = self._tally(segment, spans, hit.start, hit.end, tallies)
-        if line is not None:
-            tally.text_lines.add(line)
-        words = hit.end - hit.start
-        tally.records |= hit.records
-        tally.words += words
-        tally.chars += chars
-        for record in hit.records:
-            length = int(self.index.record_length[record]) or 1
-            tally.fraction = max(tally.fraction, min(1.0, words / length))
-
-    def _add_sensitive(self, segment: Segment, spans: tuple[I64, I64], hit: SensitiveHit,
-                       tallies: dict[str | None, _Tally], *, new_value: bool) -> None:
-        tally, _chars, line = self._tally(segment, spans, hit.start, hit.end, tallies)
-        if line is not None:
-            tally.value_lines.add(line)
-        tally.values += int(new_value)
-        tally.value_records.add(hit.record)
+    def _apply(self, places: list[_Located], tallies: dict[str | None, _Tally]) -> None:
+        for hit in places:
+            tally = tallies.setdefault(hit.member, _Tally())
+            if hit.value:
+                if hit.line is not None:
+                    tally.value_lines.add(hit.line)
+                tally.values += int(hit.new_value)
+                tally.value_records |= hit.records
+                continue
+            if hit.line is not None:
+                tally.text_lines.add(hit.line)
+            tally.records |= hit.records
+            tally.words += hit.words
+            tally.chars += hit.chars
+            for record in hit.records:
+                length = int(self.index.record_length[record]) or 1
+                tally.fraction = max(tally.fraction, min(1.0, hit.words / length))
 
     def _ids(self, records: Iterable[int]) -> list[str]:
         return sorted(self._record_id(r) for r in records)[:MAX_IDS_IN_EVIDENCE]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -165,26 +166,37 @@ class Matcher:
         self.stored_grams = _SortedSet(index.sorted_fingerprints, 8 * p.fingerprint_bytes)
         self.stored_values = _SortedSet(index.sensitive_sorted, 64)
         self.first_tokens = _Bitmap(index.sensitive_first)
-        self.scratch = Scratch()
+        self._local = threading.local()
+
+    @property
+    def scratch(self) -> Scratch:
+        """This thread's reused arrays: one Matcher serves several scanning threads."""
+        scratch: Scratch | None = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = Scratch()
+        return scratch
 
     def match(self, pieces: Sequence[str | bytes]
               ) -> tuple[list[TextHit], list[SensitiveHit]]:
-        """Hits in each piece (str, or UTF-8 bytes), by piece number and token range."""
+        """Hits in each piece (str, or UTF-8 bytes), by piece number and token range. Safe to
+        call from several threads at once."""
+        scratch = self.scratch
         buffer, offsets = fold_many(pieces)
-        tokens = tokenize_folded(buffer, self.scratch)
+        tokens = tokenize_folded(buffer, scratch)
         if len(tokens) == 0:
             return [], []
         piece_map = _Pieces(tokens.pieces(offsets)[0])
-        token_prf = siphash13(self.token_key, tokens.hashes, self.scratch)
-        sensitive = self._sensitive(tokens.hashes, token_prf, piece_map)
-        text = self._text(tokens.hashes, token_prf, piece_map)
+        token_prf = siphash13(self.token_key, tokens.hashes, scratch)
+        sensitive = self._sensitive(tokens.hashes, token_prf, piece_map, scratch)
+        text = self._text(tokens.hashes, token_prf, piece_map, scratch)
         return text, sensitive
 
-    def _sensitive(self, hashes: U64, token_prf: U64, pieces: _Pieces) -> list[SensitiveHit]:
+    def _sensitive(self, hashes: U64, token_prf: U64, pieces: _Pieces, scratch: Scratch
+                   ) -> list[SensitiveHit]:
         index = self.index
         if index.sensitive_sorted.size == 0:
             return []
-        candidates = self.first_tokens.hits(token_prf, shift=32, scratch=self.scratch)
+        candidates = self.first_tokens.hits(token_prf, shift=32, scratch=scratch)
         first = token_prf[candidates] >> np.uint64(32)
         slot = np.minimum(np.searchsorted(index.sensitive_first, first),
                           index.sensitive_first.shape[0] - 1)
@@ -207,15 +219,16 @@ class Matcher:
                     hits.append(SensitiveHit(piece, start, start + length, int(unit[0])))
         return hits
 
-    def _text(self, hashes: U64, token_prf: U64, pieces: _Pieces) -> list[TextHit]:
+    def _text(self, hashes: U64, token_prf: U64, pieces: _Pieces, scratch: Scratch
+              ) -> list[TextHit]:
         p = self.params
         index = self.index
         k = p.gram_words
         fingerprints = gram_fingerprints(hashes, k, self.gram_key, int(self.fingerprint_mask),
-                                         scratch=self.scratch)
+                                         scratch=scratch)
         if fingerprints.size == 0:
             return []
-        query = self.grams.hits(fingerprints, scratch=self.scratch)
+        query = self.grams.hits(fingerprints, scratch=scratch)
         query = query[pieces.of(query) == pieces.of(query + k - 1)]
         if query.size == 0:
             return []
