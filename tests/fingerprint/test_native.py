@@ -15,6 +15,8 @@ from release.fingerprint.hashing import (
     Scratch,
     count_newlines,
     fold,
+    fold_utf8,
+    fold_utf8_into,
     gram_fingerprints,
     gram_hashes,
     gram_hashes_at,
@@ -89,6 +91,15 @@ def test_tokens_agree_across_hash_batches_in_reused_arrays(words: list[str], gap
         assert ours.hashes.tolist() == reference.hashes.tolist()
         assert ours.starts.tolist() == reference.starts.tolist()
         assert ours.ends.tolist() == reference.ends.tolist()
+
+
+@compiled
+@given(st.lists(st.text(st.characters(codec="utf-8"), max_size=80), min_size=1, max_size=4))
+def test_folding_into_reused_arrays_agrees(texts: list[str]) -> None:
+    scratch = Scratch()
+    for text in texts:  # the same scratch, longer and shorter texts in turn
+        raw = text.encode("utf-8", errors="surrogatepass")
+        assert bytes(fold_utf8_into(raw, scratch)) == fold_utf8(raw)
 
 
 @compiled

@@ -16,6 +16,7 @@ from release.fingerprint import native
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
+Buffer = bytes | npt.NDArray[np.uint8]  # folded text: bytes, or bytes in a reused array
 
 _ASCII_WORD = frozenset(range(48, 58)) | frozenset(range(97, 123))
 # what the tokenizer reads each byte as, once non-ASCII characters are folded: ASCII letters
@@ -74,6 +75,25 @@ def fold_utf8(raw: bytes) -> bytes:
     return b"".join(parts)
 
 
+def fold_utf8_into(raw: bytes, scratch: Scratch) -> Buffer:
+    """`fold_utf8`, written into a reused array when there is something to fold: a fresh
+    megabyte for every piece is fresh pages from the OS, which cost more than the folding."""
+    library = native.LIBRARY
+    runs = high_runs(raw)
+    if runs.size == 0 or library is None:
+        return fold_utf8(raw) if runs.size else raw
+    replacements = [_fold(raw[begin:end]) for begin, end in runs.tolist()]
+    offsets = np.zeros(len(replacements) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, replacements), dtype=np.int64, count=len(replacements)),
+              out=offsets[1:])
+    size = len(raw) - int((runs[:, 1] - runs[:, 0]).sum()) + int(offsets[-1])
+    out = scratch.take("folded", size, np.uint8)
+    starts, ends = np.ascontiguousarray(runs[:, 0]), np.ascontiguousarray(runs[:, 1])
+    library.rk_splice(raw, len(raw), starts.ctypes.data, ends.ctypes.data, starts.shape[0],
+                      b"".join(replacements), offsets.ctypes.data, out.ctypes.data)
+    return out
+
+
 def count_newlines(data: bytes, end: int) -> int:
     """How many line feeds data[:end] holds (`bytes.count` of one byte is a plain byte loop; the
     kernel's is vectorised)."""
@@ -109,10 +129,13 @@ def normalize(text: str) -> bytes:
     return fold(text).translate(_FOLD_TABLE)
 
 
-def fold_many(texts: Sequence[str | bytes]) -> tuple[bytes, I64]:
+def fold_many(texts: Sequence[str | bytes], scratch: Scratch | None = None
+              ) -> tuple[Buffer, I64]:
     """Fold texts (str, or UTF-8 bytes) into one buffer, separated by spaces, and the byte
     offset at which each starts: the tokenizer's input (one call, not one per text, when they
-    are all ASCII str)."""
+    are all ASCII str; in `scratch` when there is one bytes text, as a scan's pieces are)."""
+    if scratch is not None and len(texts) == 1 and isinstance(texts[0], bytes):
+        return fold_utf8_into(texts[0], scratch), np.zeros(1, dtype=np.int64)
     if bytes not in set(map(type, texts)):
         joined = " ".join(cast(Sequence[str], texts))
         if joined.isascii():
@@ -187,7 +210,7 @@ class Tokens:
         return first, np.diff(np.append(first, len(self)))
 
 
-def tokenize(folded: bytes, scratch: Scratch | None = None) -> Tokens:
+def tokenize(folded: Buffer, scratch: Scratch | None = None) -> Tokens:
     """Hash every word of a folded (or normalised) buffer. A word's hash reads its bytes as
     little-endian 8-byte chunks, the last zero-padded: every chunk but the last is xored into the
     state and mixed; the last is xored in, the length times a salt added, and the sum mixed."""
@@ -207,9 +230,9 @@ def tokenize(folded: bytes, scratch: Scratch | None = None) -> Tokens:
     return Tokens(hashes[:count], starts[:count], ends[:count])
 
 
-def tokenize_numpy(folded: bytes) -> Tokens:
+def tokenize_numpy(folded: Buffer) -> Tokens:
     """`tokenize` in numpy: the reference for the compiled kernel, and its fallback."""
-    data = np.frombuffer(folded.translate(_FOLD_TABLE), dtype=np.uint8)
+    data = np.frombuffer(bytes(folded).translate(_FOLD_TABLE), dtype=np.uint8)
     if data.size == 0:
         empty = np.zeros(0, dtype=np.int64)
         return Tokens(np.zeros(0, dtype=np.uint64), empty, empty)

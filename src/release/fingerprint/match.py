@@ -181,7 +181,7 @@ class Matcher:
         """Hits in each piece (str, or UTF-8 bytes), by piece number and token range. Safe to
         call from several threads at once."""
         scratch = self.scratch
-        buffer, offsets = fold_many(pieces)
+        buffer, offsets = fold_many(pieces, scratch)
         tokens = tokenize_folded(buffer, scratch)
         if len(tokens) == 0:
             return [], []
