@@ -166,6 +166,7 @@ class Matcher:
         self.stored_grams = _SortedSet(index.sorted_fingerprints, 8 * p.fingerprint_bytes)
         self.stored_values = _SortedSet(index.sensitive_sorted, 64)
         self.first_tokens = _Bitmap(index.sensitive_first)
+        self.stored_first_tokens = _SortedSet(index.sensitive_first, 32)
         self._local = threading.local()
 
     @property
@@ -197,10 +198,8 @@ class Matcher:
         if index.sensitive_sorted.size == 0:
             return []
         candidates = self.first_tokens.hits(token_prf, shift=32, scratch=scratch)
-        first = token_prf[candidates] >> np.uint64(32)
-        slot = np.minimum(np.searchsorted(index.sensitive_first, first),
-                          index.sensitive_first.shape[0] - 1)
-        candidates = candidates[index.sensitive_first[slot] == first]
+        lo, hi = self.stored_first_tokens.ranges(token_prf[candidates] >> np.uint64(32))
+        candidates = candidates[hi > lo]
         hits: list[SensitiveHit] = []
         count = hashes.shape[0]
         for length in index.sensitive_lengths:
