@@ -63,11 +63,11 @@ def planted_text(records: list[dict[str, str]], unrelated: list[str], guarantee:
     for text in unrelated:
         pieces.append(text)
         record = rng.choice(records)["text"]
-        spans = word_spans(record)
-        if len(plants) < PLANTS and len(spans) >= guarantee:
-            start = rng.randint(0, len(spans) - guarantee)
+        starts, ends = word_spans(record)
+        if len(plants) < PLANTS and len(starts) >= guarantee:
+            start = rng.randint(0, len(starts) - guarantee)
             plants.add(len(pieces))
-            pieces.append(record[spans[start][0]: spans[start + guarantee - 1][1]].upper())
+            pieces.append(record[starts[start]: ends[start + guarantee - 1]].upper())
     return pieces, plants
 
 
