@@ -199,6 +199,30 @@ def test_long_utf8_text_is_cut_between_characters_with_overlap_and_line_numbers(
         assert piece.line is not None and lines[piece.line - 1].endswith(first_line)
 
 
+def test_short_reads_and_readers_without_readinto_give_the_same_pieces(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from release.extract import Budget, Context
+    from release.extract import text as text_module
+
+    monkeypatch.setattr(text_module, "TEXT_PIECE_CHARS", 64)
+    monkeypatch.setattr(text_module, "PIECE_OVERLAP_CHARS", 16)
+    content = "".join(f"line {n}: Grüße ✓ {'é' * (n % 5)}\n" for n in range(40)).encode()
+
+    class Trickle:  # at most 5 bytes per read, and no readinto
+        def __init__(self) -> None:
+            self.stream = io.BytesIO(content)
+
+        def read(self, size: int = -1) -> bytes:
+            return self.stream.read(min(size, 5))
+
+    context = Context(name="notes.txt", kind="text", budget=Budget(compressed=len(content)))
+    whole = [(s.text, s.line) for s in text_module.stream_text(io.BytesIO(content), context,
+                                                                   content[:64])]
+    trickled = [(s.text, s.line) for s in text_module.stream_text(
+        Trickle(), context, content[:64])]  # type: ignore[arg-type]
+    assert len(whole) > 10 and trickled == whole
+
+
 def test_text_in_other_encodings_is_decoded(tmp_path: Path) -> None:
     path = write(tmp_path, "notes.txt", PHRASE.encode("utf-16"))
     (segment,) = [s for s in extract(path) if isinstance(s, Segment)]

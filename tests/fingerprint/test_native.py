@@ -15,8 +15,7 @@ from release.fingerprint.hashing import (
     Scratch,
     count_newlines,
     fold,
-    fold_utf8,
-    fold_utf8_into,
+    fold_many,
     gram_fingerprints,
     gram_hashes,
     gram_hashes_at,
@@ -94,12 +93,16 @@ def test_tokens_agree_across_hash_batches_in_reused_arrays(words: list[str], gap
 
 
 @compiled
-@given(st.lists(st.text(st.characters(codec="utf-8"), max_size=80), min_size=1, max_size=4))
-def test_folding_into_reused_arrays_agrees(texts: list[str]) -> None:
+@given(st.lists(st.lists(st.text(st.characters(codec="utf-8"), max_size=80), min_size=1,
+                         max_size=4), min_size=1, max_size=3))
+def test_folding_into_reused_arrays_agrees(batches: list[list[str]]) -> None:
     scratch = Scratch()
-    for text in texts:  # the same scratch, longer and shorter texts in turn
-        raw = text.encode("utf-8", errors="surrogatepass")
-        assert bytes(fold_utf8_into(raw, scratch)) == fold_utf8(raw)
+    for texts in batches:  # the same scratch, longer and shorter batches in turn
+        raw = [text.encode("utf-8", errors="surrogatepass") for text in texts]
+        buffer, offsets = fold_many(raw, scratch)
+        expected, expected_offsets = fold_many(raw)
+        assert bytes(buffer) == expected
+        assert offsets.tolist() == expected_offsets.tolist()
 
 
 @compiled

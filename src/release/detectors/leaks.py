@@ -9,6 +9,8 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from release import rules
 from release.detectors import Artifact
 from release.errors import UsageError
@@ -39,10 +41,13 @@ class _Tally:
     value_lines: set[int] = field(default_factory=set)
 
 
-def _line_of(segment: Segment, char: int | None) -> int | None:
-    if segment.line is None or char is None:
-        return segment.line
-    return segment.line + str(segment.text).count("\n", 0, char)
+def _newlines(text: str) -> I64:
+    """Character offsets of the line feeds of a piece (once per piece with a hit, not once per
+    hit: a piece can be a megabyte)."""
+    if text.isascii():
+        return np.flatnonzero(np.frombuffer(text.encode("ascii"), dtype=np.uint8) == 10)
+    codes = np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
+    return np.flatnonzero(codes == 10)
 
 
 def _char_span(spans: tuple[I64, I64], start: int, end: int) -> tuple[int, int] | None:
@@ -171,17 +176,20 @@ class LeakScanner:
     def _locate(self, batch: list[Segment]) -> list[_Located]:
         """The batch's hits, placed by member and line (run by the matching threads)."""
         text_hits, sensitive_hits = self.matcher.match([s.text for s in batch])
-        located: dict[int, tuple[Segment, tuple[I64, I64]]] = {}
+        located: dict[int, tuple[Segment, tuple[I64, I64], I64]] = {}
 
         def place(piece: int, start: int, end: int) -> tuple[str | None, int | None, int]:
             """Member, line and character count of tokens [start, end) of a piece (only
-            pieces with a hit pay for decoding and word spans)."""
+            pieces with a hit pay for decoding, word spans and line feeds)."""
             if piece not in located:
                 segment = batch[piece].decoded()
-                located[piece] = segment, word_spans(str(segment.text))
-            segment, spans = located[piece]
+                text = str(segment.text)
+                located[piece] = segment, word_spans(text), _newlines(text)
+            segment, spans, newlines = located[piece]
             span = _char_span(spans, start, end)
-            line = _line_of(segment, span[0] if span else None)
+            line = segment.line
+            if line is not None and span is not None:
+                line += int(np.searchsorted(newlines, span[0]))
             return segment.member, line, (span[1] - span[0]) if span else 0
 
         places = [_Located(*place(hit.piece, hit.start, hit.end), hit.end - hit.start,

@@ -68,7 +68,7 @@ def stream_text(handle: IO[bytes], context: Context, head: bytes) -> Iterator[Se
             carry = text
 
 
-def _character_start(data: bytes, at: int) -> int:
+def _character_start(data: bytes | memoryview, at: int) -> int:
     """The start of the UTF-8 character that byte `at` belongs to (at most 3 bytes back)."""
     floor = max(0, at - 3)
     while at > floor and data[at] & 0xC0 == 0x80:
@@ -76,23 +76,49 @@ def _character_start(data: bytes, at: int) -> int:
     return at
 
 
+def _complete_end(data: memoryview, size: int) -> int:
+    """How many of the first `size` bytes are whole UTF-8 characters: all of them, unless a
+    read ended inside the last one."""
+    start = _character_start(data, size - 1)
+    lead = data[start]
+    length = 2 if lead >> 5 == 0b110 else 3 if lead >> 4 == 0b1110 else \
+        4 if lead >> 3 == 0b11110 else 1
+    return size if start + length <= size else start
+
+
+def _read_into(handle: IO[bytes], view: memoryview) -> int:
+    readinto = getattr(handle, "readinto", None)
+    if readinto is not None:
+        return int(readinto(view) or 0)
+    data = handle.read(len(view))
+    view[:len(data)] = data
+    return len(data)
+
+
 def _utf8_pieces(handle: IO[bytes], context: Context) -> Iterator[Segment]:
-    data = b""
-    line = 1
+    """Pieces read into one reused buffer and copied out once each (a read, a join and a cut
+    each made a fresh megabyte, and fresh pages cost more than the copying)."""
+    buffer = memoryview(bytearray(TEXT_PIECE_CHARS))
+    filled, line = 0, 1
     while True:
-        raw = handle.read(TEXT_PIECE_CHARS)
-        data += raw
-        if raw and len(data) < TEXT_PIECE_CHARS:
-            continue
-        # before EOF the last character may be incomplete: it starts the next piece instead
-        piece = data[:_character_start(data, len(data) - 1)] if raw else data
+        at_end = False
+        while filled < len(buffer):  # a read may return less than asked for
+            got = _read_into(handle, buffer[filled:])
+            if not got:
+                at_end = True
+                break
+            filled += got
+        # before the end the last character may be cut off: it starts the next piece instead
+        piece = bytes(buffer[:filled if at_end else _complete_end(buffer, filled)])
         if piece.strip():
             yield Segment(piece, context.member, line)
-        if not raw:
+        if at_end:
             return
         keep = _character_start(piece, max(0, len(piece) - PIECE_OVERLAP_CHARS))
         line += count_newlines(piece, keep)
-        data = data[keep:]
+        rest = bytes(buffer[keep:filled])
+        buffer[:len(rest)] = rest
+        filled = len(rest)
 
 
 def text_segments(text: str, context: Context) -> Iterator[Segment]:

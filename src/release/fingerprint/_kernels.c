@@ -251,17 +251,17 @@ VECTORISED int64_t rk_count_byte(const uint8_t *buffer, int64_t n, int64_t byte)
     return count;
 }
 
-/* buffer[0, n) with run i, bytes [starts[i], ends[i]), replaced by replacement bytes
- * [offsets[i], offsets[i + 1]); returns the length written to out. */
+/* buffer[0, n) with run i, bytes [starts[i], ends[i]), replaced by bytes
+ * [from[i], to[i]) of `replacements`; returns the length written to out. */
 int64_t rk_splice(const uint8_t *buffer, int64_t n, const int64_t *starts, const int64_t *ends,
-                  int64_t count, const uint8_t *replacements, const int64_t *offsets,
-                  uint8_t *out) {
+                  int64_t count, const uint8_t *replacements, const int64_t *from,
+                  const int64_t *to, uint8_t *out) {
     int64_t at = 0, previous = 0;
     for (int64_t i = 0; i < count; i++) {
         memcpy(out + at, buffer + previous, (size_t)(starts[i] - previous));
         at += starts[i] - previous;
-        memcpy(out + at, replacements + offsets[i], (size_t)(offsets[i + 1] - offsets[i]));
-        at += offsets[i + 1] - offsets[i];
+        memcpy(out + at, replacements + from[i], (size_t)(to[i] - from[i]));
+        at += to[i] - from[i];
         previous = ends[i];
     }
     memcpy(out + at, buffer + previous, (size_t)(n - previous));

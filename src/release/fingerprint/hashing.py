@@ -75,23 +75,58 @@ def fold_utf8(raw: bytes) -> bytes:
     return b"".join(parts)
 
 
-def fold_utf8_into(raw: bytes, scratch: Scratch) -> Buffer:
-    """`fold_utf8`, written into a reused array when there is something to fold: a fresh
-    megabyte for every piece is fresh pages from the OS, which cost more than the folding."""
+def _fold_bytes_into(texts: Sequence[bytes], scratch: Scratch) -> tuple[Buffer, I64]:
+    """`fold_many` of UTF-8 texts, joined and folded in reused arrays: a fresh megabyte for
+    every piece is fresh pages from the OS, which cost more than the folding."""
     library = native.LIBRARY
-    runs = high_runs(raw)
-    if runs.size == 0 or library is None:
-        return fold_utf8(raw) if runs.size else raw
-    replacements = [_fold(raw[begin:end]) for begin, end in runs.tolist()]
-    offsets = np.zeros(len(replacements) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, replacements), dtype=np.int64, count=len(replacements)),
-              out=offsets[1:])
-    size = len(raw) - int((runs[:, 1] - runs[:, 0]).sum()) + int(offsets[-1])
-    out = scratch.take("folded", size, np.uint8)
-    starts, ends = np.ascontiguousarray(runs[:, 0]), np.ascontiguousarray(runs[:, 1])
-    library.rk_splice(raw, len(raw), starts.ctypes.data, ends.ctypes.data, starts.shape[0],
-                      b"".join(replacements), offsets.ctypes.data, out.ctypes.data)
-    return out
+    assert library is not None
+    starts = _starts(texts)
+    if len(texts) == 1:
+        joined = np.frombuffer(texts[0], dtype=np.uint8)
+    else:
+        joined = scratch.take("joined", int(starts[-1]) + len(texts[-1]), np.uint8)
+        joined[starts[1:] - 1] = _SPACE
+        for start, text in zip(starts.tolist(), texts, strict=True):
+            joined[start: start + len(text)] = np.frombuffer(text, dtype=np.uint8)
+    runs = high_runs(joined)
+    if runs.size == 0:
+        return joined, starts
+    run_starts, run_ends = np.ascontiguousarray(runs[:, 0]), np.ascontiguousarray(runs[:, 1])
+    kinds, kind_of_run = _distinct_runs(joined, run_starts, run_ends)
+    replacements = [_fold(run) for run in kinds]
+    ends = np.cumsum(np.fromiter(map(len, replacements), dtype=np.int64, count=len(kinds)))
+    to = ends[kind_of_run]
+    from_ = to - np.diff(ends, prepend=0)[kind_of_run]
+    growth = (to - from_) - (run_ends - run_starts)
+    out = scratch.take("folded", joined.size + int(growth.sum()), np.uint8)
+    library.rk_splice(joined.ctypes.data, joined.size, run_starts.ctypes.data,
+                      run_ends.ctypes.data, run_starts.shape[0], b"".join(replacements),
+                      from_.ctypes.data, to.ctypes.data, out.ctypes.data)
+    # a piece moves by what folding added or removed in the runs before it
+    moved = np.concatenate(([0], np.cumsum(growth)))[np.searchsorted(run_starts, starts)]
+    return out, starts + moved
+
+
+def _distinct_runs(data: npt.NDArray[np.uint8], starts: I64, ends: I64
+                   ) -> tuple[list[bytes], I64]:
+    """The distinct runs (as bytes) and which of them each run is. Text has few distinct runs
+    (a bullet, a dash, a few accented letters) repeated many times: runs of up to 8 bytes are
+    told apart by their bytes packed into one integer, so only distinct ones become objects."""
+    lengths = ends - starts
+    short = np.flatnonzero(lengths <= 8)
+    packed = np.zeros(short.shape[0], dtype=np.uint64)
+    for offset in range(8):  # non-ASCII bytes are never zero: the packing is unambiguous
+        inside = np.flatnonzero(lengths[short] > offset)
+        packed[inside] |= (data[starts[short[inside]] + offset].astype(np.uint64)
+                           << np.uint64(8 * offset))
+    distinct, which = np.unique(packed, return_inverse=True)
+    kinds = [value.to_bytes(8, "little").rstrip(b"\0") for value in distinct.tolist()]
+    kind_of_run = np.empty(starts.shape[0], dtype=np.int64)
+    kind_of_run[short] = which.reshape(-1)
+    long_runs = np.flatnonzero(lengths > 8)
+    kind_of_run[long_runs] = np.arange(len(kinds), len(kinds) + long_runs.shape[0])
+    kinds += [data[starts[run]: ends[run]].tobytes() for run in long_runs.tolist()]
+    return kinds, kind_of_run
 
 
 def count_newlines(data: bytes, end: int) -> int:
@@ -104,7 +139,7 @@ def count_newlines(data: bytes, end: int) -> int:
     return int(library.rk_count_byte(data, end, 10))
 
 
-def high_runs(raw: bytes) -> I64:
+def high_runs(raw: Buffer) -> I64:
     """(start, end) byte offsets of the runs of non-ASCII bytes, one row per run."""
     data = np.frombuffer(raw, dtype=np.uint8)
     library = native.LIBRARY
@@ -133,9 +168,10 @@ def fold_many(texts: Sequence[str | bytes], scratch: Scratch | None = None
               ) -> tuple[Buffer, I64]:
     """Fold texts (str, or UTF-8 bytes) into one buffer, separated by spaces, and the byte
     offset at which each starts: the tokenizer's input (one call, not one per text, when they
-    are all ASCII str; in `scratch` when there is one bytes text, as a scan's pieces are)."""
-    if scratch is not None and len(texts) == 1 and isinstance(texts[0], bytes):
-        return fold_utf8_into(texts[0], scratch), np.zeros(1, dtype=np.int64)
+    are all ASCII str; in `scratch` when they are all bytes, as a scan's text files are)."""
+    if (scratch is not None and native.LIBRARY is not None and texts
+            and all(isinstance(text, bytes) for text in texts)):
+        return _fold_bytes_into(cast(Sequence[bytes], texts), scratch)
     if bytes not in set(map(type, texts)):
         joined = " ".join(cast(Sequence[str], texts))
         if joined.isascii():
