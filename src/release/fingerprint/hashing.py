@@ -75,36 +75,47 @@ def fold_utf8(raw: bytes) -> bytes:
     return b"".join(parts)
 
 
-def _fold_bytes_into(texts: Sequence[bytes], scratch: Scratch) -> tuple[Buffer, I64]:
-    """`fold_many` of UTF-8 texts, joined and folded in reused arrays: a fresh megabyte for
+def _fold_into(raw: bytes, scratch: Scratch) -> Buffer:
+    """`fold_utf8`, in a reused array when there is something to fold: a fresh megabyte for
     every piece is fresh pages from the OS, which cost more than the folding."""
     library = native.LIBRARY
     assert library is not None
-    starts = _starts(texts)
-    if len(texts) == 1:
-        joined = np.frombuffer(texts[0], dtype=np.uint8)
-    else:
-        joined = scratch.take("joined", int(starts[-1]) + len(texts[-1]), np.uint8)
-        joined[starts[1:] - 1] = _SPACE
-        for start, text in zip(starts.tolist(), texts, strict=True):
-            joined[start: start + len(text)] = np.frombuffer(text, dtype=np.uint8)
-    runs = high_runs(joined)
+    data = np.frombuffer(raw, dtype=np.uint8)
+    runs = high_runs(data)
     if runs.size == 0:
-        return joined, starts
+        return raw
     run_starts, run_ends = np.ascontiguousarray(runs[:, 0]), np.ascontiguousarray(runs[:, 1])
-    kinds, kind_of_run = _distinct_runs(joined, run_starts, run_ends)
+    kinds, kind_of_run = _distinct_runs(data, run_starts, run_ends)
     replacements = [_fold(run) for run in kinds]
     ends = np.cumsum(np.fromiter(map(len, replacements), dtype=np.int64, count=len(kinds)))
     to = ends[kind_of_run]
     from_ = to - np.diff(ends, prepend=0)[kind_of_run]
-    growth = (to - from_) - (run_ends - run_starts)
-    out = scratch.take("folded", joined.size + int(growth.sum()), np.uint8)
-    library.rk_splice(joined.ctypes.data, joined.size, run_starts.ctypes.data,
-                      run_ends.ctypes.data, run_starts.shape[0], b"".join(replacements),
-                      from_.ctypes.data, to.ctypes.data, out.ctypes.data)
-    # a piece moves by what folding added or removed in the runs before it
-    moved = np.concatenate(([0], np.cumsum(growth)))[np.searchsorted(run_starts, starts)]
-    return out, starts + moved
+    size = data.size + int((to - from_).sum() - (run_ends - run_starts).sum())
+    out = scratch.take("folded", size, np.uint8)
+    library.rk_splice(data.ctypes.data, data.size, run_starts.ctypes.data, run_ends.ctypes.data,
+                      run_starts.shape[0], b"".join(replacements), from_.ctypes.data,
+                      to.ctypes.data, out.ctypes.data)
+    return out
+
+
+def tokenize_pieces(texts: Sequence[bytes], scratch: Scratch) -> tuple[U64, I64]:
+    """The token hashes of UTF-8 texts, each folded and tokenized on its own into reused arrays,
+    and the number of each text's first token: what `tokenize(fold_many(texts))` finds, with no
+    joined copy of the texts (a scan's pieces are megabytes). Needs the compiled kernels."""
+    library = native.LIBRARY
+    assert library is not None
+    size = TOKEN_SLACK + sum(len(text) // 2 + 1 for text in texts)
+    hashes = scratch.take("token-hashes", size, np.uint64)
+    starts = scratch.take("token-starts", size, np.int64)
+    ends = scratch.take("token-ends", size, np.int64)
+    first = np.empty(len(texts), dtype=np.int64)
+    count = 0
+    for number, text in enumerate(texts):
+        data = np.frombuffer(_fold_into(text, scratch), dtype=np.uint8)
+        first[number] = count
+        count += library.rk_tokenize(data.ctypes.data, data.size, hashes[count:].ctypes.data,
+                                     starts[count:].ctypes.data, ends[count:].ctypes.data)
+    return hashes[:count], first
 
 
 def _distinct_runs(data: npt.NDArray[np.uint8], starts: I64, ends: I64
@@ -164,14 +175,10 @@ def normalize(text: str) -> bytes:
     return fold(text).translate(_FOLD_TABLE)
 
 
-def fold_many(texts: Sequence[str | bytes], scratch: Scratch | None = None
-              ) -> tuple[Buffer, I64]:
+def fold_many(texts: Sequence[str | bytes]) -> tuple[bytes, I64]:
     """Fold texts (str, or UTF-8 bytes) into one buffer, separated by spaces, and the byte
     offset at which each starts: the tokenizer's input (one call, not one per text, when they
-    are all ASCII str; in `scratch` when they are all bytes, as a scan's text files are)."""
-    if (scratch is not None and native.LIBRARY is not None and texts
-            and all(isinstance(text, bytes) for text in texts)):
-        return _fold_bytes_into(cast(Sequence[bytes], texts), scratch)
+    are all ASCII str)."""
     if bytes not in set(map(type, texts)):
         joined = " ".join(cast(Sequence[str], texts))
         if joined.isascii():

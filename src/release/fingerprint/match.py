@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from release.fingerprint.hashing import (
     gram_fingerprints,
     gram_hashes_at,
     siphash13,
+    tokenize_pieces,
 )
 from release.fingerprint.hashing import tokenize as tokenize_folded
 from release.fingerprint.index import LoadedIndex
@@ -182,14 +184,18 @@ class Matcher:
         """Hits in each piece (str, or UTF-8 bytes), by piece number and token range. Safe to
         call from several threads at once."""
         scratch = self.scratch
-        buffer, offsets = fold_many(pieces, scratch)
-        tokens = tokenize_folded(buffer, scratch)
-        if len(tokens) == 0:
+        if native.LIBRARY is not None and all(isinstance(piece, bytes) for piece in pieces):
+            hashes, first = tokenize_pieces(cast(Sequence[bytes], pieces), scratch)
+        else:
+            buffer, offsets = fold_many(pieces)
+            tokens = tokenize_folded(buffer, scratch)
+            hashes, first = tokens.hashes, tokens.pieces(offsets)[0]
+        if hashes.shape[0] == 0:
             return [], []
-        piece_map = _Pieces(tokens.pieces(offsets)[0])
-        token_prf = siphash13(self.token_key, tokens.hashes, scratch)
-        sensitive = self._sensitive(tokens.hashes, token_prf, piece_map, scratch)
-        text = self._text(tokens.hashes, token_prf, piece_map, scratch)
+        piece_map = _Pieces(first)
+        token_prf = siphash13(self.token_key, hashes, scratch)
+        sensitive = self._sensitive(hashes, token_prf, piece_map, scratch)
+        text = self._text(hashes, token_prf, piece_map, scratch)
         return text, sensitive
 
     def _sensitive(self, hashes: U64, token_prf: U64, pieces: _Pieces, scratch: Scratch
