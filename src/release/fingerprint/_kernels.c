@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define RK_ABI 7
+#define RK_ABI 8
 #define LENGTH_SALT 0x9E3779B97F4A7C15ULL
 
 int64_t rk_abi(void) { return RK_ABI; }
@@ -129,14 +129,27 @@ static inline int64_t bit_positions(uint64_t bits, int64_t block, int64_t *out) 
     return count;
 }
 
-/* The starts and ends of the words of buffer[0, n): see rk_tokenize. `whole` is the mask of
- * each full 64-byte block (NULL: the portable one). Returns the number of words. */
-static inline __attribute__((always_inline)) int64_t
-word_edges(const uint8_t *buffer, int64_t n, int64_t *starts, int64_t *ends,
+#define WORD_BATCH 256  /* words found, then hashed, at a time */
+#define WORD_WINDOW (WORD_BATCH + 64 + 8)  /* a block adds at most 32; bit_positions writes 4
+                                              past; one unfinished word is carried over */
+
+/* Where rk_tokenize is in its buffer: the next 64-byte block, whether the byte before it is
+ * part of a word, and how many word starts and ends are in the window. */
+typedef struct {
+    int64_t block;
+    uint64_t carry;
+    int64_t begun, count;
+} word_scan;
+
+/* Finds word starts and ends, 64 bytes at a time, until the window holds WORD_BATCH finished
+ * words or the buffer ends (see rk_tokenize). `whole` is the mask of each full 64-byte block
+ * (NULL: the portable one). */
+static inline __attribute__((always_inline)) void
+word_edges(const uint8_t *buffer, int64_t n, word_scan *scan, int64_t *starts, int64_t *ends,
            uint64_t (*whole)(const uint8_t *)) {
-    int64_t begun = 0, count = 0;
-    uint64_t carry = 0;
-    for (int64_t block = 0; block < n; block += 64) {
+    int64_t block = scan->block, begun = scan->begun, count = scan->count;
+    uint64_t carry = scan->carry;
+    for (; block < n && count < WORD_BATCH; block += 64) {
         uint64_t mask = whole != NULL && block + 64 <= n ? whole(buffer + block)
                                                            : block_mask(buffer, n, block);
         uint64_t before = (mask << 1) | carry;
@@ -144,13 +157,19 @@ word_edges(const uint8_t *buffer, int64_t n, int64_t *starts, int64_t *ends,
         begun += bit_positions(mask & ~before, block, starts + begun);
         count += bit_positions(~mask & before, block, ends + count);
     }
-    if (carry) ends[count++] = n;
-    return count;
+    if (block >= n && carry) {
+        ends[count++] = n;
+        carry = 0;
+    }
+    scan->block = block;
+    scan->carry = carry;
+    scan->begun = begun;
+    scan->count = count;
 }
 
-static int64_t word_edges_portable(const uint8_t *buffer, int64_t n, int64_t *starts,
-                                   int64_t *ends) {
-    return word_edges(buffer, n, starts, ends, NULL);
+static void word_edges_portable(const uint8_t *buffer, int64_t n, word_scan *scan,
+                                int64_t *starts, int64_t *ends) {
+    word_edges(buffer, n, scan, starts, ends, NULL);
 }
 
 #ifdef HAVE_AVX2_MASK
@@ -165,9 +184,10 @@ static int has_avx2(void) {
     return avx2_known;
 }
 
-__attribute__((target("avx2"))) static int64_t word_edges_avx2(const uint8_t *buffer, int64_t n,
-                                                               int64_t *starts, int64_t *ends) {
-    return word_edges(buffer, n, starts, ends, block_mask_avx2);
+__attribute__((target("avx2"))) static void word_edges_avx2(const uint8_t *buffer, int64_t n,
+                                                            word_scan *scan, int64_t *starts,
+                                                            int64_t *ends) {
+    word_edges(buffer, n, scan, starts, ends, block_mask_avx2);
 }
 #endif
 
@@ -196,15 +216,13 @@ int64_t rk_count_words(const uint8_t *buffer, int64_t n) {
     return count;
 }
 
-#define HASH_BATCH 256
-
-/* The hashes of words [first, first + count) (count <= HASH_BATCH), as `word_hash` computes
- * them. Words of up to 16 bytes are hashed branch-free from their first two chunks, which the
- * compiler vectorises; longer ones one by one. */
-VECTORISED static void hash_batch(const uint8_t *buffer, int64_t n, const int64_t *starts,
+/* The hashes of `count` (at most WORD_WINDOW) words, as `word_hash` computes them. Words of up
+ * to 16 bytes are hashed branch-free from their first two chunks, which the compiler
+ * vectorises; longer ones one by one. */
+VECTORISED static void hash_words(const uint8_t *buffer, int64_t n, const int64_t *starts,
                                   const int64_t *ends, int64_t count, uint64_t *hashes) {
-    uint64_t first[HASH_BATCH], second[HASH_BATCH];
-    int64_t length[HASH_BATCH], longer[HASH_BATCH], longest = 0;
+    uint64_t first[WORD_WINDOW], second[WORD_WINDOW];
+    int64_t length[WORD_WINDOW], longer[WORD_WINDOW], longest = 0;
     for (int64_t i = 0; i < count; i++) {
         length[i] = ends[i] - starts[i];
         first[i] = load8(buffer + starts[i], n - starts[i]);
@@ -224,23 +242,37 @@ VECTORISED static void hash_batch(const uint8_t *buffer, int64_t n, const int64_
 }
 
 /* Words are the runs of ASCII letters and digits and non-ASCII bytes (the input is folded: its
- * non-ASCII characters are all word characters or spaces). Writes each word's byte span and
- * hash; returns the number of words. The arrays hold rk_count_words + TOKEN_SLACK entries.
+ * non-ASCII characters are all word characters or spaces). Writes each word's hash, and its
+ * byte span unless starts and ends are NULL (a scan needs only the hashes); returns the
+ * number of words. hashes holds rk_count_words entries, starts and ends TOKEN_SLACK more.
  * Finds the words 64 bytes at a time (a bit mask of word bytes, whose edges are the word starts
- * and ends), then hashes them in batches. */
+ * and ends) and hashes them WORD_BATCH at a time, while their spans are in cache; without
+ * span arrays the spans live in a small window only. */
 int64_t rk_tokenize(const uint8_t *buffer, int64_t n, uint64_t *hashes, int64_t *starts,
                     int64_t *ends) {
+    int64_t window_starts[WORD_WINDOW], window_ends[WORD_WINDOW], total = 0;
+    int spans = starts != NULL && ends != NULL;
+    word_scan scan = {0, 0, 0, 0};
 #ifdef HAVE_AVX2_MASK
-    int64_t count = has_avx2() ? word_edges_avx2(buffer, n, starts, ends)
-                               : word_edges_portable(buffer, n, starts, ends);
+    void (*edges)(const uint8_t *, int64_t, word_scan *, int64_t *, int64_t *) =
+        has_avx2() ? word_edges_avx2 : word_edges_portable;
 #else
-    int64_t count = word_edges_portable(buffer, n, starts, ends);
+    void (*edges)(const uint8_t *, int64_t, word_scan *, int64_t *, int64_t *) =
+        word_edges_portable;
 #endif
-    for (int64_t first = 0; first < count; first += HASH_BATCH) {
-        int64_t size = count - first < HASH_BATCH ? count - first : HASH_BATCH;
-        hash_batch(buffer, n, starts + first, ends + first, size, hashes + first);
-    }
-    return count;
+    do {
+        int64_t *at_starts = spans ? starts + total : window_starts;
+        int64_t *at_ends = spans ? ends + total : window_ends;
+        edges(buffer, n, &scan, at_starts, at_ends);
+        hash_words(buffer, n, at_starts, at_ends, scan.count, hashes + total);
+        total += scan.count;
+        /* a word begun but not finished starts the next window (in the span arrays, it
+         * already does) */
+        if (!spans && scan.begun > scan.count) window_starts[0] = window_starts[scan.count];
+        scan.begun -= scan.count;
+        scan.count = 0;
+    } while (scan.block < n);
+    return total;
 }
 
 /* How many of the first n bytes equal `byte` (vectorised; bytes.count of one byte is not). */

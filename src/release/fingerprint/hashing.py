@@ -28,7 +28,7 @@ _ASCII_ALNUM = bytes(int(c in _ASCII_WORD or 65 <= c <= 90) for c in range(128))
 _SPACE = 32
 _MASKS = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 _LENGTH_SALT = np.uint64(0x9E3779B97F4A7C15)
-TOKEN_SLACK = 8  # entries rk_tokenize may write past the last word
+TOKEN_SLACK = 8  # spans rk_tokenize may write past the last word
 
 
 class Scratch:
@@ -104,17 +104,15 @@ def tokenize_pieces(texts: Sequence[bytes], scratch: Scratch) -> tuple[U64, I64]
     joined copy of the texts (a scan's pieces are megabytes). Needs the compiled kernels."""
     library = native.LIBRARY
     assert library is not None
-    size = TOKEN_SLACK + sum(len(text) // 2 + 1 for text in texts)
-    hashes = scratch.take("token-hashes", size, np.uint64)
-    starts = scratch.take("token-starts", size, np.int64)
-    ends = scratch.take("token-ends", size, np.int64)
+    hashes = scratch.take("token-hashes", sum(len(text) // 2 + 1 for text in texts), np.uint64)
     first = np.empty(len(texts), dtype=np.int64)
     count = 0
     for number, text in enumerate(texts):
         data = np.frombuffer(_fold_into(text, scratch), dtype=np.uint8)
         first[number] = count
+        # no word spans: the scan needs only the hashes
         count += library.rk_tokenize(data.ctypes.data, data.size, hashes[count:].ctypes.data,
-                                     starts[count:].ctypes.data, ends[count:].ctypes.data)
+                                     None, None)
     return hashes[:count], first
 
 
@@ -262,7 +260,7 @@ def tokenize(folded: Buffer, scratch: Scratch | None = None) -> Tokens:
         return tokenize_numpy(folded)
     data = np.frombuffer(folded, dtype=np.uint8)
     # reused arrays can hold the most words there can be; new ones are made to measure (the
-    # kernel writes a few entries past the last word)
+    # kernel writes a few spans past the last word)
     size = TOKEN_SLACK + (data.size // 2 + 1 if scratch is not None
                           else library.rk_count_words(data.ctypes.data, data.size))
     hashes = _array(scratch, "token-hashes", size, np.uint64)

@@ -6,7 +6,7 @@ import ctypes
 import os
 from pathlib import Path
 
-ABI = 7  # must equal RK_ABI in _kernels.c
+ABI = 8  # must equal RK_ABI in _kernels.c
 LIBRARY_NAME = "_kernels.so"
 REQUIRE_ENV = "RELEASE_REQUIRE_NATIVE"  # "1": a missing or stale library is an error
 DISABLE_ENV = "RELEASE_NATIVE"  # "off": use the numpy implementations (for comparisons)
