@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,7 +13,8 @@ from release.fingerprint.hashing import (
     siphash13,
     siphash13_numpy,
     tokenize,
-    word_spans,
+    utf8_length,
+    utf8_word_spans,
 )
 
 
@@ -41,17 +40,29 @@ def test_token_hashes_are_position_independent_and_long_words_work() -> None:
 
 
 def test_word_spans_line_up_with_tokens() -> None:
-    for text in ("Hello, world: it's 42!", "Ünïcödé straße — fine"):
-        starts, ends = word_spans(text)
+    for text in ("Hello, world: it's 42!", "Ünïcödé straße — fine", "ﬁne • ÉTÉ ß²"):
+        starts, ends = utf8_word_spans(text.encode())
         assert len(starts) == len(ends) == len(tokenize(normalize(text)))
 
 
-@given(st.text(alphabet=st.sampled_from("ab Z9_-\n\téßß́中²Ⅷ😀"),
+@given(st.text(alphabet=st.sampled_from("ab Z9_-\n\téßß́中²Ⅷﬁ•"),
                max_size=60) | st.text(max_size=60))
-def test_word_spans_are_the_runs_of_alphanumeric_characters(text: str) -> None:
-    starts, ends = word_spans(text)
-    expected = [(m.start(), m.end()) for m in re.finditer(r"[^\W_]+", text)]
-    assert list(zip(starts.tolist(), ends.tolist(), strict=True)) == expected
+def test_word_spans_cover_the_words_the_matcher_sees(text: str) -> None:
+    raw = text.encode("utf-8", errors="surrogatepass")
+    starts, ends = utf8_word_spans(raw)
+    words = tokenize(normalize(text)).hashes.tolist()
+    assert len(starts) == len(words)
+    assert (starts[1:] >= starts[:-1]).all() and (ends[1:] >= ends[:-1]).all()
+    for start, end, word in zip(starts.tolist(), ends.tolist(), words, strict=True):
+        assert 0 <= start < end <= len(raw)
+        piece = raw[start:end].decode("utf-8", errors="replace")
+        assert word in tokenize(normalize(piece)).hashes.tolist()
+
+
+def test_utf8_length_counts_characters() -> None:
+    raw = "aé✓😀b".encode()
+    assert utf8_length(raw, 0, len(raw)) == 5
+    assert utf8_length(raw, 1, 3) == 1
 
 
 def test_siphash13_matches_a_scalar_reference() -> None:

@@ -9,14 +9,12 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from release import rules
 from release.detectors import Artifact
 from release.errors import UsageError
 from release.extract import Problem, Segment, extract_file
 from release.findings import Finding
-from release.fingerprint.hashing import I64, word_spans
+from release.fingerprint.hashing import I64, count_newlines, utf8_length, utf8_word_spans
 from release.fingerprint.match import Matcher
 from release.progress import ProgressTask
 
@@ -39,22 +37,6 @@ class _Tally:
     value_records: set[int] = field(default_factory=set)
     text_lines: set[int] = field(default_factory=set)
     value_lines: set[int] = field(default_factory=set)
-
-
-def _newlines(text: str) -> I64:
-    """Character offsets of the line feeds of a piece (once per piece with a hit, not once per
-    hit: a piece can be a megabyte)."""
-    if text.isascii():
-        return np.flatnonzero(np.frombuffer(text.encode("ascii"), dtype=np.uint8) == 10)
-    codes = np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
-    return np.flatnonzero(codes == 10)
-
-
-def _char_span(spans: tuple[I64, I64], start: int, end: int) -> tuple[int, int] | None:
-    starts, ends = spans
-    if end > len(starts):
-        return None
-    return int(starts[start]), int(ends[end - 1])
 
 
 @dataclass
@@ -176,21 +158,23 @@ class LeakScanner:
     def _locate(self, batch: list[Segment]) -> list[_Located]:
         """The batch's hits, placed by member and line (run by the matching threads)."""
         text_hits, sensitive_hits = self.matcher.match([s.text for s in batch])
-        located: dict[int, tuple[Segment, tuple[I64, I64], I64]] = {}
+        located: dict[int, tuple[bytes, tuple[I64, I64]]] = {}
 
         def place(piece: int, start: int, end: int) -> tuple[str | None, int | None, int]:
             """Member, line and character count of tokens [start, end) of a piece (only
-            pieces with a hit pay for decoding, word spans and line feeds)."""
+            pieces with a hit pay for finding where their words are)."""
+            segment = batch[piece]
             if piece not in located:
-                segment = batch[piece].decoded()
-                text = str(segment.text)
-                located[piece] = segment, word_spans(text), _newlines(text)
-            segment, spans, newlines = located[piece]
-            span = _char_span(spans, start, end)
-            line = segment.line
-            if line is not None and span is not None:
-                line += int(np.searchsorted(newlines, span[0]))
-            return segment.member, line, (span[1] - span[0]) if span else 0
+                text = segment.text
+                raw = text if isinstance(text, bytes) else \
+                    text.encode("utf-8", errors="surrogatepass")
+                located[piece] = raw, utf8_word_spans(raw)
+            raw, (starts, ends) = located[piece]
+            if end > len(starts):
+                return segment.member, segment.line, 0
+            begin, finish = int(starts[start]), int(ends[end - 1])
+            line = None if segment.line is None else segment.line + count_newlines(raw, begin)
+            return segment.member, line, utf8_length(raw, begin, finish)
 
         places = [_Located(*place(hit.piece, hit.start, hit.end), hit.end - hit.start,
                            hit.records) for hit in text_hits]

@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import cast
+from typing import Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +24,6 @@ _ASCII_WORD = frozenset(range(48, 58)) | frozenset(range(97, 123))
 _FOLD_TABLE = bytes(
     c + 32 if 65 <= c <= 90 else c if c in _ASCII_WORD or c >= 128 else 32 for c in range(256)
 )
-_ASCII_ALNUM = bytes(int(c in _ASCII_WORD or 65 <= c <= 90) for c in range(128))
 _SPACE = 32
 _MASKS = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 _LENGTH_SALT = np.uint64(0x9E3779B97F4A7C15)
@@ -202,25 +201,42 @@ def _fold(run: bytes) -> bytes:
     return "".join(ch if ch.isalnum() else " " for ch in folded).encode("utf-8")
 
 
-def word_spans(text: str) -> tuple[I64, I64]:
-    """Character offsets where the words of the original text start and end, in the order
-    `tokenize` sees them (used only to locate a reported match, never on the hot path, but a
-    piece can be a megabyte: no Python object per word). Words are the runs of `str.isalnum`
-    characters, as the regex `[^\\W_]+` finds them."""
-    if text.isascii():
-        tokens = tokenize(text.encode("ascii"))
+def utf8_word_spans(raw: bytes) -> tuple[I64, I64]:
+    """Byte offsets in UTF-8 text where the words `tokenize(fold_utf8(raw))` finds start and
+    end: how a reported match is located (only in pieces with a hit). A word that starts or
+    ends inside a folded run of non-ASCII characters is given the whole run."""
+    runs = high_runs(raw)
+    tokens = tokenize(fold_utf8(raw))
+    if runs.size == 0:
         return tokens.starts, tokens.ends
-    codes = np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
-    word = np.empty(codes.size + 2, dtype=np.int8)
-    word[0] = word[-1] = 0
-    high = codes >= 128
-    word[1:-1][~high] = np.frombuffer(_ASCII_ALNUM, dtype=np.uint8)[codes[~high]]
-    distinct, inverse = np.unique(codes[high], return_inverse=True)
-    alnum = np.fromiter((chr(code).isalnum() for code in distinct.tolist()), dtype=np.int8,
-                        count=distinct.size)
-    word[1:-1][high] = alnum[inverse]
-    edges = np.diff(word)
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    run_starts, run_ends = runs[:, 0], runs[:, 1]
+    folded_lengths = np.fromiter((len(_fold(raw[begin:end])) for begin, end in runs.tolist()),
+                                 dtype=np.int64, count=runs.shape[0])
+    # growth[j]: how much longer the text is, once folded, after runs 0..j-1
+    growth = np.concatenate(([0], np.cumsum(folded_lengths - (run_ends - run_starts))))
+    folded_starts = run_starts + growth[:-1]
+    folded_ends = folded_starts + folded_lengths
+
+    def to_raw(offsets: I64, side: Literal["left", "right"], inside_run: I64) -> I64:
+        run = np.searchsorted(folded_starts, offsets, side=side) - 1  # the run at or before
+        after_some = run >= 0
+        inside = np.zeros(offsets.shape[0], dtype=bool)
+        inside[after_some] = (offsets[after_some] < folded_ends[run[after_some]]
+                              if side == "right" else
+                              offsets[after_some] <= folded_ends[run[after_some]])
+        raw_offsets = offsets - growth[run + 1]
+        raw_offsets[~after_some] = offsets[~after_some]
+        raw_offsets[inside] = inside_run[run[inside]]
+        return raw_offsets
+
+    # a start at a run's first byte is inside it; an end at a run's last byte too
+    return to_raw(tokens.starts, "right", run_starts), to_raw(tokens.ends, "left", run_ends)
+
+
+def utf8_length(raw: bytes, start: int, end: int) -> int:
+    """Characters in raw[start:end] of UTF-8 text (bytes that are not continuation bytes)."""
+    data = np.frombuffer(raw, dtype=np.uint8)[start:end]
+    return int(np.count_nonzero((data & 0xC0) != 0x80))
 
 
 def mix64(x: U64) -> U64:
