@@ -320,6 +320,19 @@ int64_t rk_high_runs(const uint8_t *buffer, int64_t n, int64_t *starts, int64_t 
     return count;
 }
 
+/* Each run's bytes as a little-endian integer when it has at most 8 (non-ASCII bytes are never
+ * zero, so the packing tells runs apart), 0 when it is longer. */
+void rk_pack_runs(const uint8_t *buffer, const int64_t *starts, const int64_t *ends,
+                  int64_t count, uint64_t *out) {
+    for (int64_t i = 0; i < count; i++) {
+        int64_t length = ends[i] - starts[i];
+        uint64_t packed = 0;
+        if (length <= 8)
+            for (int64_t at = length - 1; at >= 0; at--) packed = (packed << 8) | buffer[starts[i] + at];
+        out[i] = packed;
+    }
+}
+
 #define SIPROUND                                                        \
     do {                                                                \
         v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32);       \

@@ -120,14 +120,14 @@ def _distinct_runs(data: npt.NDArray[np.uint8], starts: I64, ends: I64
     """The distinct runs (as bytes) and which of them each run is. Text has few distinct runs
     (a bullet, a dash, a few accented letters) repeated many times: runs of up to 8 bytes are
     told apart by their bytes packed into one integer, so only distinct ones become objects."""
+    library = native.LIBRARY
+    assert library is not None
     lengths = ends - starts
     short = np.flatnonzero(lengths <= 8)
-    packed = np.zeros(short.shape[0], dtype=np.uint64)
-    for offset in range(8):  # non-ASCII bytes are never zero: the packing is unambiguous
-        inside = np.flatnonzero(lengths[short] > offset)
-        packed[inside] |= (data[starts[short[inside]] + offset].astype(np.uint64)
-                           << np.uint64(8 * offset))
-    distinct, which = np.unique(packed, return_inverse=True)
+    packed = np.empty(starts.shape[0], dtype=np.uint64)
+    library.rk_pack_runs(data.ctypes.data, starts.ctypes.data, ends.ctypes.data,
+                         starts.shape[0], packed.ctypes.data)
+    distinct, which = np.unique(packed[short], return_inverse=True)
     kinds = [value.to_bytes(8, "little").rstrip(b"\0") for value in distinct.tolist()]
     kind_of_run = np.empty(starts.shape[0], dtype=np.int64)
     kind_of_run[short] = which.reshape(-1)

@@ -29,6 +29,8 @@ def _signatures(library: ctypes.CDLL) -> ctypes.CDLL:
     library.rk_count_byte.argtypes = [_PTR, _I64, _I64]
     library.rk_splice.restype = _I64
     library.rk_splice.argtypes = [_PTR, _I64, _PTR, _PTR, _I64, _PTR, _PTR, _PTR, _PTR]
+    library.rk_pack_runs.restype = None
+    library.rk_pack_runs.argtypes = [_PTR, _PTR, _PTR, _I64, _PTR]
     library.rk_high_runs.restype = _I64
     library.rk_high_runs.argtypes = [_PTR, _I64, _PTR, _PTR]
     library.rk_siphash13.restype = None
