@@ -94,16 +94,14 @@ class LeakScanner:
             return "member#" + hashlib.sha256(member.encode("utf-8")).hexdigest()[:12]
         return member
 
-    def scan(self, artifact: Artifact, task: ProgressTask) -> list[Finding]:
-        return self.scan_all([artifact], task)
-
     def scan_all(self, artifacts: Iterable[Artifact], task: ProgressTask) -> list[Finding]:
         """Findings of each artifact in turn. This thread extracts text; `threads` workers
         match it (the kernels release the GIL), at most two batches each ahead of the
         extraction, so memory stays bounded; results are applied in order, so the findings are
         the same whatever the thread count."""
         findings: list[Finding] = []
-        pending: deque[tuple[_Scan, list[Segment] | None, Future[list[_Located]] | None]] = deque()
+        # each artifact's batches in order, then the artifact itself (None) once they are all in
+        pending: deque[tuple[_Scan, Future[list[_Located]] | None]] = deque()
         with ThreadPoolExecutor(self.threads, thread_name_prefix="leak-match") as pool:
 
             def submit(batch: list[Segment]) -> Future[list[_Located]]:
@@ -113,22 +111,21 @@ class LeakScanner:
                     return future
                 return pool.submit(self._locate, batch)
 
-            def apply(scan: _Scan, batch: list[Segment] | None,
-                      future: Future[list[_Located]] | None) -> None:
-                if batch is None or future is None:  # the artifact's last batch was applied
-                    findings.extend(scan.findings)
-                    findings.extend(self._findings(scan.artifact.item.path, scan.tallies))
-                    task.advance(scan.artifact.size)
-                else:
+            def apply(scan: _Scan, future: Future[list[_Located]] | None) -> None:
+                if future is not None:
                     self._apply(future.result(), scan.tallies)
+                    return
+                findings.extend(scan.findings)
+                findings.extend(self._findings(scan.artifact.item.path, scan.tallies))
+                task.advance(scan.artifact.size)
 
             for artifact in artifacts:
                 scan = _Scan(artifact)
                 for batch in self._batches(scan):
-                    pending.append((scan, batch, submit(batch)))
+                    pending.append((scan, submit(batch)))
                     while len(pending) > 2 * self.threads:
                         apply(*pending.popleft())
-                pending.append((scan, None, None))
+                pending.append((scan, None))
             while pending:
                 apply(*pending.popleft())
         return findings
