@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from release.config import load_config
 from release.fingerprint import hashing, native
 from release.fingerprint.hashing import (
     Scratch,
@@ -27,7 +28,10 @@ from release.fingerprint.hashing import (
     tokenize_numpy,
     tokenize_pieces,
 )
-from release.fingerprint.match import _Bitmap, _SortedSet
+from release.fingerprint.index import build_index, load_index
+from release.fingerprint.keys import IndexKey
+from release.fingerprint.match import Matcher, _SortedSet
+from tests.fingerprint.corpus import make_records, write_corpus
 
 compiled = pytest.mark.skipif(native.LIBRARY is None, reason="the kernels were not compiled")
 KEY = (0x0123456789ABCDEF, 0xFEDCBA9876543210)
@@ -146,22 +150,38 @@ def test_prf_and_gram_fingerprints_agree(values: list[int], n: int, mask: int) -
     assert gram_fingerprints(hashes, n, KEY, mask, positions).tolist() == at.tolist()
 
 
+@pytest.fixture(scope="module")
+def small_matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
+    folder = tmp_path_factory.mktemp("probe")
+    config = load_config(write_corpus(folder, make_records(300)))
+    key = IndexKey(bytes(range(32)), "test")
+    build_index(config, key)
+    return Matcher(load_index(config.data.index, key))
+
+
 @compiled
-@given(st.lists(st.integers(0, 2**64 - 1), max_size=200), st.lists(st.integers(0, 2**64 - 1),
-                                                                    max_size=200))
-def test_bitmap_hits_agree(stored: list[int], queried: list[int]) -> None:
-    bitmap = _Bitmap(np.array(stored, dtype=np.uint64))
-    values = np.array(queried + stored, dtype=np.uint64)
-    hits = bitmap.hits(values)
-    assert set(range(len(queried), len(values))) <= set(hits.tolist())  # no false negatives
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(0, 5000), st.integers(0, 2**32))
+def test_the_fused_probe_agrees_with_its_steps(small_matcher: Matcher, size: int,
+                                                seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    hashes = rng.integers(0, 2**64 - 1, size=size, dtype=np.uint64, endpoint=True)
+    # some stored grams and sensitive first tokens among them, so the bitmaps let some through
+    records = tokenize(normalize(" ".join(r["text"] + " " + r["email"]
+                                          for r in make_records(300)[:40]))).hashes
+    hashes[: min(size, records.shape[0])] = records[: min(size, records.shape[0])]
+    fused = small_matcher._probe(hashes, Scratch())
     saved = native.LIBRARY
     try:
         native.LIBRARY = None
-        assert hits.tolist() == bitmap.hits(values).tolist()
-        assert _Bitmap(np.array(stored, dtype=np.uint64)).packed.tolist() == \
-            bitmap.packed.tolist()
+        steps = small_matcher._probe(hashes, Scratch())
     finally:
         native.LIBRARY = saved
+    assert fused.token_prf.tolist() == steps.token_prf.tolist()
+    assert fused.grams.tolist() == steps.grams.tolist()
+    assert fused.gram_fingerprints.tolist() == steps.gram_fingerprints.tolist()
+    assert fused.first.tolist() == steps.first.tolist()
+    assert size < 200 or (fused.grams.size > 0 and fused.first.size > 0)  # the corpus's own
 
 
 def test_numpy_fallback_finds_the_same_tokens(monkeypatch: pytest.MonkeyPatch) -> None:

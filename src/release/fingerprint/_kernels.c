@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define RK_ABI 8
+#define RK_ABI 9
 #define LENGTH_SALT 0x9E3779B97F4A7C15ULL
 
 int64_t rk_abi(void) { return RK_ABI; }
@@ -417,6 +417,62 @@ void rk_sorted_ranges(const uint64_t *sorted, const int64_t *directory, int64_t 
     }
 }
 
+#define PROBE_BLOCK 2048
+#define PREFETCH 16  /* probes ahead */
+
+/* Bit `bucket` of a little-endian bitmap. */
+static inline int64_t bitmap_bit(const uint8_t *bitmap, uint64_t bucket) {
+    return (bitmap[bucket >> 3] >> (bucket & 7)) & 1;
+}
+
+/* What a scan computes for each token, a block of tokens at a time so that a block's values
+ * stay in cache from step to step: every token's PRF (the check bits and sensitive values are
+ * read from it) in prf; the grams of `words` tokens whose fingerprint (as rk_gram_fingerprints
+ * computes it) has its bit set in gram_bitmap, by position (gram_at) with their fingerprints
+ * (gram_fp); and the tokens whose PRF's top 32 bits have their bit set in first_bitmap (none
+ * when it is NULL) in first_at. found gets how many grams and tokens; the arrays hold n. */
+VECTORISED void rk_probe(const uint64_t *hashes, int64_t n, int64_t words, uint64_t gram_k0,
+                         uint64_t gram_k1, uint64_t fp_mask, const uint8_t *gram_bitmap,
+                         int64_t gram_bits, uint64_t token_k0, uint64_t token_k1,
+                         const uint8_t *first_bitmap, int64_t first_bits, uint64_t *prf,
+                         int64_t *gram_at, uint64_t *gram_fp, int64_t *first_at,
+                         int64_t *found) {
+    uint64_t fp[PROBE_BLOCK];
+    const uint64_t gram_mask = (1ULL << gram_bits) - 1, first_mask = (1ULL << first_bits) - 1;
+    int64_t grams = n - words + 1, found_grams = 0, found_first = 0;
+    for (int64_t block = 0; block < n; block += PROBE_BLOCK) {
+        int64_t size = n - block < PROBE_BLOCK ? n - block : PROBE_BLOCK;
+        const uint64_t *in = hashes + block;
+        uint64_t *out = prf + block;
+        for (int64_t i = 0; i < size; i++) out[i] = siphash13(token_k0, token_k1, in[i]);
+        if (first_bitmap != NULL)
+            for (int64_t i = 0; i < size; i++) {
+                if (i + PREFETCH < size)  /* a large index's bitmap is not in cache */
+                    __builtin_prefetch(first_bitmap +
+                                       (((out[i + PREFETCH] >> 32) & first_mask) >> 3));
+                first_at[found_first] = block + i;
+                found_first += bitmap_bit(first_bitmap, (out[i] >> 32) & first_mask);
+            }
+        int64_t gram_size = grams - block < size ? grams - block : size;
+        for (int64_t i = 0; i < gram_size; i++) fp[i] = in[i];
+        for (int64_t offset = 1; offset < words; offset++) {
+            unsigned bits = (unsigned)(13 * offset) & 63;
+            for (int64_t i = 0; i < gram_size; i++) fp[i] ^= rotl(in[i + offset], bits);
+        }
+        for (int64_t i = 0; i < gram_size; i++)
+            fp[i] = siphash13(gram_k0, gram_k1, mix64(fp[i] + (uint64_t)words)) & fp_mask;
+        for (int64_t i = 0; i < gram_size; i++) {
+            if (i + PREFETCH < gram_size)
+                __builtin_prefetch(gram_bitmap + ((fp[i + PREFETCH] & gram_mask) >> 3));
+            gram_at[found_grams] = block + i;
+            gram_fp[found_grams] = fp[i];
+            found_grams += bitmap_bit(gram_bitmap, fp[i] & gram_mask);
+        }
+    }
+    found[0] = found_grams;
+    found[1] = found_first;
+}
+
 /* Sets the bit of each value's low `bits` bits in a bitmap (little-endian bit order). */
 void rk_bitmap_fill(uint8_t *bitmap, int64_t bits, const uint64_t *values, int64_t n) {
     const uint64_t mask = (1ULL << bits) - 1;
@@ -424,19 +480,4 @@ void rk_bitmap_fill(uint8_t *bitmap, int64_t bits, const uint64_t *values, int64
         uint64_t bucket = values[i] & mask;
         bitmap[bucket >> 3] |= (uint8_t)(1u << (bucket & 7));
     }
-}
-
-/* Positions whose value, shifted right by `shift` bits, has its low bits set in a bitmap of
- * 2**bits bits (little-endian bit order); returns how many were written to `out`. */
-int64_t rk_bitmap_hits(const uint8_t *bitmap, int64_t bits, const uint64_t *values, int64_t n,
-                       int64_t shift, int64_t *out) {
-    const uint64_t mask = (1ULL << bits) - 1;
-    int64_t count = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (i + 16 < n) __builtin_prefetch(bitmap + (((values[i + 16] >> shift) & mask) >> 3));
-        uint64_t bucket = (values[i] >> shift) & mask;
-        out[count] = i;
-        count += (bitmap[bucket >> 3] >> (bucket & 7)) & 1;
-    }
-    return count;
 }

@@ -107,20 +107,12 @@ class _Bitmap:
             library.rk_bitmap_fill(self.packed.ctypes.data, self.bits, values.ctypes.data,
                                    values.shape[0])
 
-    def hits(self, values: U64, shift: int = 0, scratch: Scratch | None = None) -> np.ndarray:
+    def hits(self, values: U64, shift: int = 0) -> np.ndarray:
         """Positions of the values (shifted right by `shift` bits) that may be in the set, in
-        order (a copy: it outlives the scratch)."""
-        library = native.LIBRARY
-        if library is None:
-            bucket = ((values >> np.uint64(shift)) & self.mask).astype(np.int64)
-            bits = (self.packed[bucket >> 3] >> (bucket & 7).astype(np.uint8)) & 1
-            return np.flatnonzero(bits)
-        values = np.ascontiguousarray(values, dtype=np.uint64)
-        out = (np.empty(values.shape[0], dtype=np.int64) if scratch is None
-               else scratch.take("bitmap-hits", values.shape[0], np.int64))
-        count = library.rk_bitmap_hits(self.packed.ctypes.data, self.bits, values.ctypes.data,
-                                       values.shape[0], shift, out.ctypes.data)
-        return out[:count].copy()
+        order (numpy: the scan's own probes are part of rk_probe)."""
+        bucket = ((values >> np.uint64(shift)) & self.mask).astype(np.int64)
+        bits = (self.packed[bucket >> 3] >> (bucket & 7).astype(np.uint8)) & 1
+        return np.flatnonzero(bits)
 
 
 class _SortedSet:
@@ -150,6 +142,18 @@ class _SortedSet:
                                  self.buckets, self.shift, queries.ctypes.data,
                                  queries.shape[0], lo.ctypes.data, hi.ctypes.data)
         return lo, hi
+
+
+@dataclass(frozen=True)
+class _Probed:
+    """Every token's PRF; the grams whose fingerprint passed the bitmap (their first tokens and
+    fingerprints); the tokens that may start a sensitive value."""
+
+    token_prf: U64
+    grams: np.ndarray
+    gram_fingerprints: U64
+    first: np.ndarray
+
 
 
 class Matcher:
@@ -193,17 +197,45 @@ class Matcher:
         if hashes.shape[0] == 0:
             return [], []
         piece_map = _Pieces(first)
-        token_prf = siphash13(self.token_key, hashes, scratch)
-        sensitive = self._sensitive(hashes, token_prf, piece_map, scratch)
-        text = self._text(hashes, token_prf, piece_map, scratch)
+        probed = self._probe(hashes, scratch)
+        sensitive = self._sensitive(hashes, probed, piece_map)
+        text = self._text(probed, piece_map)
         return text, sensitive
 
-    def _sensitive(self, hashes: U64, token_prf: U64, pieces: _Pieces, scratch: Scratch
-                   ) -> list[SensitiveHit]:
+    def _probe(self, hashes: U64, scratch: Scratch) -> _Probed:
+        """Every token's PRF, the grams whose fingerprint passes the bitmap (with their
+        fingerprints), and the tokens that may start a sensitive value."""
+        k = self.params.gram_words
+        sensitive = self.index.sensitive_sorted.size > 0
+        library = native.LIBRARY
+        if library is None:  # the reference: each step on its own, in numpy
+            token_prf = siphash13(self.token_key, hashes)
+            fingerprints = gram_fingerprints(hashes, k, self.gram_key, int(self.fingerprint_mask))
+            grams = self.grams.hits(fingerprints)
+            first = (self.first_tokens.hits(token_prf, shift=32) if sensitive
+                     else np.zeros(0, dtype=np.int64))
+            return _Probed(token_prf, grams, fingerprints[grams], first)
+        count = hashes.shape[0]
+        token_prf = scratch.take("prf", count, np.uint64)
+        gram_at = scratch.take("gram-at", count, np.int64)
+        gram_fp = scratch.take("gram-fp", count, np.uint64)
+        first_at = scratch.take("first-at", count, np.int64)
+        found = np.zeros(2, dtype=np.int64)
+        library.rk_probe(hashes.ctypes.data, count, k, *self.gram_key, int(self.fingerprint_mask),
+                         self.grams.packed.ctypes.data, self.grams.bits, *self.token_key,
+                         self.first_tokens.packed.ctypes.data if sensitive else None,
+                         self.first_tokens.bits, token_prf.ctypes.data, gram_at.ctypes.data,
+                         gram_fp.ctypes.data, first_at.ctypes.data, found.ctypes.data)
+        passed, firsts = found.tolist()
+        return _Probed(token_prf, gram_at[:passed].copy(), gram_fp[:passed].copy(),
+                       first_at[:firsts].copy())
+
+    def _sensitive(self, hashes: U64, probed: _Probed, pieces: _Pieces) -> list[SensitiveHit]:
         index = self.index
         if index.sensitive_sorted.size == 0:
             return []
-        candidates = self.first_tokens.hits(token_prf, shift=32, scratch=scratch)
+        token_prf = probed.token_prf
+        candidates = probed.first
         lo, hi = self.stored_first_tokens.ranges(token_prf[candidates] >> np.uint64(32))
         candidates = candidates[hi > lo]
         hits: list[SensitiveHit] = []
@@ -224,20 +256,16 @@ class Matcher:
                     hits.append(SensitiveHit(piece, start, start + length, int(unit[0])))
         return hits
 
-    def _text(self, hashes: U64, token_prf: U64, pieces: _Pieces, scratch: Scratch
-              ) -> list[TextHit]:
+    def _text(self, probed: _Probed, pieces: _Pieces) -> list[TextHit]:
         p = self.params
         index = self.index
         k = p.gram_words
-        fingerprints = gram_fingerprints(hashes, k, self.gram_key, int(self.fingerprint_mask),
-                                         scratch=scratch)
-        if fingerprints.size == 0:
-            return []
-        query = self.grams.hits(fingerprints, scratch=scratch)
-        query = query[pieces.of(query) == pieces.of(query + k - 1)]
+        token_prf = probed.token_prf
+        inside = pieces.of(probed.grams) == pieces.of(probed.grams + k - 1)  # not across pieces
+        query = probed.grams[inside]
         if query.size == 0:
             return []
-        lo, hi = self.stored_grams.ranges(fingerprints[query])
+        lo, hi = self.stored_grams.ranges(probed.gram_fingerprints[inside])
         hi = np.minimum(hi, lo + MAX_STORED_PER_GRAM)
         owner, sorted_slot = _expand(lo, hi)
         if owner.size == 0:

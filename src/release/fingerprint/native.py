@@ -6,7 +6,7 @@ import ctypes
 import os
 from pathlib import Path
 
-ABI = 8  # must equal RK_ABI in _kernels.c
+ABI = 9  # must equal RK_ABI in _kernels.c
 LIBRARY_NAME = "_kernels.so"
 REQUIRE_ENV = "RELEASE_REQUIRE_NATIVE"  # "1": a missing or stale library is an error
 DISABLE_ENV = "RELEASE_NATIVE"  # "off": use the numpy implementations (for comparisons)
@@ -40,10 +40,11 @@ def _signatures(library: ctypes.CDLL) -> ctypes.CDLL:
                                              _PTR]
     library.rk_sorted_ranges.restype = None
     library.rk_sorted_ranges.argtypes = [_PTR, _PTR, _I64, _I64, _PTR, _I64, _PTR, _PTR]
+    library.rk_probe.restype = None
+    library.rk_probe.argtypes = [_PTR, _I64, _I64, _U64, _U64, _U64, _PTR, _I64, _U64, _U64,
+                                 _PTR, _I64, _PTR, _PTR, _PTR, _PTR, _PTR]
     library.rk_bitmap_fill.restype = None
     library.rk_bitmap_fill.argtypes = [_PTR, _I64, _PTR, _I64]
-    library.rk_bitmap_hits.restype = _I64
-    library.rk_bitmap_hits.argtypes = [_PTR, _I64, _PTR, _I64, _I64, _PTR]
     return library
 
 
