@@ -20,7 +20,7 @@ import numpy as np
 from common import doc_texts, say, stdlib_files, timed, write_project
 
 from release.config import load_config
-from release.fingerprint.hashing import gram_hashes, normalize, tokenize, utf8_word_spans
+from release.fingerprint.hashing import WordPlaces, gram_hashes, normalize, tokenize
 from release.fingerprint.index import build_index, index_size, load_index
 from release.fingerprint.keys import IndexKey
 from release.fingerprint.match import Matcher
@@ -63,11 +63,12 @@ def planted_text(records: list[dict[str, str]], unrelated: list[str], guarantee:
     for text in unrelated:
         pieces.append(text)
         record = rng.choice(records)["text"].encode("utf-8", errors="surrogatepass")
-        starts, ends = utf8_word_spans(record)
-        if len(plants) < PLANTS and len(starts) >= guarantee:
-            start = rng.randint(0, len(starts) - guarantee)
+        places = WordPlaces(record)
+        if len(plants) < PLANTS and len(places) >= guarantee:
+            start = rng.randint(0, len(places) - guarantee)
             plants.add(len(pieces))
-            plant = record[starts[start]: ends[start + guarantee - 1]]
+            begin, end = places.span(np.array([start]), np.array([start + guarantee - 1]))
+            plant = record[int(begin[0]): int(end[0])]
             pieces.append(plant.decode("utf-8", errors="replace").upper())
     return pieces, plants
 

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from release.fingerprint.hashing import (
+    WordPlaces,
     gram_hashes,
     gram_hashes_at,
     normalize,
@@ -14,7 +15,6 @@ from release.fingerprint.hashing import (
     siphash13_numpy,
     tokenize,
     utf8_length,
-    utf8_word_spans,
 )
 
 
@@ -41,15 +41,16 @@ def test_token_hashes_are_position_independent_and_long_words_work() -> None:
 
 def test_word_spans_line_up_with_tokens() -> None:
     for text in ("Hello, world: it's 42!", "Ünïcödé straße — fine", "ﬁne • ÉTÉ ß²"):
-        starts, ends = utf8_word_spans(text.encode())
-        assert len(starts) == len(ends) == len(tokenize(normalize(text)))
+        assert len(WordPlaces(text.encode())) == len(tokenize(normalize(text)))
 
 
 @given(st.text(alphabet=st.sampled_from("ab Z9_-\n\téßß́中²Ⅷﬁ•"),
                max_size=60) | st.text(max_size=60))
 def test_word_spans_cover_the_words_the_matcher_sees(text: str) -> None:
     raw = text.encode("utf-8", errors="surrogatepass")
-    starts, ends = utf8_word_spans(raw)
+    places = WordPlaces(raw)
+    every = np.arange(len(places))
+    starts, ends = places.span(every, every)
     words = tokenize(normalize(text)).hashes.tolist()
     assert len(starts) == len(words)
     assert (starts[1:] >= starts[:-1]).all() and (ends[1:] >= ends[:-1]).all()

@@ -9,12 +9,14 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from release import rules
 from release.detectors import Artifact
 from release.errors import UsageError
 from release.extract import Problem, Segment, extract_file
 from release.findings import Finding
-from release.fingerprint.hashing import I64, count_newlines, utf8_length, utf8_word_spans
+from release.fingerprint.hashing import WordPlaces, count_newlines, utf8_length
 from release.fingerprint.match import Matcher
 from release.progress import ProgressTask
 
@@ -155,7 +157,7 @@ class LeakScanner:
     def _locate(self, batch: list[Segment]) -> list[_Located]:
         """The batch's hits, placed by member and line (run by the matching threads)."""
         text_hits, sensitive_hits = self.matcher.match([s.text for s in batch])
-        located: dict[int, tuple[bytes, tuple[I64, I64]]] = {}
+        located: dict[int, tuple[bytes, WordPlaces]] = {}
 
         def place(piece: int, start: int, end: int) -> tuple[str | None, int | None, int]:
             """Member, line and character count of tokens [start, end) of a piece (only
@@ -165,11 +167,12 @@ class LeakScanner:
                 text = segment.text
                 raw = text if isinstance(text, bytes) else \
                     text.encode("utf-8", errors="surrogatepass")
-                located[piece] = raw, utf8_word_spans(raw)
-            raw, (starts, ends) = located[piece]
-            if end > len(starts):
+                located[piece] = raw, WordPlaces(raw)
+            raw, places = located[piece]
+            if end > len(places):
                 return segment.member, segment.line, 0
-            begin, finish = int(starts[start]), int(ends[end - 1])
+            begins, finishes = places.span(np.array([start]), np.array([end - 1]))
+            begin, finish = int(begins[0]), int(finishes[0])
             line = None if segment.line is None else segment.line + count_newlines(raw, begin)
             return segment.member, line, utf8_length(raw, begin, finish)
 

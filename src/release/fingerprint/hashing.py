@@ -201,36 +201,45 @@ def _fold(run: bytes) -> bytes:
     return "".join(ch if ch.isalnum() else " " for ch in folded).encode("utf-8")
 
 
-def utf8_word_spans(raw: bytes) -> tuple[I64, I64]:
-    """Byte offsets in UTF-8 text where the words `tokenize(fold_utf8(raw))` finds start and
-    end: how a reported match is located (only in pieces with a hit). A word that starts or
-    ends inside a folded run of non-ASCII characters is given the whole run."""
-    runs = high_runs(raw)
-    tokens = tokenize(fold_utf8(raw))
-    if runs.size == 0:
-        return tokens.starts, tokens.ends
-    run_starts, run_ends = runs[:, 0], runs[:, 1]
-    folded_lengths = np.fromiter((len(_fold(raw[begin:end])) for begin, end in runs.tolist()),
-                                 dtype=np.int64, count=runs.shape[0])
-    # growth[j]: how much longer the text is, once folded, after runs 0..j-1
-    growth = np.concatenate(([0], np.cumsum(folded_lengths - (run_ends - run_starts))))
-    folded_starts = run_starts + growth[:-1]
-    folded_ends = folded_starts + folded_lengths
+class WordPlaces:
+    """Where in UTF-8 text the words `tokenize(fold_utf8(raw))` finds start and end, as byte
+    offsets: how a reported match is located (only in pieces with a hit, and only for the
+    words asked about). A word that starts or ends inside a folded run of non-ASCII characters
+    is given the whole run."""
 
-    def to_raw(offsets: I64, side: Literal["left", "right"], inside_run: I64) -> I64:
-        run = np.searchsorted(folded_starts, offsets, side=side) - 1  # the run at or before
+    def __init__(self, raw: bytes) -> None:
+        tokens = tokenize(fold_utf8(raw))
+        self.starts, self.ends = tokens.starts, tokens.ends
+        runs = high_runs(raw)
+        self.run_starts, self.run_ends = runs[:, 0], runs[:, 1]
+        folded_lengths = np.fromiter((len(_fold(raw[begin:end])) for begin, end in runs.tolist()),
+                                     dtype=np.int64, count=runs.shape[0])
+        # growth[j]: how much longer the text is, once folded, after runs 0..j-1
+        self.growth = np.concatenate(
+            ([0], np.cumsum(folded_lengths - (self.run_ends - self.run_starts))))
+        self.folded_starts = self.run_starts + self.growth[:-1]
+        self.folded_ends = self.folded_starts + folded_lengths
+
+    def __len__(self) -> int:
+        return int(self.starts.shape[0])
+
+    def span(self, first: I64, last: I64) -> tuple[I64, I64]:
+        """Byte offsets where words `first` start and words `last` end."""
+        # a start at a run's first byte is inside it; an end at a run's last byte too
+        return (self._to_raw(self.starts[first], "right", self.run_starts),
+                self._to_raw(self.ends[last], "left", self.run_ends))
+
+    def _to_raw(self, offsets: I64, side: Literal["left", "right"], inside_run: I64) -> I64:
+        run = np.searchsorted(self.folded_starts, offsets, side=side) - 1  # at or before
         after_some = run >= 0
         inside = np.zeros(offsets.shape[0], dtype=bool)
-        inside[after_some] = (offsets[after_some] < folded_ends[run[after_some]]
-                              if side == "right" else
-                              offsets[after_some] <= folded_ends[run[after_some]])
-        raw_offsets = offsets - growth[run + 1]
+        ends = self.folded_ends[run[after_some]]
+        inside[after_some] = (offsets[after_some] < ends if side == "right"
+                              else offsets[after_some] <= ends)
+        raw_offsets = offsets - self.growth[run + 1]
         raw_offsets[~after_some] = offsets[~after_some]
         raw_offsets[inside] = inside_run[run[inside]]
         return raw_offsets
-
-    # a start at a run's first byte is inside it; an end at a run's last byte too
-    return to_raw(tokens.starts, "right", run_starts), to_raw(tokens.ends, "left", run_ends)
 
 
 def utf8_length(raw: bytes, start: int, end: int) -> int:
