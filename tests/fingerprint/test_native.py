@@ -24,6 +24,7 @@ from release.fingerprint.hashing import (
     normalize,
     siphash13,
     siphash13_numpy,
+    sorted_with_order,
     tokenize,
     tokenize_numpy,
     tokenize_pieces,
@@ -182,6 +183,24 @@ def test_the_fused_probe_agrees_with_its_steps(small_matcher: Matcher, size: int
     assert fused.gram_fingerprints.tolist() == steps.gram_fingerprints.tolist()
     assert fused.first.tolist() == steps.first.tolist()
     assert size < 200 or (fused.grams.size > 0 and fused.first.size > 0)  # the corpus's own
+
+
+@compiled
+@given(st.integers(1, 64).flatmap(lambda bits: st.tuples(
+    st.just(bits), st.lists(st.integers(0, 2**bits - 1) | st.sampled_from([0, 2**bits - 1]),
+                            max_size=300))))
+def test_radix_order_is_a_stable_sort(case: tuple[int, list[int]]) -> None:
+    bits, values = case
+    array = np.array(values, dtype=np.uint64)
+    ours, order = sorted_with_order(array, bits)
+    saved = native.LIBRARY
+    try:
+        native.LIBRARY = None
+        expected, expected_order = sorted_with_order(array, bits)
+    finally:
+        native.LIBRARY = saved
+    assert ours.tolist() == expected.tolist() == sorted(values)
+    assert order.tolist() == expected_order.tolist()
 
 
 def test_numpy_fallback_finds_the_same_tokens(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define RK_ABI 9
+#define RK_ABI 10
 #define LENGTH_SALT 0x9E3779B97F4A7C15ULL
 
 int64_t rk_abi(void) { return RK_ABI; }
@@ -471,6 +471,44 @@ VECTORISED void rk_probe(const uint64_t *hashes, int64_t n, int64_t words, uint6
     }
     found[0] = found_grams;
     found[1] = found_first;
+}
+
+#define RADIX_BITS 11
+#define RADIX_BUCKETS (1 << RADIX_BITS)
+
+/* The stable order that sorts n keys of at most `bits` bits: a least-significant-digit radix
+ * sort, 11 bits a pass (np.argsort of millions of 64-bit values is a comparison sort). keys and
+ * order hold the values and 0..n-1 on entry and the sorted values and their order on return;
+ * spare_keys and spare_order are scratch of n entries. */
+void rk_radix_order(uint64_t *keys, int64_t *order, uint64_t *spare_keys, int64_t *spare_order,
+                    int64_t n, int64_t bits) {
+    uint64_t *from_keys = keys, *to_keys = spare_keys;
+    int64_t *from_order = order, *to_order = spare_order;
+    for (int64_t shift = 0; shift < bits; shift += RADIX_BITS) {
+        int64_t start[RADIX_BUCKETS] = {0};
+        for (int64_t i = 0; i < n; i++) start[(from_keys[i] >> shift) & (RADIX_BUCKETS - 1)]++;
+        int64_t total = 0;
+        for (int64_t digit = 0; digit < RADIX_BUCKETS; digit++) {
+            int64_t count = start[digit];
+            start[digit] = total;
+            total += count;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            int64_t at = start[(from_keys[i] >> shift) & (RADIX_BUCKETS - 1)]++;
+            to_keys[at] = from_keys[i];
+            to_order[at] = from_order[i];
+        }
+        uint64_t *keys_swap = from_keys;
+        from_keys = to_keys;
+        to_keys = keys_swap;
+        int64_t *order_swap = from_order;
+        from_order = to_order;
+        to_order = order_swap;
+    }
+    if (from_keys != keys) {  /* an odd number of passes left the result in the spare arrays */
+        memcpy(keys, from_keys, (size_t)n * sizeof *keys);
+        memcpy(order, from_order, (size_t)n * sizeof *order);
+    }
 }
 
 /* Sets the bit of each value's low `bits` bits in a bitmap (little-endian bit order). */

@@ -415,6 +415,24 @@ def gram_fingerprints(token_hashes: U64, n: int, key: tuple[int, int], mask: int
     return out
 
 
+def sorted_with_order(values: U64, bits: int = 64) -> tuple[U64, I64]:
+    """The values sorted, and the stable order that sorts them (values of at most `bits` bits):
+    a radix sort in the kernels, which loads a million-record index in half the time
+    np.argsort takes; np.argsort(kind="stable") without them."""
+    values = np.ascontiguousarray(values, dtype=np.uint64)
+    library = native.LIBRARY
+    if library is None:
+        order = np.argsort(values, kind="stable")
+        return values[order], order
+    keys = values.copy()
+    order = np.arange(values.shape[0], dtype=np.int64)
+    spare_keys = np.empty_like(keys)
+    spare_order = np.empty_like(order)
+    library.rk_radix_order(keys.ctypes.data, order.ctypes.data, spare_keys.ctypes.data,
+                           spare_order.ctypes.data, values.shape[0], bits)
+    return keys, order
+
+
 def siphash13_numpy(key: tuple[int, int], values: U64) -> U64:
     """`siphash13` in numpy: the reference for the compiled kernel, and its fallback."""
     out = np.empty_like(values)

@@ -24,6 +24,7 @@ from release.fingerprint.hashing import (
     gram_fingerprints,
     gram_hashes_at,
     siphash13,
+    sorted_with_order,
     tokenize,
 )
 from release.fingerprint.keys import IndexKey
@@ -427,10 +428,10 @@ def _load_array(index_dir: Path, name: str) -> np.ndarray:
             from None
 
 
-def _sorted_unique(values: U64) -> U64:
+def _sorted_unique(values: U64, bits: int) -> U64:
     """np.unique by sorting (numpy 2's hashing unique is several times slower on millions of
     64-bit values)."""
-    ordered = np.sort(values)
+    ordered, _ = sorted_with_order(values, bits)
     keep = np.ones(ordered.shape[0], dtype=bool)
     keep[1:] = ordered[1:] != ordered[:-1]
     return ordered[keep]
@@ -458,21 +459,20 @@ def load_index(index_dir: Path, key: IndexKey) -> LoadedIndex:
     gram_position = (np.arange(gram_unit.shape[0]) - first_gram[gram_unit]) * p.stride
     if gram_unit.shape[0] != fingerprints.shape[0]:
         raise InputError("index arrays disagree; rebuild the index", path=index_dir)
-    order = np.argsort(fingerprints)
-    sensitive = arrays["sensitive"]
-    sensitive_order = np.argsort(sensitive)
+    sorted_fingerprints, order = sorted_with_order(fingerprints, 8 * p.fingerprint_bytes)
+    sensitive_sorted, sensitive_order = sorted_with_order(arrays["sensitive"])
     sensitive_units = arrays["sensitive_units"].astype(np.int64)
     record_length = np.bincount(unit_record, weights=unit_length,
                                 minlength=len(record_ids)).astype(np.int64)
     return LoadedIndex(
         meta=meta, key=key,
-        sorted_fingerprints=fingerprints[order], order=order,
+        sorted_fingerprints=sorted_fingerprints, order=order,
         checks=_from_bytes(arrays["checks"], _check_bytes(p)),
         gram_unit=gram_unit, gram_position=gram_position,
         unit_record=unit_record, unit_length=unit_length,
         record_ids=record_ids, record_length=record_length,
-        sensitive_sorted=sensitive[sensitive_order], sensitive_order=sensitive_order,
+        sensitive_sorted=sensitive_sorted, sensitive_order=sensitive_order,
         sensitive_units=sensitive_units,
         sensitive_lengths=tuple(np.flatnonzero(np.bincount(sensitive_units[:, 1])).tolist()),
-        sensitive_first=_sorted_unique(arrays["sensitive_first"].astype(np.uint64)),
+        sensitive_first=_sorted_unique(arrays["sensitive_first"].astype(np.uint64), 32),
     )

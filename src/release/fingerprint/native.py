@@ -6,7 +6,7 @@ import ctypes
 import os
 from pathlib import Path
 
-ABI = 9  # must equal RK_ABI in _kernels.c
+ABI = 10  # must equal RK_ABI in _kernels.c
 LIBRARY_NAME = "_kernels.so"
 REQUIRE_ENV = "RELEASE_REQUIRE_NATIVE"  # "1": a missing or stale library is an error
 DISABLE_ENV = "RELEASE_NATIVE"  # "off": use the numpy implementations (for comparisons)
@@ -43,6 +43,8 @@ def _signatures(library: ctypes.CDLL) -> ctypes.CDLL:
     library.rk_probe.restype = None
     library.rk_probe.argtypes = [_PTR, _I64, _I64, _U64, _U64, _U64, _PTR, _I64, _U64, _U64,
                                  _PTR, _I64, _PTR, _PTR, _PTR, _PTR, _PTR]
+    library.rk_radix_order.restype = None
+    library.rk_radix_order.argtypes = [_PTR, _PTR, _PTR, _PTR, _I64, _I64]
     library.rk_bitmap_fill.restype = None
     library.rk_bitmap_fill.argtypes = [_PTR, _I64, _PTR, _I64]
     return library
