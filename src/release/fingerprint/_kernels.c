@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define RK_ABI 10
+#define RK_ABI 11
 #define LENGTH_SALT 0x9E3779B97F4A7C15ULL
 
 int64_t rk_abi(void) { return RK_ABI; }
@@ -372,22 +372,13 @@ static inline uint64_t gram_xor(const uint64_t *tokens, int64_t words) {
     return value;
 }
 
-/* The keyed fingerprint (SipHash of the gram hash, masked) of every run of `words` tokens:
- * n - words + 1 values, or of the runs starting at `positions` when it is not NULL. */
-VECTORISED void rk_gram_fingerprints(const uint64_t *tokens, int64_t n, int64_t words,
-                          const int64_t *positions, int64_t count, uint64_t k0, uint64_t k1,
-                          uint64_t mask, uint64_t *out) {
-    if (positions == NULL) {
-        count = n - words + 1;
-        for (int64_t i = 0; i < count; i++) out[i] = tokens[i];
-        for (int64_t offset = 1; offset < words; offset++) {
-            unsigned bits = (unsigned)(13 * offset) & 63;
-            for (int64_t i = 0; i < count; i++) out[i] ^= rotl(tokens[i + offset], bits);
-        }
-    } else {
-        for (int64_t i = 0; i < count; i++) out[i] = gram_xor(tokens + positions[i], words);
-    }
-    for (int64_t i = 0; i < count; i++)
+/* The keyed fingerprint (SipHash of the gram hash, masked) of the runs of `words` tokens that
+ * start at `positions` (a scan's every gram is fingerprinted inside rk_probe). */
+VECTORISED void rk_gram_fingerprints(const uint64_t *tokens, int64_t words,
+                                     const int64_t *positions, int64_t count, uint64_t k0,
+                                     uint64_t k1, uint64_t mask, uint64_t *out) {
+    for (int64_t i = 0; i < count; i++) out[i] = gram_xor(tokens + positions[i], words);
+    for (int64_t i = 0; i < count; i++)  /* apart, so that it vectorises */
         out[i] = siphash13(k0, k1, mix64(out[i] + (uint64_t)words)) & mask;
 }
 

@@ -380,20 +380,20 @@ def _sipround(v0: U64, v1: U64, v2: U64, v3: U64, scratch: U64) -> None:
 _PRF_CHUNK = 1 << 16
 
 
-def siphash13(key: tuple[int, int], values: U64, scratch: Scratch | None = None) -> U64:
+def siphash13(key: tuple[int, int], values: U64) -> U64:
     """SipHash-1-3 of each 8-byte value under a 128-bit key: a PRF, so without the key the
     outputs say nothing about the inputs."""
     library = native.LIBRARY
     if library is None:
         return siphash13_numpy(key, values)
     values = np.ascontiguousarray(values, dtype=np.uint64)
-    out = _array(scratch, "prf", values.shape[0], np.uint64)
+    out = np.empty(values.shape[0], dtype=np.uint64)
     library.rk_siphash13(key[0], key[1], values.ctypes.data, values.shape[0], out.ctypes.data)
     return out
 
 
 def gram_fingerprints(token_hashes: U64, n: int, key: tuple[int, int], mask: int,
-                      positions: I64 | None = None, scratch: Scratch | None = None) -> U64:
+                      positions: I64 | None = None) -> U64:
     """`siphash13(key, gram_hashes(token_hashes, n)) & mask`, or only at `positions`."""
     library = native.LIBRARY
     if library is None:
@@ -402,16 +402,11 @@ def gram_fingerprints(token_hashes: U64, n: int, key: tuple[int, int], mask: int
         return siphash13_numpy(key, grams) & np.uint64(mask)
     token_hashes = np.ascontiguousarray(token_hashes, dtype=np.uint64)
     if positions is None:
-        count = max(0, token_hashes.shape[0] - n + 1)
-        where = None
-    else:
-        positions = np.ascontiguousarray(positions, dtype=np.int64)
-        count = positions.shape[0]
-        where = positions.ctypes.data
-    out = _array(scratch, "gram-fingerprints", count, np.uint64)
-    if count:
-        library.rk_gram_fingerprints(token_hashes.ctypes.data, token_hashes.shape[0], n, where,
-                                     count, key[0], key[1], mask, out.ctypes.data)
+        positions = np.arange(max(0, token_hashes.shape[0] - n + 1), dtype=np.int64)
+    positions = np.ascontiguousarray(positions, dtype=np.int64)
+    out = np.empty(positions.shape[0], dtype=np.uint64)
+    library.rk_gram_fingerprints(token_hashes.ctypes.data, n, positions.ctypes.data,
+                                 positions.shape[0], key[0], key[1], mask, out.ctypes.data)
     return out
 
 

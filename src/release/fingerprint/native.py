@@ -6,7 +6,7 @@ import ctypes
 import os
 from pathlib import Path
 
-ABI = 10  # must equal RK_ABI in _kernels.c
+ABI = 11  # must equal RK_ABI in _kernels.c
 LIBRARY_NAME = "_kernels.so"
 REQUIRE_ENV = "RELEASE_REQUIRE_NATIVE"  # "1": a missing or stale library is an error
 DISABLE_ENV = "RELEASE_NATIVE"  # "off": use the numpy implementations (for comparisons)
@@ -36,8 +36,7 @@ def _signatures(library: ctypes.CDLL) -> ctypes.CDLL:
     library.rk_siphash13.restype = None
     library.rk_siphash13.argtypes = [_U64, _U64, _PTR, _I64, _PTR]
     library.rk_gram_fingerprints.restype = None
-    library.rk_gram_fingerprints.argtypes = [_PTR, _I64, _I64, _PTR, _I64, _U64, _U64, _U64,
-                                             _PTR]
+    library.rk_gram_fingerprints.argtypes = [_PTR, _I64, _PTR, _I64, _U64, _U64, _U64, _PTR]
     library.rk_sorted_ranges.restype = None
     library.rk_sorted_ranges.argtypes = [_PTR, _PTR, _I64, _I64, _PTR, _I64, _PTR, _PTR]
     library.rk_probe.restype = None
