@@ -65,13 +65,17 @@ def fold(text: str) -> bytes:
 
 def fold_utf8(raw: bytes) -> bytes:
     """`fold` of UTF-8 bytes (invalid sequences read as U+FFFD, which is not a word)."""
-    runs = high_runs(raw)
+    return _fold_runs(raw, high_runs(raw))[0]
+
+
+def _fold_runs(raw: bytes, runs: I64) -> tuple[bytes, list[bytes]]:
+    """`fold_utf8` given the runs of non-ASCII bytes, and what each run became."""
     if runs.size == 0:
-        return raw
+        return raw, []
     cuts = [0, *runs.ravel().tolist(), len(raw)]
     parts = [raw[begin:end] for begin, end in itertools.pairwise(cuts)]  # ASCII, run, ..., ASCII
     parts[1::2] = map(_fold, parts[1::2])
-    return b"".join(parts)
+    return b"".join(parts), parts[1::2]
 
 
 def _fold_into(raw: bytes, scratch: Scratch) -> Buffer:
@@ -208,12 +212,13 @@ class WordPlaces:
     is given the whole run."""
 
     def __init__(self, raw: bytes) -> None:
-        tokens = tokenize(fold_utf8(raw))
-        self.starts, self.ends = tokens.starts, tokens.ends
         runs = high_runs(raw)
+        folded, replacements = _fold_runs(raw, runs)
+        tokens = tokenize(folded)
+        self.starts, self.ends = tokens.starts, tokens.ends
         self.run_starts, self.run_ends = runs[:, 0], runs[:, 1]
-        folded_lengths = np.fromiter((len(_fold(raw[begin:end])) for begin, end in runs.tolist()),
-                                     dtype=np.int64, count=runs.shape[0])
+        folded_lengths = np.fromiter(map(len, replacements), dtype=np.int64,
+                                     count=len(replacements))
         # growth[j]: how much longer the text is, once folded, after runs 0..j-1
         self.growth = np.concatenate(
             ([0], np.cumsum(folded_lengths - (self.run_ends - self.run_starts))))
