@@ -28,12 +28,6 @@ class Segment:
     member: str | None = None
     line: int | None = None  # line of the file on which `text` starts, when meaningful
 
-    def decoded(self) -> Segment:
-        """The same segment as str (invalid UTF-8 read as U+FFFD, as the matcher reads it)."""
-        if isinstance(self.text, str):
-            return self
-        return Segment(self.text.decode("utf-8", errors="replace"), self.member, self.line)
-
 
 @dataclass(frozen=True)
 class Problem:

@@ -155,7 +155,6 @@ class _Probed:
     first: np.ndarray
 
 
-
 class Matcher:
     """Finds training text and sensitive values in batches of text pieces."""
 
