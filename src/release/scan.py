@@ -199,14 +199,14 @@ def scan(
             records.append(FileRecord(item.path, source, kind, result.size, result.sha256,
                                       Outcome.SCANNED))
     notes: list[str] = []
-    if not config.data.sources:
-        findings.append(Finding(rules.NO_DATA_SOURCES, None,
-                                f"{display_path(config.path.name)} has no [[data.sources]]; "
-                                "add the confidential training data so it can be checked"))
     scanner: LeakScanner | None = None
     if config.data.sources:
         leaks, scanner = _leak_findings(config, artifacts, progress, notes)
         findings.extend(leaks)
+    else:
+        findings.append(Finding(rules.NO_DATA_SOURCES, None,
+                                f"{display_path(config.path.name)} has no [[data.sources]]; "
+                                "add the confidential training data so it can be checked"))
     context = report_context(config, inventory)
     plan = None
     catalog: Catalog | None = None
