@@ -12,8 +12,8 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-SOURCE = Path("src/release/fingerprint/_kernels.c")
-LIBRARY = Path("src/release/fingerprint/_kernels.so")
+SOURCE = Path("src/release/fingerprint/kernels/_kernels.c")
+LIBRARY = Path("src/release/fingerprint/kernels/_kernels.so")
 REQUIRE_ENV = "RELEASE_REQUIRE_NATIVE"
 
 
@@ -44,7 +44,7 @@ class KernelBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
         if version != "editable":  # an editable install loads it from the source tree
-            build_data["force_include"][str(library)] = "release/fingerprint/_kernels.so"
+            build_data["force_include"][str(library)] = str(LIBRARY.relative_to("src"))
 
     def _compile(self, source: Path, library: Path) -> str | None:
         command = compiler()

@@ -20,10 +20,11 @@ import numpy as np
 from common import doc_texts, say, stdlib_files, timed, write_project
 
 from release.config import load_config
-from release.fingerprint.hashing import WordPlaces, gram_hashes, normalize, tokenize
 from release.fingerprint.index import build_index, index_size, load_index
+from release.fingerprint.kernels.reference import gram_hashes
 from release.fingerprint.keys import IndexKey
 from release.fingerprint.match import Matcher
+from release.fingerprint.tokens import WordPlaces, normalize, tokenize
 
 LINES_PER_RECORD = 40
 PLANTS = 100

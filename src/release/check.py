@@ -8,9 +8,9 @@ from pathlib import Path
 
 from release import rules
 from release.card.validate import agrees_with_licensing
+from release.digests import sha256_file
 from release.errors import ReleaseError, UsageError
 from release.findings import FileRecord, Finding, Outcome
-from release.hashing import sha256_file
 from release.inventory import classify_kind
 from release.licensing.catalog import load_catalog
 from release.manifest import MANIFEST_NAME, Manifest, ManifestInvalid, read_manifest

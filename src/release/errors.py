@@ -52,3 +52,7 @@ class InputError(ReleaseError):
 
 class IntegrityError(ReleaseError):
     """Something written or read back did not match what was expected (exit 3)."""
+
+
+class KernelError(ReleaseError):
+    """A hashing kernel was given arrays too small for its result (a bug; exit 3)."""

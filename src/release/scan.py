@@ -21,11 +21,11 @@ from release.config import DEFAULT_BASELINE_NAME, Config
 from release.detectors import Artifact, run_file_detectors
 from release.detectors.datacopy import find_copies, find_copies_by_digest, list_source_files
 from release.detectors.leaks import LeakScanner
+from release.digests import CHUNK, sha256_file
 from release.errors import InputError, display_path
 from release.findings import FileRecord, Finding, Outcome, Severity
 from release.fingerprint.match import Matcher
 from release.fingerprint.service import ensure_index
-from release.hashing import CHUNK, sha256_file
 from release.inventory import Inventory, Item, build_inventory, files_inventory
 from release.licensing.catalog import Catalog, load_catalog
 from release.licensing.policy import LicensePlan, plan_licenses

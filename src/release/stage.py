@@ -15,8 +15,8 @@ from pathlib import Path
 from release.card.validate import CARD_PATH
 from release.config import Config
 from release.detectors import Artifact
+from release.digests import CHUNK, sha256_file
 from release.errors import IntegrityError, UsageError
-from release.hashing import CHUNK, sha256_file
 from release.licensing.attach import attach, reuse_lint
 from release.licensing.catalog import load_catalog
 from release.manifest import MANIFEST_NAME, Manifest, ManifestFile

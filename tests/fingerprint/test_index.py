@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from release.config import load_config
 from release.errors import ConfigError, UsageError
-from release.fingerprint.hashing import siphash13
 from release.fingerprint.index import INDEX_FORMAT
 from release.fingerprint.keys import KEY_ENV
 from release.fingerprint.service import ensure_index
+from release.fingerprint.tokens import siphash13
 from release.progress import SilentProgress
 from tests.conftest import CliResult
 from tests.fingerprint.corpus import make_records, write_corpus
@@ -150,14 +150,15 @@ def test_an_index_in_an_older_format_is_rebuilt_or_refused(config_path: Path) ->
        st.integers(1, 8))
 def test_sensitive_values_are_kept_exactly_when_long_enough_and_short_enough(
         values: list[str], min_chars: int) -> None:
-    from release.fingerprint.hashing import gram_hashes, normalize, tokenize
     from release.fingerprint.index import (
         MAX_SENSITIVE_TOKENS,
         IndexParams,
         Values,
         _Builder,
     )
+    from release.fingerprint.kernels.reference import gram_hashes
     from release.fingerprint.keys import IndexKey
+    from release.fingerprint.tokens import normalize, tokenize
 
     key = IndexKey(b"k" * 32, "test")
     builder = _Builder(IndexParams.for_checks(12, min_chars), key)

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from release.config import load_config
-from release.fingerprint import native
 from release.fingerprint.index import build_index, load_index
+from release.fingerprint.kernels import NATIVE, NUMPY, Kernels
 from release.fingerprint.keys import IndexKey
 from release.fingerprint.match import Matcher
 from tests.fingerprint.corpus import FILLER_WORDS, make_records, write_corpus
@@ -22,22 +22,20 @@ RECORDS = make_records()
 KEY = IndexKey(hashlib.sha256(b"test key").digest(), "test")
 
 
-@pytest.fixture(autouse=True, params=["compiled", "numpy"])
-def implementation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test runs with the compiled kernels and with their numpy fallback (on an index
-    built by the compiled ones: both must hash alike)."""
-    if request.param == "compiled" and native.LIBRARY is None:
+@pytest.fixture(scope="module", params=["native", "numpy"])
+def kernels(request: pytest.FixtureRequest) -> Kernels:
+    """Every test runs with the compiled kernels and with their numpy twins (on an index built
+    by the default backend: both must hash alike)."""
+    if request.param == "native" and NATIVE is None:
         pytest.skip("the kernels were not compiled")
-    if request.param == "numpy":
-        monkeypatch.setattr(native, "LIBRARY", None)
-    return str(request.param)
+    return NATIVE if request.param == "native" and NATIVE is not None else NUMPY
 
 
 @pytest.fixture(scope="module")
-def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
+def matcher(tmp_path_factory: pytest.TempPathFactory, kernels: Kernels) -> Matcher:
     config = load_config(write_corpus(tmp_path_factory.mktemp("corpus"), RECORDS))
     build_index(config, KEY)
-    return Matcher(load_index(config.data.index, KEY))
+    return Matcher(load_index(config.data.index, KEY, kernels), kernels)
 
 
 def disguise(words: list[str], rng: random.Random) -> str:
@@ -106,7 +104,8 @@ def test_many_pieces_do_not_bleed_into_each_other(matcher: Matcher) -> None:
 
 
 @pytest.mark.parametrize("guarantee", [8, 16, 24, 32, 48])
-def test_the_guarantee_holds_for_other_thresholds(tmp_path: Path, guarantee: int) -> None:
+def test_the_guarantee_holds_for_other_thresholds(tmp_path: Path, guarantee: int,
+                                                  kernels: Kernels) -> None:
     from release.fingerprint.index import CHECK_BITS, IndexParams
 
     params = IndexParams.for_checks(guarantee, 6)
@@ -114,8 +113,8 @@ def test_the_guarantee_holds_for_other_thresholds(tmp_path: Path, guarantee: int
     assert 2 * params.context * CHECK_BITS <= 64
     records = make_records(120, seed=guarantee)
     config = load_config(write_corpus(tmp_path, records, min_match_words=guarantee))
-    build_index(config, KEY)
-    matcher = Matcher(load_index(config.data.index, KEY))
+    build_index(config, KEY, kernels=kernels)
+    matcher = Matcher(load_index(config.data.index, KEY, kernels), kernels)
     rng = random.Random(guarantee)
     for number in range(0, 120, 3):
         words = records[number]["text"].split()

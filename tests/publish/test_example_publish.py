@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from release.hashing import sha256_file
+from release.digests import sha256_file
 from release.manifest import MANIFEST_NAME, read_manifest
 from tests.conftest import CliResult
 from tests.publish.conftest import remote_refs

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from release import rules
 from release.config import DataSource
+from release.digests import sha256_file
 from release.findings import Finding
 from release.fingerprint.index import SourceStamp, shipped_digest
 from release.fingerprint.keys import IndexKey
-from release.hashing import sha256_file
 
 MAX_SOURCE_FILES = 100_000
 

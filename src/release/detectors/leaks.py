@@ -16,8 +16,8 @@ from release.detectors import Artifact
 from release.errors import UsageError
 from release.extract import Problem, Segment, extract_file
 from release.findings import Finding
-from release.fingerprint.hashing import WordPlaces, count_newlines, utf8_length
 from release.fingerprint.match import Matcher
+from release.fingerprint.tokens import WordPlaces, count_newlines, utf8_length
 from release.progress import ProgressTask
 
 BATCH_CHARS = 1 << 20
@@ -167,13 +167,14 @@ class LeakScanner:
                 text = segment.text
                 raw = text if isinstance(text, bytes) else \
                     text.encode("utf-8", errors="surrogatepass")
-                located[piece] = raw, WordPlaces(raw)
+                located[piece] = raw, WordPlaces(raw, self.matcher.kernels)
             raw, places = located[piece]
             if end > len(places):
                 return segment.member, segment.line, 0
             begins, finishes = places.span(np.array([start]), np.array([end - 1]))
             begin, finish = int(begins[0]), int(finishes[0])
-            line = None if segment.line is None else segment.line + count_newlines(raw, begin)
+            line = None if segment.line is None else \
+                segment.line + count_newlines(raw, begin, self.matcher.kernels)
             return segment.member, line, utf8_length(raw, begin, finish)
 
         places = [_Located(*place(hit.piece, hit.start, hit.end), hit.end - hit.start,

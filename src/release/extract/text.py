@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import IO
 
 from release.extract import PIECE_OVERLAP_CHARS, TEXT_PIECE_CHARS, Context, Segment
-from release.fingerprint.hashing import count_newlines
+from release.fingerprint.tokens import count_newlines
 
 _TAG = re.compile(r"<[^>]{0,4096}>")
 _PRINTABLE = re.compile(rb"[\t\n\r\x20-\x7e\x80-\xff]{8,}")

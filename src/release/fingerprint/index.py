@@ -17,9 +17,12 @@ import numpy as np
 
 from release import __version__
 from release.config import Config, DataSource
+from release.digests import sha256_file
 from release.errors import ConfigError, InputError, UsageError, display_path
-from release.fingerprint.hashing import (
-    U64,
+from release.fingerprint.kernels import KERNELS, U64, Kernels
+from release.fingerprint.keys import IndexKey
+from release.fingerprint.sources import Record, RecordBatch, dataset_files, iter_batches
+from release.fingerprint.tokens import (
     fold_many,
     gram_fingerprints,
     gram_hashes_at,
@@ -27,9 +30,6 @@ from release.fingerprint.hashing import (
     sorted_with_order,
     tokenize,
 )
-from release.fingerprint.keys import IndexKey
-from release.fingerprint.sources import Record, RecordBatch, dataset_files, iter_batches
-from release.hashing import sha256_file
 from release.progress import Progress, SilentProgress
 
 INDEX_FORMAT = 2  # 2: word hashes read long words whole (no 32-byte limit)
@@ -176,6 +176,7 @@ class Values:
 class _Builder:
     params: IndexParams
     key: IndexKey
+    kernels: Kernels = KERNELS
     fingerprints: list[U64] = field(default_factory=list)
     checks: list[U64] = field(default_factory=list)
     units: list[np.ndarray] = field(default_factory=list)
@@ -197,7 +198,7 @@ class _Builder:
         p = self.params
         buffer, offsets = fold_many(texts.values)
         self.text_bytes += len(buffer) - (len(texts.values) - 1)
-        tokens = tokenize(buffer)
+        tokens = tokenize(buffer, kernels=self.kernels)
         first, counts = tokens.pieces(offsets)
         unit_of = np.repeat(np.arange(len(texts.values)), counts)
         self.units.append(np.stack([texts.records.astype(np.uint32), counts.astype(np.uint32)],
@@ -208,8 +209,9 @@ class _Builder:
         if sampled.size == 0:
             return
         self.fingerprints.append(gram_fingerprints(tokens.hashes, p.gram_words,
-                                                   self.key.sip("gram"), ALL_BITS, sampled))
-        token_checks = siphash13(self.key.sip("token"), tokens.hashes)
+                                                   self.key.sip("gram"), ALL_BITS, sampled,
+                                                   self.kernels))
+        token_checks = siphash13(self.key.sip("token"), tokens.hashes, self.kernels)
         self.checks.append(_pack_checks(token_checks, sampled, position[sampled],
                                         counts[unit_of[sampled]], p))
 
@@ -218,7 +220,7 @@ class _Builder:
         hash of its whole word run, all values of a batch hashed together."""
         p = self.params
         buffer, offsets = fold_many(values.values)
-        tokens = tokenize(buffer)
+        tokens = tokenize(buffer, kernels=self.kernels)
         if len(tokens) == 0:
             return
         first, count = tokens.pieces(offsets)
@@ -235,8 +237,8 @@ class _Builder:
         for length in np.unique(count[kept]).tolist():
             group = np.flatnonzero(count[kept] == length)
             whole[group] = gram_hashes_at(tokens.hashes, first[kept[group]], length)
-        self.sensitive.append(siphash13(self.key.sip("sensitive"), whole))
-        first_prf = siphash13(self.key.sip("token"), tokens.hashes[first[kept]])
+        self.sensitive.append(siphash13(self.key.sip("sensitive"), whole, self.kernels))
+        first_prf = siphash13(self.key.sip("token"), tokens.hashes[first[kept]], self.kernels)
         self.sensitive_first.append(first_prf >> np.uint64(32))
         self.sensitive_units.append(np.stack([values.records[kept].astype(np.uint32),
                                               count[kept].astype(np.uint32)], axis=1))
@@ -316,7 +318,7 @@ def _check_bytes(p: IndexParams) -> int:
 
 
 def build_index(config: Config, key: IndexKey, *, progress: Progress | None = None,
-                config_digest: str = "") -> IndexMeta:
+                config_digest: str = "", kernels: Kernels = KERNELS) -> IndexMeta:
     """Read every source once, streamed, and write the index folder atomically."""
     progress = progress or SilentProgress()
     params = IndexParams.for_checks(config.checks.min_match_words,
@@ -331,7 +333,7 @@ def build_index(config: Config, key: IndexKey, *, progress: Progress | None = No
             raise UsageError(
                 f"data.sources[{number}].path {display_path(source.path)} cannot be read "
                 f"({exc.strerror}); run `release index build` where the data lives") from None
-    builder = _Builder(params, key)
+    builder = _Builder(params, key, kernels)
     total = sum(s.size for s in stamps)
     with progress.task("Indexing training data", total) as task:
         for _ in _records_in_batches(enumerate(config.data.sources), key, builder,
@@ -428,16 +430,16 @@ def _load_array(index_dir: Path, name: str) -> np.ndarray:
             from None
 
 
-def _sorted_unique(values: U64, bits: int) -> U64:
+def _sorted_unique(values: U64, bits: int, kernels: Kernels) -> U64:
     """np.unique by sorting (numpy 2's hashing unique is several times slower on millions of
     64-bit values)."""
-    ordered, _ = sorted_with_order(values, bits)
+    ordered, _ = sorted_with_order(values, bits, kernels)
     keep = np.ones(ordered.shape[0], dtype=bool)
     keep[1:] = ordered[1:] != ordered[:-1]
     return ordered[keep]
 
 
-def load_index(index_dir: Path, key: IndexKey) -> LoadedIndex:
+def load_index(index_dir: Path, key: IndexKey, kernels: Kernels = KERNELS) -> LoadedIndex:
     meta = read_meta(index_dir)
     if meta.key_id != key.key_id:
         raise UsageError(f"the index key ({key.origin}) is not the key this index was built "
@@ -459,8 +461,9 @@ def load_index(index_dir: Path, key: IndexKey) -> LoadedIndex:
     gram_position = (np.arange(gram_unit.shape[0]) - first_gram[gram_unit]) * p.stride
     if gram_unit.shape[0] != fingerprints.shape[0]:
         raise InputError("index arrays disagree; rebuild the index", path=index_dir)
-    sorted_fingerprints, order = sorted_with_order(fingerprints, 8 * p.fingerprint_bytes)
-    sensitive_sorted, sensitive_order = sorted_with_order(arrays["sensitive"])
+    sorted_fingerprints, order = sorted_with_order(fingerprints, 8 * p.fingerprint_bytes,
+                                                   kernels)
+    sensitive_sorted, sensitive_order = sorted_with_order(arrays["sensitive"], 64, kernels)
     sensitive_units = arrays["sensitive_units"].astype(np.int64)
     record_length = np.bincount(unit_record, weights=unit_length,
                                 minlength=len(record_ids)).astype(np.int64)
@@ -474,5 +477,6 @@ def load_index(index_dir: Path, key: IndexKey) -> LoadedIndex:
         sensitive_sorted=sensitive_sorted, sensitive_order=sensitive_order,
         sensitive_units=sensitive_units,
         sensitive_lengths=tuple(np.flatnonzero(np.bincount(sensitive_units[:, 1])).tolist()),
-        sensitive_first=_sorted_unique(arrays["sensitive_first"].astype(np.uint64), 32),
+        sensitive_first=_sorted_unique(arrays["sensitive_first"].astype(np.uint64), 32,
+                                       kernels),
     )

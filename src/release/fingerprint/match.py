@@ -9,18 +9,17 @@ from typing import cast
 
 import numpy as np
 
-from release.fingerprint import native
-from release.fingerprint.hashing import (
-    U64,
+from release.fingerprint.index import LoadedIndex
+from release.fingerprint.kernels import KERNELS, U64, Kernels
+from release.fingerprint.kernels.reference import bitmap_hits
+from release.fingerprint.tokens import (
     Scratch,
     fold_many,
-    gram_fingerprints,
     gram_hashes_at,
     siphash13,
     tokenize_pieces,
 )
-from release.fingerprint.hashing import tokenize as tokenize_folded
-from release.fingerprint.index import LoadedIndex
+from release.fingerprint.tokens import tokenize as tokenize_folded
 
 MAX_STORED_PER_GRAM = 4096  # stored copies of one gram examined per artifact position
 
@@ -93,33 +92,24 @@ class _Bitmap:
     """A set of 64-bit values answered approximately in one gather: no false negatives, rare
     false positives, so exact lookups run only on the few survivors."""
 
-    def __init__(self, values: U64) -> None:
+    def __init__(self, values: U64, kernels: Kernels) -> None:
         wanted = int(np.ceil(np.log2(max(values.shape[0], 2)))) + BITMAP_SPARSITY
         self.bits = max(16, min(MAX_BITMAP_BITS, wanted))
-        self.mask = np.uint64((1 << self.bits) - 1)
         self.packed = np.zeros(1 << (self.bits - 3), dtype=np.uint8)
-        library = native.LIBRARY
-        if library is None:
-            bucket = (values & self.mask).astype(np.int64)
-            np.bitwise_or.at(self.packed, bucket >> 3, (1 << (bucket & 7)).astype(np.uint8))
-        else:
-            values = np.ascontiguousarray(values, dtype=np.uint64)
-            library.rk_bitmap_fill(self.packed.ctypes.data, self.bits, values.ctypes.data,
-                                   values.shape[0])
+        kernels.bitmap_fill(self.packed, self.bits, np.ascontiguousarray(values, dtype=np.uint64))
 
     def hits(self, values: U64, shift: int = 0) -> np.ndarray:
         """Positions of the values (shifted right by `shift` bits) that may be in the set, in
-        order (numpy: the scan's own probes are part of rk_probe)."""
-        bucket = ((values >> np.uint64(shift)) & self.mask).astype(np.int64)
-        bits = (self.packed[bucket >> 3] >> (bucket & 7).astype(np.uint8)) & 1
-        return np.flatnonzero(bits)
+        order (a scan's own probes are part of the probe kernel)."""
+        return bitmap_hits(self.packed, self.bits, values, shift)
 
 
 class _SortedSet:
     """A sorted array of values with a directory of its top bits, for finding where each
     query's equal values lie: a short search per query instead of one over the whole array."""
 
-    def __init__(self, values: U64, value_bits: int) -> None:
+    def __init__(self, values: U64, value_bits: int, kernels: Kernels) -> None:
+        self.kernels = kernels
         self.values = np.ascontiguousarray(values, dtype=np.uint64)
         count = self.values.shape[0]
         directory_bits = max(1, min(value_bits, int(np.ceil(np.log2(max(count, 2)))) - 2))
@@ -131,16 +121,10 @@ class _SortedSet:
 
     def ranges(self, queries: U64) -> tuple[np.ndarray, np.ndarray]:
         """[lo, hi) of the values equal to each query."""
-        library = native.LIBRARY
-        if library is None:
-            return (np.searchsorted(self.values, queries, side="left"),
-                    np.searchsorted(self.values, queries, side="right"))
         queries = np.ascontiguousarray(queries, dtype=np.uint64)
         lo = np.empty(queries.shape[0], dtype=np.int64)
         hi = np.empty(queries.shape[0], dtype=np.int64)
-        library.rk_sorted_ranges(self.values.ctypes.data, self.directory.ctypes.data,
-                                 self.buckets, self.shift, queries.ctypes.data,
-                                 queries.shape[0], lo.ctypes.data, hi.ctypes.data)
+        self.kernels.sorted_ranges(self.values, self.directory, self.shift, queries, lo, hi)
         return lo, hi
 
 
@@ -158,8 +142,9 @@ class _Probed:
 class Matcher:
     """Finds training text and sensitive values in batches of text pieces."""
 
-    def __init__(self, index: LoadedIndex) -> None:
+    def __init__(self, index: LoadedIndex, kernels: Kernels = KERNELS) -> None:
         self.index = index
+        self.kernels = kernels
         p = index.meta.params
         self.params = p
         self.gram_key = index.key.sip("gram")
@@ -167,11 +152,12 @@ class Matcher:
         self.sensitive_key = index.key.sip("sensitive")
         self.fingerprint_mask = np.uint64((1 << (8 * p.fingerprint_bytes)) - 1)
         self.check_mask = np.uint64((1 << p.check_bits) - 1)
-        self.grams = _Bitmap(index.sorted_fingerprints)
-        self.stored_grams = _SortedSet(index.sorted_fingerprints, 8 * p.fingerprint_bytes)
-        self.stored_values = _SortedSet(index.sensitive_sorted, 64)
-        self.first_tokens = _Bitmap(index.sensitive_first)
-        self.stored_first_tokens = _SortedSet(index.sensitive_first, 32)
+        self.grams = _Bitmap(index.sorted_fingerprints, kernels)
+        self.stored_grams = _SortedSet(index.sorted_fingerprints, 8 * p.fingerprint_bytes,
+                                       kernels)
+        self.stored_values = _SortedSet(index.sensitive_sorted, 64, kernels)
+        self.first_tokens = _Bitmap(index.sensitive_first, kernels)
+        self.stored_first_tokens = _SortedSet(index.sensitive_first, 32, kernels)
         self._local = threading.local()
 
     @property
@@ -187,11 +173,11 @@ class Matcher:
         """Hits in each piece (str, or UTF-8 bytes), by piece number and token range. Safe to
         call from several threads at once."""
         scratch = self.scratch
-        if native.LIBRARY is not None and all(isinstance(piece, bytes) for piece in pieces):
-            hashes, first = tokenize_pieces(cast(Sequence[bytes], pieces), scratch)
+        if all(isinstance(piece, bytes) for piece in pieces):
+            hashes, first = tokenize_pieces(cast(Sequence[bytes], pieces), scratch, self.kernels)
         else:
             buffer, offsets = fold_many(pieces)
-            tokens = tokenize_folded(buffer, scratch)
+            tokens = tokenize_folded(buffer, scratch, self.kernels)
             hashes, first = tokens.hashes, tokens.pieces(offsets)[0]
         if hashes.shape[0] == 0:
             return [], []
@@ -204,28 +190,17 @@ class Matcher:
     def _probe(self, hashes: U64, scratch: Scratch) -> _Probed:
         """Every token's PRF, the grams whose fingerprint passes the bitmap (with their
         fingerprints), and the tokens that may start a sensitive value."""
-        k = self.params.gram_words
-        sensitive = self.index.sensitive_sorted.size > 0
-        library = native.LIBRARY
-        if library is None:  # the reference: each step on its own, in numpy
-            token_prf = siphash13(self.token_key, hashes)
-            fingerprints = gram_fingerprints(hashes, k, self.gram_key, int(self.fingerprint_mask))
-            grams = self.grams.hits(fingerprints)
-            first = (self.first_tokens.hits(token_prf, shift=32) if sensitive
-                     else np.zeros(0, dtype=np.int64))
-            return _Probed(token_prf, grams, fingerprints[grams], first)
         count = hashes.shape[0]
         token_prf = scratch.take("prf", count, np.uint64)
         gram_at = scratch.take("gram-at", count, np.int64)
         gram_fp = scratch.take("gram-fp", count, np.uint64)
         first_at = scratch.take("first-at", count, np.int64)
-        found = np.zeros(2, dtype=np.int64)
-        library.rk_probe(hashes.ctypes.data, count, k, *self.gram_key, int(self.fingerprint_mask),
-                         self.grams.packed.ctypes.data, self.grams.bits, *self.token_key,
-                         self.first_tokens.packed.ctypes.data if sensitive else None,
-                         self.first_tokens.bits, token_prf.ctypes.data, gram_at.ctypes.data,
-                         gram_fp.ctypes.data, first_at.ctypes.data, found.ctypes.data)
-        passed, firsts = found.tolist()
+        sensitive = self.index.sensitive_sorted.size > 0
+        passed, firsts = self.kernels.probe(
+            hashes, self.params.gram_words, self.gram_key, int(self.fingerprint_mask),
+            self.grams.packed, self.grams.bits, self.token_key,
+            self.first_tokens.packed if sensitive else None, self.first_tokens.bits,
+            token_prf, gram_at, gram_fp, first_at)
         return _Probed(token_prf, gram_at[:passed].copy(), gram_fp[:passed].copy(),
                        first_at[:firsts].copy())
 
@@ -244,7 +219,8 @@ class Matcher:
             pos = pos[pieces.of(pos) == pieces.of(pos + length - 1)]
             if pos.size == 0:
                 continue
-            values = siphash13(self.sensitive_key, gram_hashes_at(hashes, pos, length))
+            values = siphash13(self.sensitive_key, gram_hashes_at(hashes, pos, length),
+                               self.kernels)
             lo, hi = self.stored_values.ranges(values)
             owner, stored = _expand(lo, hi)
             units = index.sensitive_units[index.sensitive_order[stored]]

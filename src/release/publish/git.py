@@ -12,9 +12,9 @@ from typing import Any
 
 from release import rules
 from release.config import GitPublishSettings
+from release.digests import git_blob_sha1_of, sha256_file
 from release.errors import InputError, UsageError
 from release.findings import Finding
-from release.hashing import git_blob_sha1_of, sha256_file
 from release.publish.plan import (
     GITATTRIBUTES,
     MIB,

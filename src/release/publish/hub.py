@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 
 from release import rules
 from release.config import HubPublishSettings
+from release.digests import git_blob_sha1
 from release.errors import InputError, IntegrityError, UsageError
 from release.findings import Finding
-from release.hashing import git_blob_sha1
 from release.publish.plan import (
     CHANGED_AFTER_GATE,
     GITATTRIBUTES,

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from release.digests import file_chunks, git_blob_sha1, git_blob_sha1_of, lfs_pointer
 from release.findings import Finding
-from release.hashing import file_chunks, git_blob_sha1, git_blob_sha1_of, lfs_pointer
 from release.inventory import matches_any
 from release.manifest import MANIFEST_NAME, Manifest
 

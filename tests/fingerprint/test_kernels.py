@@ -1,4 +1,5 @@
-"""Tests for release.fingerprint.native: the compiled kernels compute what the numpy code does."""
+"""Tests for release.fingerprint.kernels: the compiled kernels compute what their numpy twins do,
+and both refuse outputs too small for their results."""
 
 from __future__ import annotations
 
@@ -11,30 +12,43 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from release.config import load_config
-from release.fingerprint import hashing, native
-from release.fingerprint.hashing import (
+from release.errors import KernelError
+from release.fingerprint import kernels as backends
+from release.fingerprint.index import build_index, load_index
+from release.fingerprint.kernels import NATIVE, NUMPY, Kernels
+from release.fingerprint.kernels.reference import gram_hashes, gram_hashes_at
+from release.fingerprint.keys import IndexKey
+from release.fingerprint.match import Matcher, _SortedSet
+from release.fingerprint.tokens import (
     Scratch,
+    Tokens,
     count_newlines,
     fold,
     fold_many,
     gram_fingerprints,
-    gram_hashes,
-    gram_hashes_at,
     high_runs,
     normalize,
     siphash13,
-    siphash13_numpy,
     sorted_with_order,
     tokenize,
-    tokenize_numpy,
     tokenize_pieces,
 )
-from release.fingerprint.index import build_index, load_index
-from release.fingerprint.keys import IndexKey
-from release.fingerprint.match import Matcher, _SortedSet
 from tests.fingerprint.corpus import make_records, write_corpus
 
-compiled = pytest.mark.skipif(native.LIBRARY is None, reason="the kernels were not compiled")
+compiled = pytest.mark.skipif(NATIVE is None, reason="the kernels were not compiled")
+
+
+def _native() -> Kernels:
+    assert NATIVE is not None
+    return NATIVE
+
+
+def tokenize_numpy(folded: bytes) -> Tokens:
+    return tokenize(folded, kernels=NUMPY)
+
+
+def siphash13_numpy(key: tuple[int, int], values: np.ndarray) -> np.ndarray:
+    return siphash13(key, values, NUMPY)
 KEY = (0x0123456789ABCDEF, 0xFEDCBA9876543210)
 
 # normalised text: words of ASCII letters, digits and UTF-8 letters, some longer than 32 bytes
@@ -45,23 +59,20 @@ GAPS = st.lists(st.integers(1, 3), min_size=61, max_size=61)
 
 
 def test_the_build_compiled_the_kernels_when_ci_requires_them() -> None:
-    if os.environ.get(native.REQUIRE_ENV) == "1":
-        assert native.LIBRARY is not None
+    if os.environ.get(backends.REQUIRE_ENV) == "1":
+        assert NATIVE is not None
+        assert backends.KERNELS is NATIVE or os.environ.get(backends.SWITCH_ENV) == "off"
 
 
-def test_a_missing_library_means_numpy_unless_required(tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(native.REQUIRE_ENV, raising=False)
-    monkeypatch.delenv(native.DISABLE_ENV, raising=False)
-    assert native.load(tmp_path / "absent.so") is None
-    monkeypatch.setenv(native.REQUIRE_ENV, "1")
-    with pytest.raises(RuntimeError, match=r"absent\.so cannot be loaded"):
-        native.load(tmp_path / "absent.so")
+def test_a_missing_library_means_numpy_unless_required(tmp_path: Path) -> None:
+    assert backends.choose({}, tmp_path / "absent.so") is NUMPY
+    with pytest.raises(KernelError, match=r"absent\.so cannot be loaded"):
+        backends.choose({backends.REQUIRE_ENV: "1"}, tmp_path / "absent.so")
 
 
-def test_the_switch_turns_the_kernels_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(native.DISABLE_ENV, "off")
-    assert native.load() is None
+def test_the_switch_turns_the_kernels_off() -> None:
+    assert backends.choose({backends.SWITCH_ENV: "off"}) is NUMPY
+    assert backends.choose({backends.SWITCH_ENV: "off", backends.REQUIRE_ENV: "1"}) is NUMPY
 
 
 @compiled
@@ -71,16 +82,17 @@ def test_tokens_agree(words: list[str], gaps: list[int], edge: int) -> None:
     text = " " * edge + "".join(w + " " * g for w, g in zip(words, gaps, strict=False))
     norm = text.encode("utf-8")
     reference = tokenize_numpy(norm)
-    assert native.LIBRARY is not None
+    library = NATIVE
+    assert library is not None
     try:
-        for allowed in (1, 0):  # the AVX2 word finder where the CPU has it, and the portable one
-            native.LIBRARY.rk_allow_avx2(allowed)
-            ours = tokenize(norm)
+        for allowed in (True, False):  # the AVX2 word finder where the CPU has it, and the
+            library.allow_avx2(allowed)  # portable one
+            ours = tokenize(norm, kernels=library)
             assert ours.starts.tolist() == reference.starts.tolist()
             assert ours.ends.tolist() == reference.ends.tolist()
             assert ours.hashes.tolist() == reference.hashes.tolist()
     finally:
-        native.LIBRARY.rk_allow_avx2(1)
+        library.allow_avx2(True)
 
 
 @compiled
@@ -92,22 +104,24 @@ def test_tokens_agree_across_hash_batches_in_reused_arrays(words: list[str], gap
     scratch = Scratch()
     for text in ((" " * gap).join(words), " ".join(reversed(words[:300]))):
         norm = text.encode("utf-8")
-        ours, reference = tokenize(norm, scratch), tokenize_numpy(norm)
+        ours, reference = tokenize(norm, scratch, _native()), tokenize_numpy(norm)
         assert ours.hashes.tolist() == reference.hashes.tolist()
         assert ours.starts.tolist() == reference.starts.tolist()
         assert ours.ends.tolist() == reference.ends.tolist()
 
 
-@compiled
+@pytest.mark.parametrize("kernels", ["native", "numpy"], indirect=True)
 @given(st.lists(st.lists(st.text(st.characters(codec="utf-8"), max_size=80), min_size=1,
                          max_size=4), min_size=1, max_size=3))
-def test_pieces_tokenized_one_by_one_in_reused_arrays_agree(batches: list[list[str]]) -> None:
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_pieces_tokenized_one_by_one_in_reused_arrays_agree(kernels: Kernels,
+                                                             batches: list[list[str]]) -> None:
     scratch = Scratch()
     for texts in batches:  # the same scratch, longer and shorter batches in turn
         raw = [text.encode("utf-8", errors="surrogatepass") for text in texts]
-        hashes, first = tokenize_pieces(raw, scratch)
+        hashes, first = tokenize_pieces(raw, scratch, kernels)
         buffer, offsets = fold_many(raw)
-        expected = tokenize(buffer)
+        expected = tokenize(buffer, kernels=NUMPY)
         assert hashes.tolist() == expected.hashes.tolist()
         assert first.tolist() == expected.pieces(offsets)[0].tolist()
 
@@ -116,7 +130,8 @@ def test_pieces_tokenized_one_by_one_in_reused_arrays_agree(batches: list[list[s
 @given(st.binary(max_size=300) | st.text("\n a", max_size=300).map(str.encode),
        st.integers(-5, 400))
 def test_newline_counts_agree(data: bytes, end: int) -> None:
-    assert count_newlines(data, end) == data[:max(0, end)].count(b"\n")
+    assert count_newlines(data, end, _native()) == data[:max(0, end)].count(b"\n")
+    assert count_newlines(data, end, NUMPY) == data[:max(0, end)].count(b"\n")
 
 
 @compiled
@@ -124,18 +139,12 @@ def test_newline_counts_agree(data: bytes, end: int) -> None:
 @given(st.text(st.characters(codec="utf-8"), max_size=200))
 def test_raw_text_tokens_and_non_ascii_runs_agree(text: str) -> None:
     folded = fold(text)
-    ours = tokenize(folded)
+    ours = tokenize(folded, kernels=_native())
     for reference in (tokenize_numpy(folded), tokenize_numpy(normalize(text))):
         assert ours.hashes.tolist() == reference.hashes.tolist()
         assert ours.starts.tolist() == reference.starts.tolist()
     raw = text.encode("utf-8", errors="surrogatepass")
-    runs = high_runs(raw)
-    saved = native.LIBRARY
-    try:
-        native.LIBRARY = None
-        assert runs.tolist() == high_runs(raw).tolist()
-    finally:
-        native.LIBRARY = saved
+    assert high_runs(raw, _native()).tolist() == high_runs(raw, NUMPY).tolist()
 
 
 @compiled
@@ -143,12 +152,17 @@ def test_raw_text_tokens_and_non_ascii_runs_agree(text: str) -> None:
        st.integers(0, 2**64 - 1))
 def test_prf_and_gram_fingerprints_agree(values: list[int], n: int, mask: int) -> None:
     hashes = np.array(values, dtype=np.uint64)
-    assert siphash13(KEY, hashes).tolist() == siphash13_numpy(KEY, hashes).tolist()
+    library = _native()
+    assert siphash13(KEY, hashes, library).tolist() == siphash13_numpy(KEY, hashes).tolist()
     every = siphash13_numpy(KEY, gram_hashes(hashes, n)) & np.uint64(mask)
-    assert gram_fingerprints(hashes, n, KEY, mask).tolist() == every.tolist()
+    for kernels in (library, NUMPY):
+        assert gram_fingerprints(hashes, n, KEY, mask, kernels=kernels).tolist() == \
+            every.tolist()
     positions = np.arange(0, every.shape[0], 3, dtype=np.int64)
     at = siphash13_numpy(KEY, gram_hashes_at(hashes, positions, n)) & np.uint64(mask)
-    assert gram_fingerprints(hashes, n, KEY, mask, positions).tolist() == at.tolist()
+    for kernels in (library, NUMPY):
+        assert gram_fingerprints(hashes, n, KEY, mask, positions, kernels).tolist() == \
+            at.tolist()
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +172,13 @@ def small_matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
     key = IndexKey(bytes(range(32)), "test")
     build_index(config, key)
     return Matcher(load_index(config.data.index, key))
+
+
+@pytest.fixture
+def kernels(request: pytest.FixtureRequest) -> Kernels:
+    if request.param == "native" and NATIVE is None:
+        pytest.skip("the kernels were not compiled")
+    return _native() if request.param == "native" else NUMPY
 
 
 @compiled
@@ -171,13 +192,9 @@ def test_the_fused_probe_agrees_with_its_steps(small_matcher: Matcher, size: int
     records = tokenize(normalize(" ".join(r["text"] + " " + r["email"]
                                           for r in make_records(300)[:40]))).hashes
     hashes[: min(size, records.shape[0])] = records[: min(size, records.shape[0])]
-    fused = small_matcher._probe(hashes, Scratch())
-    saved = native.LIBRARY
-    try:
-        native.LIBRARY = None
-        steps = small_matcher._probe(hashes, Scratch())
-    finally:
-        native.LIBRARY = saved
+    index = small_matcher.index
+    fused = Matcher(index, _native())._probe(hashes, Scratch())
+    steps = Matcher(index, NUMPY)._probe(hashes, Scratch())
     assert fused.token_prf.tolist() == steps.token_prf.tolist()
     assert fused.grams.tolist() == steps.grams.tolist()
     assert fused.gram_fingerprints.tolist() == steps.gram_fingerprints.tolist()
@@ -192,22 +209,16 @@ def test_the_fused_probe_agrees_with_its_steps(small_matcher: Matcher, size: int
 def test_radix_order_is_a_stable_sort(case: tuple[int, list[int]]) -> None:
     bits, values = case
     array = np.array(values, dtype=np.uint64)
-    ours, order = sorted_with_order(array, bits)
-    saved = native.LIBRARY
-    try:
-        native.LIBRARY = None
-        expected, expected_order = sorted_with_order(array, bits)
-    finally:
-        native.LIBRARY = saved
+    ours, order = sorted_with_order(array, bits, _native())
+    expected, expected_order = sorted_with_order(array, bits, NUMPY)
     assert ours.tolist() == expected.tolist() == sorted(values)
     assert order.tolist() == expected_order.tolist()
 
 
-def test_numpy_fallback_finds_the_same_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_numpy_fallback_finds_the_same_tokens() -> None:
     text = normalize("The quick brown fox, jumps over the lazy dog " * 3 + "x" * 40)
     expected = tokenize(text).hashes.tolist()
-    monkeypatch.setattr(native, "LIBRARY", None)
-    assert hashing.tokenize(text).hashes.tolist() == expected
+    assert tokenize(text, kernels=NUMPY).hashes.tolist() == expected
 
 
 @compiled
@@ -215,8 +226,42 @@ def test_numpy_fallback_finds_the_same_tokens(monkeypatch: pytest.MonkeyPatch) -
                                                                    max_size=50))
 def test_sorted_ranges_agree(stored: list[int], queried: list[int]) -> None:
     values = np.sort(np.array(stored, dtype=np.uint64))  # 16-bit values: many repeats
-    sorted_set = _SortedSet(values, 16)
     queries = np.array(queried + stored[:20], dtype=np.uint64)
-    lo, hi = sorted_set.ranges(queries)
-    assert lo.tolist() == np.searchsorted(values, queries, side="left").tolist()
-    assert hi.tolist() == np.searchsorted(values, queries, side="right").tolist()
+    for kernels in (_native(), NUMPY):
+        lo, hi = _SortedSet(values, 16, kernels).ranges(queries)
+        assert lo.tolist() == np.searchsorted(values, queries, side="left").tolist()
+        assert hi.tolist() == np.searchsorted(values, queries, side="right").tolist()
+
+
+@pytest.mark.parametrize("kernels", ["native", "numpy"], indirect=True)
+def test_outputs_too_small_for_their_results_are_refused(kernels: Kernels) -> None:
+    """Every capacity is passed to the kernel and checked there: nothing is written past it."""
+    text = np.frombuffer(b"one two three four five", dtype=np.uint8)
+    hashes = np.zeros(4, dtype=np.uint64)
+    with pytest.raises(KernelError, match="tokenize"):
+        kernels.tokenize(text, hashes)
+    values = np.arange(10, dtype=np.uint64)
+    with pytest.raises(KernelError, match="siphash13"):
+        kernels.siphash13(KEY, values, np.zeros(9, dtype=np.uint64))
+    with pytest.raises(KernelError, match="gram_fingerprints"):  # a gram past the tokens' end
+        kernels.gram_fingerprints(values, 3, np.array([8], dtype=np.int64), KEY, 0xFF,
+                                  np.zeros(1, dtype=np.uint64))
+    high = np.frombuffer("é a é a é".encode(), dtype=np.uint8)
+    with pytest.raises(KernelError, match="high_runs"):
+        kernels.high_runs(high, np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.int64))
+    with pytest.raises(KernelError, match="splice"):
+        kernels.splice(high, np.array([0], dtype=np.int64), np.array([2], dtype=np.int64),
+                       b"e", np.array([0], dtype=np.int64), np.array([1], dtype=np.int64),
+                       np.zeros(4, dtype=np.uint8))
+    with pytest.raises(KernelError, match="bitmap_fill"):
+        kernels.bitmap_fill(np.zeros(4, dtype=np.uint8), 16, values)
+
+
+@pytest.mark.parametrize("kernels", ["native", "numpy"], indirect=True)
+def test_text_that_folds_into_more_words_than_bytes_is_tokenized(kernels: Kernels) -> None:
+    """U+FDFA is 3 bytes of UTF-8 and four words once NFKC-folded: a piece of them holds more
+    words than half its length, the bound arrays are first sized by."""
+    raw = ("\ufdfa " * 2000).encode("utf-8")
+    hashes, first = tokenize_pieces([raw], Scratch(), kernels)
+    assert hashes.shape[0] == tokenize(fold_many([raw])[0], kernels=NUMPY).hashes.shape[0]
+    assert hashes.shape[0] > len(raw) // 2 and first.tolist() == [0]

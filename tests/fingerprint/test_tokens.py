@@ -1,4 +1,4 @@
-"""Tests for release.fingerprint.hashing: normalisation, tokens, grams and the PRF."""
+"""Tests for release.fingerprint.tokens: normalisation, tokens, grams and the PRF."""
 
 from __future__ import annotations
 
@@ -6,16 +6,19 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from release.fingerprint.hashing import (
+from release.fingerprint.kernels import NUMPY
+from release.fingerprint.kernels.reference import gram_hashes, gram_hashes_at
+from release.fingerprint.tokens import (
     WordPlaces,
-    gram_hashes,
-    gram_hashes_at,
     normalize,
     siphash13,
-    siphash13_numpy,
     tokenize,
     utf8_length,
 )
+
+
+def siphash13_numpy(key: tuple[int, int], values: np.ndarray) -> np.ndarray:
+    return siphash13(key, values, NUMPY)
 
 
 def hashes_of(text: str) -> list[int]:

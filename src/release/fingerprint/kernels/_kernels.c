@@ -1,10 +1,13 @@
 /* Compiled hot loops of the fingerprint index: word hashes, SipHash-1-3, gram fingerprints and
- * bitmap probes. Each function computes exactly what its numpy twin in kernels.py computes. */
+ * bitmap probes. Each function computes exactly what its numpy twin in kernels/reference.py
+ * computes. Every function that writes an array is given that array's capacity and returns -1,
+ * having written nothing past it, when its inputs would need more (or lie outside their
+ * arrays); kernels/native.py turns -1 into an error. */
 
 #include <stdint.h>
 #include <string.h>
 
-#define RK_ABI 11
+#define RK_ABI 12
 #define LENGTH_SALT 0x9E3779B97F4A7C15ULL
 
 int64_t rk_abi(void) { return RK_ABI; }
@@ -117,7 +120,7 @@ __attribute__((target("avx2"))) static inline uint64_t block_mask_avx2(const uin
 #endif
 
 /* Writes block + the position of each set bit of `bits`, in order, to out[0..popcount); writes
- * up to 4 entries past them (the arrays have that slack). Four unconditional writes first: a
+ * up to 4 entries past them (the window has that slack). Four unconditional writes first: a
  * 64-byte block has about three word starts, so the loop's exit is rarely mispredicted. */
 static inline int64_t bit_positions(uint64_t bits, int64_t block, int64_t *out) {
     int64_t count = __builtin_popcountll(bits);
@@ -243,13 +246,13 @@ VECTORISED static void hash_words(const uint8_t *buffer, int64_t n, const int64_
 
 /* Words are the runs of ASCII letters and digits and non-ASCII bytes (the input is folded: its
  * non-ASCII characters are all word characters or spaces). Writes each word's hash, and its
- * byte span unless starts and ends are NULL (a scan needs only the hashes); returns the
- * number of words. hashes holds rk_count_words entries, starts and ends TOKEN_SLACK more.
+ * byte span unless starts and ends are NULL (a scan needs only the hashes), each array holding
+ * `capacity` entries; returns the number of words, or -1 when there are more than `capacity`.
  * Finds the words 64 bytes at a time (a bit mask of word bytes, whose edges are the word starts
- * and ends) and hashes them WORD_BATCH at a time, while their spans are in cache; without
- * span arrays the spans live in a small window only. */
+ * and ends) into a small window and hashes them WORD_BATCH at a time, while their spans are in
+ * cache. */
 int64_t rk_tokenize(const uint8_t *buffer, int64_t n, uint64_t *hashes, int64_t *starts,
-                    int64_t *ends) {
+                    int64_t *ends, int64_t capacity) {
     int64_t window_starts[WORD_WINDOW], window_ends[WORD_WINDOW], total = 0;
     int spans = starts != NULL && ends != NULL;
     word_scan scan = {0, 0, 0, 0};
@@ -261,14 +264,16 @@ int64_t rk_tokenize(const uint8_t *buffer, int64_t n, uint64_t *hashes, int64_t 
         word_edges_portable;
 #endif
     do {
-        int64_t *at_starts = spans ? starts + total : window_starts;
-        int64_t *at_ends = spans ? ends + total : window_ends;
-        edges(buffer, n, &scan, at_starts, at_ends);
-        hash_words(buffer, n, at_starts, at_ends, scan.count, hashes + total);
+        edges(buffer, n, &scan, window_starts, window_ends);
+        if (scan.count > capacity - total) return -1;
+        hash_words(buffer, n, window_starts, window_ends, scan.count, hashes + total);
+        if (spans) {
+            memcpy(starts + total, window_starts, (size_t)scan.count * sizeof *starts);
+            memcpy(ends + total, window_ends, (size_t)scan.count * sizeof *ends);
+        }
         total += scan.count;
-        /* a word begun but not finished starts the next window (in the span arrays, it
-         * already does) */
-        if (!spans && scan.begun > scan.count) window_starts[0] = window_starts[scan.count];
+        /* a word begun but not finished starts the next window */
+        if (scan.begun > scan.count) window_starts[0] = window_starts[scan.count];
         scan.begun -= scan.count;
         scan.count = 0;
     } while (scan.block < n);
@@ -283,12 +288,23 @@ VECTORISED int64_t rk_count_byte(const uint8_t *buffer, int64_t n, int64_t byte)
     return count;
 }
 
-/* buffer[0, n) with run i, bytes [starts[i], ends[i]), replaced by bytes
- * [from[i], to[i]) of `replacements`; returns the length written to out. */
+/* buffer[0, n) with run i, bytes [starts[i], ends[i]) (in order, not overlapping), replaced by
+ * bytes [from[i], to[i]) of `replacements` (`size` bytes); returns the length written to out,
+ * or -1 when it would exceed `capacity` or a run lies outside its buffer. */
 int64_t rk_splice(const uint8_t *buffer, int64_t n, const int64_t *starts, const int64_t *ends,
-                  int64_t count, const uint8_t *replacements, const int64_t *from,
-                  const int64_t *to, uint8_t *out) {
-    int64_t at = 0, previous = 0;
+                  int64_t count, const uint8_t *replacements, int64_t size, const int64_t *from,
+                  const int64_t *to, uint8_t *out, int64_t capacity) {
+    int64_t length = n, previous = 0;
+    for (int64_t i = 0; i < count; i++) {
+        if (starts[i] < previous || ends[i] < starts[i] || ends[i] > n || from[i] < 0 ||
+            to[i] < from[i] || to[i] > size)
+            return -1;
+        length += (to[i] - from[i]) - (ends[i] - starts[i]);
+        previous = ends[i];
+    }
+    if (length > capacity) return -1;
+    int64_t at = 0;
+    previous = 0;
     for (int64_t i = 0; i < count; i++) {
         memcpy(out + at, buffer + previous, (size_t)(starts[i] - previous));
         at += starts[i] - previous;
@@ -300,8 +316,10 @@ int64_t rk_splice(const uint8_t *buffer, int64_t n, const int64_t *starts, const
     return at + n - previous;
 }
 
-/* Byte spans of the runs of non-ASCII bytes; returns how many. The arrays hold n / 2 + 1. */
-int64_t rk_high_runs(const uint8_t *buffer, int64_t n, int64_t *starts, int64_t *ends) {
+/* Byte spans of the runs of non-ASCII bytes, in arrays of `capacity` entries (n / 2 + 1 always
+ * suffice); returns how many, or -1 when there are more. */
+int64_t rk_high_runs(const uint8_t *buffer, int64_t n, int64_t *starts, int64_t *ends,
+                     int64_t capacity) {
     int64_t count = 0;
     int64_t i = 0;
     while (i < n) {
@@ -313,6 +331,7 @@ int64_t rk_high_runs(const uint8_t *buffer, int64_t n, int64_t *starts, int64_t 
         }
         while (i < n && buffer[i] < 0x80) i++;
         if (i >= n) break;
+        if (count >= capacity) return -1;
         starts[count] = i;
         while (i < n && buffer[i] >= 0x80) i++;
         ends[count++] = i;
@@ -321,9 +340,13 @@ int64_t rk_high_runs(const uint8_t *buffer, int64_t n, int64_t *starts, int64_t 
 }
 
 /* Each run's bytes as a little-endian integer when it has at most 8 (non-ASCII bytes are never
- * zero, so the packing tells runs apart), 0 when it is longer. */
-void rk_pack_runs(const uint8_t *buffer, const int64_t *starts, const int64_t *ends,
-                  int64_t count, uint64_t *out) {
+ * zero, so the packing tells runs apart), 0 when it is longer; -1 when out holds fewer than
+ * `count` entries or a run lies outside the buffer's n bytes. */
+int64_t rk_pack_runs(const uint8_t *buffer, int64_t n, const int64_t *starts,
+                     const int64_t *ends, int64_t count, uint64_t *out, int64_t capacity) {
+    if (count > capacity) return -1;
+    for (int64_t i = 0; i < count; i++)
+        if (starts[i] < 0 || ends[i] < starts[i] || ends[i] > n) return -1;
     for (int64_t i = 0; i < count; i++) {
         int64_t length = ends[i] - starts[i];
         uint64_t packed = 0;
@@ -331,6 +354,7 @@ void rk_pack_runs(const uint8_t *buffer, const int64_t *starts, const int64_t *e
             for (int64_t at = length - 1; at >= 0; at--) packed = (packed << 8) | buffer[starts[i] + at];
         out[i] = packed;
     }
+    return 0;
 }
 
 #define SIPROUND                                                        \
@@ -359,9 +383,12 @@ static inline uint64_t siphash13(uint64_t k0, uint64_t k1, uint64_t m) {
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
-/* SipHash-1-3 of each 8-byte value. */
-VECTORISED void rk_siphash13(uint64_t k0, uint64_t k1, const uint64_t *values, int64_t n, uint64_t *out) {
+/* SipHash-1-3 of each 8-byte value; -1 when out holds fewer than n. */
+VECTORISED int64_t rk_siphash13(uint64_t k0, uint64_t k1, const uint64_t *values, int64_t n,
+                                uint64_t *out, int64_t capacity) {
+    if (n > capacity) return -1;
     for (int64_t i = 0; i < n; i++) out[i] = siphash13(k0, k1, values[i]);
+    return 0;
 }
 
 /* The tokens of a gram combined (before mixing): each rotated by 13 bits per position. */
@@ -372,22 +399,32 @@ static inline uint64_t gram_xor(const uint64_t *tokens, int64_t words) {
     return value;
 }
 
-/* The keyed fingerprint (SipHash of the gram hash, masked) of the runs of `words` tokens that
- * start at `positions` (a scan's every gram is fingerprinted inside rk_probe). */
-VECTORISED void rk_gram_fingerprints(const uint64_t *tokens, int64_t words,
-                                     const int64_t *positions, int64_t count, uint64_t k0,
-                                     uint64_t k1, uint64_t mask, uint64_t *out) {
+/* The keyed fingerprint (SipHash of the gram hash, masked) of the runs of `words` of the n
+ * tokens that start at `positions` (a scan's every gram is fingerprinted inside rk_probe); -1
+ * when out holds fewer than `count` or a run does not lie inside the tokens. */
+VECTORISED int64_t rk_gram_fingerprints(const uint64_t *tokens, int64_t n, int64_t words,
+                                        const int64_t *positions, int64_t count, uint64_t k0,
+                                        uint64_t k1, uint64_t mask, uint64_t *out,
+                                        int64_t capacity) {
+    if (count > capacity || words < 1) return -1;
+    for (int64_t i = 0; i < count; i++)
+        if (positions[i] < 0 || positions[i] > n - words) return -1;
     for (int64_t i = 0; i < count; i++) out[i] = gram_xor(tokens + positions[i], words);
     for (int64_t i = 0; i < count; i++)  /* apart, so that it vectorises */
         out[i] = siphash13(k0, k1, mix64(out[i] + (uint64_t)words)) & mask;
+    return 0;
 }
 
-/* For each query, the range [lo, hi) of `sorted` equal to it. `directory[b]` is the first
- * index whose value has top bits (value >> shift) of at least b, so only a short stretch is
- * searched: one or two cache misses per query instead of one per halving. */
-void rk_sorted_ranges(const uint64_t *sorted, const int64_t *directory, int64_t buckets,
-                      int64_t shift, const uint64_t *queries, int64_t m, int64_t *lo,
-                      int64_t *hi) {
+/* For each query, the range [lo, hi) of the n values of `sorted` equal to it. `directory[b]`
+ * (buckets + 1 entries) is the first index whose value has top bits (value >> shift) of at
+ * least b, so only a short stretch is searched: one or two cache misses per query instead of
+ * one per halving. -1 when lo and hi hold fewer than m, or the directory leaves the values. */
+int64_t rk_sorted_ranges(const uint64_t *sorted, int64_t n, const int64_t *directory,
+                         int64_t buckets, int64_t shift, const uint64_t *queries, int64_t m,
+                         int64_t *lo, int64_t *hi, int64_t capacity) {
+    if (m > capacity || buckets < 1 || shift < 0 || shift > 63 || directory[0] < 0 ||
+        directory[buckets] > n)
+        return -1;
     for (int64_t i = 0; i < m; i++) {
         uint64_t query = queries[i];
         uint64_t bucket = query >> shift;
@@ -406,6 +443,7 @@ void rk_sorted_ranges(const uint64_t *sorted, const int64_t *directory, int64_t 
         lo[i] = low;
         hi[i] = end;
     }
+    return 0;
 }
 
 #define PROBE_BLOCK 2048
@@ -421,13 +459,22 @@ static inline int64_t bitmap_bit(const uint8_t *bitmap, uint64_t bucket) {
  * read from it) in prf; the grams of `words` tokens whose fingerprint (as rk_gram_fingerprints
  * computes it) has its bit set in gram_bitmap, by position (gram_at) with their fingerprints
  * (gram_fp); and the tokens whose PRF's top 32 bits have their bit set in first_bitmap (none
- * when it is NULL) in first_at. found gets how many grams and tokens; the arrays hold n. */
-VECTORISED void rk_probe(const uint64_t *hashes, int64_t n, int64_t words, uint64_t gram_k0,
-                         uint64_t gram_k1, uint64_t fp_mask, const uint8_t *gram_bitmap,
-                         int64_t gram_bits, uint64_t token_k0, uint64_t token_k1,
-                         const uint8_t *first_bitmap, int64_t first_bits, uint64_t *prf,
-                         int64_t *gram_at, uint64_t *gram_fp, int64_t *first_at,
-                         int64_t *found) {
+ * when it is NULL) in first_at. found gets how many grams and tokens. The bitmaps have 2**bits
+ * bits; the four arrays hold `capacity` entries: -1 when that is less than n, or a bitmap is
+ * smaller than its bits say (`*_bytes`). */
+VECTORISED int64_t rk_probe(const uint64_t *hashes, int64_t n, int64_t words, uint64_t gram_k0,
+                            uint64_t gram_k1, uint64_t fp_mask, const uint8_t *gram_bitmap,
+                            int64_t gram_bits, int64_t gram_bytes, uint64_t token_k0,
+                            uint64_t token_k1, const uint8_t *first_bitmap, int64_t first_bits,
+                            int64_t first_bytes, uint64_t *prf, int64_t *gram_at,
+                            uint64_t *gram_fp, int64_t *first_at, int64_t capacity,
+                            int64_t *found) {
+    if (n > capacity || words < 1 || gram_bits < 3 || gram_bits > 62 ||
+        ((int64_t)1 << (gram_bits - 3)) > gram_bytes)
+        return -1;
+    if (first_bitmap != NULL &&
+        (first_bits < 3 || first_bits > 62 || ((int64_t)1 << (first_bits - 3)) > first_bytes))
+        return -1;
     uint64_t fp[PROBE_BLOCK];
     const uint64_t gram_mask = (1ULL << gram_bits) - 1, first_mask = (1ULL << first_bits) - 1;
     int64_t grams = n - words + 1, found_grams = 0, found_first = 0;
@@ -462,6 +509,7 @@ VECTORISED void rk_probe(const uint64_t *hashes, int64_t n, int64_t words, uint6
     }
     found[0] = found_grams;
     found[1] = found_first;
+    return 0;
 }
 
 #define RADIX_BITS 11
@@ -470,9 +518,11 @@ VECTORISED void rk_probe(const uint64_t *hashes, int64_t n, int64_t words, uint6
 /* The stable order that sorts n keys of at most `bits` bits: a least-significant-digit radix
  * sort, 11 bits a pass (np.argsort of millions of 64-bit values is a comparison sort). keys and
  * order hold the values and 0..n-1 on entry and the sorted values and their order on return;
- * spare_keys and spare_order are scratch of n entries. */
-void rk_radix_order(uint64_t *keys, int64_t *order, uint64_t *spare_keys, int64_t *spare_order,
-                    int64_t n, int64_t bits) {
+ * spare_keys and spare_order are scratch of n entries; all four hold `capacity` (-1 when that
+ * is less than n, or bits is not 1 to 64). */
+int64_t rk_radix_order(uint64_t *keys, int64_t *order, uint64_t *spare_keys,
+                       int64_t *spare_order, int64_t n, int64_t capacity, int64_t bits) {
+    if (n > capacity || bits < 1 || bits > 64) return -1;
     uint64_t *from_keys = keys, *to_keys = spare_keys;
     int64_t *from_order = order, *to_order = spare_order;
     for (int64_t shift = 0; shift < bits; shift += RADIX_BITS) {
@@ -500,13 +550,18 @@ void rk_radix_order(uint64_t *keys, int64_t *order, uint64_t *spare_keys, int64_
         memcpy(keys, from_keys, (size_t)n * sizeof *keys);
         memcpy(order, from_order, (size_t)n * sizeof *order);
     }
+    return 0;
 }
 
-/* Sets the bit of each value's low `bits` bits in a bitmap (little-endian bit order). */
-void rk_bitmap_fill(uint8_t *bitmap, int64_t bits, const uint64_t *values, int64_t n) {
+/* Sets the bit of each value's low `bits` bits in a bitmap of `size` bytes (little-endian bit
+ * order); -1 when the bitmap is smaller than 2**bits bits. */
+int64_t rk_bitmap_fill(uint8_t *bitmap, int64_t size, int64_t bits, const uint64_t *values,
+                       int64_t n) {
+    if (bits < 3 || bits > 62 || ((int64_t)1 << (bits - 3)) > size) return -1;
     const uint64_t mask = (1ULL << bits) - 1;
     for (int64_t i = 0; i < n; i++) {
         uint64_t bucket = values[i] & mask;
         bitmap[bucket >> 3] |= (uint8_t)(1u << (bucket & 7));
     }
+    return 0;
 }
