@@ -17,7 +17,7 @@ from pathlib import Path
 from common import say, synthetic_records, timed, write_project
 
 from release.config import load_config
-from release.scan import scan
+from release.pipeline.scan import scan
 
 CHUNK = 64 << 20
 

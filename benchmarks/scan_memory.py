@@ -17,7 +17,7 @@ PROBE = """
 import resource, sys
 from pathlib import Path
 from release.config import load_config
-from release.scan import scan
+from release.pipeline.scan import scan
 report = scan(load_config(Path(sys.argv[1])), hash_files=False).report
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, report.summary["bytes"])
 """

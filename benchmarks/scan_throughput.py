@@ -22,7 +22,7 @@ from release.detectors.leaks import LeakScanner, scan_threads
 from release.fingerprint.index import build_index, load_index
 from release.fingerprint.keys import IndexKey
 from release.fingerprint.match import Matcher
-from release.inventory import Item, classify_kind
+from release.pipeline.inventory import Item, classify_kind
 
 SLICE_CHARS = 60
 ROUNDS = 3

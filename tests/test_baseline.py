@@ -67,7 +67,7 @@ def test_accept_then_expire_through_the_cli(project: Project, cli: Callable[...,
         def today(cls) -> dt.date:
             return dt.date(2099, 1, 2)
 
-    monkeypatch.setattr("release.report.dt.date", Later)
+    monkeypatch.setattr("release.pipeline.report.dt.date", Later)
     expired = cli("scan", "--config", project.config, "--format", "json")
     assert expired.code == 1
     assert all("acceptance_expired" in f for f in json.loads(expired.out)["findings"])

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from release import scan as scan_module
 from release.config import load_config
-from release.stage import stage_release
+from release.pipeline import scan as scan_module
+from release.pipeline.stage import stage_release
 from tests.conftest import CliResult, Project, run_module
 
 Cli = Callable[..., CliResult]
@@ -182,7 +182,7 @@ def test_rules_lists_every_rule(cli: Cli) -> None:
 
 def test_check_on_a_stale_report_after_reprepare(project: Project, cli: Cli) -> None:
     config = load_config(project.config)
-    from release.scan import scan
+    from release.pipeline.scan import scan
 
     stage_release(config, scan(config))
     (project.model / "train.csv").write_text("a,b\n1,2\n")

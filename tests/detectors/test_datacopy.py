@@ -12,7 +12,7 @@ from release import rules
 from release.config import load_config
 from release.detectors import datacopy
 from release.errors import UsageError
-from release.scan import scan
+from release.pipeline.scan import scan
 from tests.conftest import Project
 
 

@@ -23,11 +23,11 @@ from safetensors.numpy import save_file
 
 from release import rules
 from release.detectors import Artifact, run_file_detectors
+from release.extract.sniff import crc32c
 from release.findings import Finding
-from release.inventory import Item, classify_kind
+from release.pipeline.inventory import Item, classify_kind
+from release.pipeline.scan import read_artifact
 from release.progress import SilentProgress
-from release.scan import read_artifact
-from release.sniff import crc32c
 
 ROWS = [{"id": i, "text": f"record number {i} with words"} for i in range(10)]
 CSV = "id,text\n" + "".join(f"{r['id']},{r['text']}\n" for r in ROWS)

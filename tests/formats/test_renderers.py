@@ -13,7 +13,7 @@ from release import rules
 from release.baseline import Acceptance, Baseline
 from release.findings import FileRecord, Finding, Outcome
 from release.formats import json_format, markdown, sarif, text
-from release.report import Report
+from release.pipeline.report import Report
 
 SCHEMA = Path(__file__).resolve().parents[1] / "data" / "sarif-2.1.0-rtm.5.json"
 

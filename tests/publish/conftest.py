@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from release.config import load_config
-from release.scan import scan
-from release.stage import StagedRelease, stage_release
+from release.pipeline.scan import scan
+from release.pipeline.stage import StagedRelease, stage_release
 from tests.conftest import CONFIG, Project, make_project
 from tests.publish.hub_server import HubServer
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from release.digests import sha256_file
-from release.manifest import MANIFEST_NAME, read_manifest
+from release.pipeline.manifest import MANIFEST_NAME, read_manifest
 from tests.conftest import CliResult
 from tests.publish.conftest import remote_refs
 from tests.publish.hub_server import HubServer

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from release.digests import sha256_file
-from release.manifest import MANIFEST_NAME, read_manifest
+from release.pipeline.manifest import MANIFEST_NAME, read_manifest
 from tests.conftest import CliResult
 from tests.publish.conftest import Publishable, git_out, remote_refs
 
@@ -146,8 +146,8 @@ def test_existing_tag_elsewhere_is_refused(publishable: Publishable, tmp_path: P
 def test_new_version_replaces_the_tree_on_the_branch(publishable: Publishable, tmp_path: Path,
                                                      cli: Callable[..., CliResult]) -> None:
     from release.config import load_config
-    from release.scan import scan
-    from release.stage import stage_release
+    from release.pipeline.scan import scan
+    from release.pipeline.stage import stage_release
 
     assert cli("publish", "--to", "git", "--config", publishable.config).code == 0
     project = publishable.project

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from release.digests import sha256_file
-from release.manifest import MANIFEST_NAME, read_manifest
+from release.pipeline.manifest import MANIFEST_NAME, read_manifest
 from tests.conftest import REPO_ROOT, CliResult
 from tests.publish.conftest import HUB_TOKEN, Publishable, make_publishable
 from tests.publish.hub_server import HubServer

@@ -12,7 +12,7 @@ from release.config import Config, DataSource
 from release.errors import InputError
 from release.fingerprint.index import record_id
 from release.fingerprint.keys import IndexKey
-from release.fingerprint.sources import Record, iter_records
+from release.sources import Record, iter_records
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from release.config import Config
 from release.licensing.attach import disclaimer
 from release.licensing.catalog import Catalog
 from release.licensing.policy import LicensePlan, license_ids
-from release.report import Report
+from release.pipeline.report import Report
 
 MAX_HEADER = 100 << 20
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n?", re.DOTALL)

@@ -26,7 +26,7 @@ from release.errors import (
     display_path,
 )
 from release.formats import FORMATS, json_format, renderer
-from release.report import Report
+from release.pipeline.report import Report
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -139,8 +139,8 @@ def scan(only_files: bool, paths: tuple[Path, ...], config_path: Path | None, fm
          output: Path | None, quiet: bool, verbose: bool, baseline_path: Path | None,
          summary: Path | None) -> int:
     """Inventory and scan everything that would ship (fast; for pre-commit and CI)."""
-    from release.scan import baseline_for
-    from release.scan import scan as run_scan
+    from release.pipeline.scan import baseline_for
+    from release.pipeline.scan import scan as run_scan
 
     if paths and not only_files:
         raise UsageError("file arguments need --files (release scan --files FILE...)")
@@ -161,9 +161,9 @@ def scan(only_files: bool, paths: tuple[Path, ...], config_path: Path | None, fm
 def prepare(config_path: Path | None, fmt: str, output: Path | None, quiet: bool, verbose: bool,
             baseline_path: Path | None, summary: Path | None) -> int:
     """Run the whole pipeline and stage the release with its manifest and report."""
-    from release.scan import baseline_for
-    from release.scan import scan as run_scan
-    from release.stage import stage_release
+    from release.pipeline.scan import baseline_for
+    from release.pipeline.scan import scan as run_scan
+    from release.pipeline.stage import stage_release
 
     ui = _ui(fmt, output, quiet, verbose, summary)
     config = _load(config_path)
@@ -197,8 +197,8 @@ def check(directory: Path | None, report_path: Path | None, expected_commit: str
           config_path: Path | None, fmt: str, output: Path | None, quiet: bool, verbose: bool,
           summary: Path | None) -> int:
     """Verify a staged release against its manifest and report (the CI gate)."""
-    from release.check import check_staged
-    from release.inventory import head_commit
+    from release.pipeline.check import check_staged
+    from release.pipeline.inventory import head_commit
 
     ui = _ui(fmt, output, quiet, verbose, summary)
     explicit = expected_commit is not None
@@ -262,7 +262,7 @@ def publish(target: str, directory: Path | None, report_path: Path | None, dry_r
 @click.option("-v", "--verbose", is_flag=True)
 def card(config_path: Path | None, output: Path | None, quiet: bool, verbose: bool) -> int:
     """Render the model card alone (the README.md that prepare stages)."""
-    from release.scan import scan as run_scan
+    from release.pipeline.scan import scan as run_scan
 
     ui = _ui("text", output, quiet, verbose)
     config = _load(config_path)
@@ -295,7 +295,7 @@ def audit(config_path: Path | None, fmt: str, output: Path | None, quiet: bool, 
     """Memorisation audit: does the model reproduce training records from their first tokens?"""
     from release.audit.run import AuditOptions, run_audit
     from release.findings import Severity
-    from release.scan import baseline_for
+    from release.pipeline.scan import baseline_for
 
     ui = _ui(fmt, output, quiet, verbose)
     config = _load(config_path)
@@ -435,8 +435,8 @@ def accept(fingerprints: Sequence[str], reason: str, accepted_by: str, expires: 
     """Accept findings by fingerprint into the baseline file, with a reason and an expiry."""
     from release.baseline import Acceptance, Baseline, save_baseline
     from release.config import DEFAULT_BASELINE_NAME
-    from release.scan import baseline_for
-    from release.scan import scan as run_scan
+    from release.pipeline.scan import baseline_for
+    from release.pipeline.scan import scan as run_scan
 
     ui = _ui("text", None, quiet, verbose)
     if expires.date() < dt.date.today():

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from release.findings import Finding
-from release.inventory import Item
+from release.pipeline.inventory import Item
 
 
 @dataclass(frozen=True)

@@ -7,15 +7,15 @@ from pathlib import PurePosixPath
 
 from release import rules
 from release.detectors import Artifact
-from release.findings import Finding
-from release.inventory import DATA_SUFFIXES, classify_kind
-from release.sniff import (
+from release.extract.sniff import (
     COMPRESSIONS,
     DATA_FORMATS,
     decompress_head,
     magic_format,
     text_format,
 )
+from release.findings import Finding
+from release.pipeline.inventory import DATA_SUFFIXES, classify_kind
 
 MAX_ZIP_MEMBERS = 100_000
 PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".joblib"})

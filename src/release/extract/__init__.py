@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from release.inventory import classify_kind
+from release.pipeline.inventory import classify_kind
 
 MAX_DEPTH = 4  # archives inside archives
 MAX_MEMBERS = 10_000  # per archive

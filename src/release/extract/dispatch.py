@@ -33,6 +33,7 @@ from release.extract.binary import (
     safetensors_segments,
     strings_segments,
 )
+from release.extract.sniff import HEAD_BYTES, TAIL_BYTES, magic_format
 from release.extract.structured import (
     json_segments,
     notebook_segments,
@@ -47,7 +48,6 @@ from release.extract.text import (
     stream_text,
     text_segments,
 )
-from release.sniff import HEAD_BYTES, TAIL_BYTES, magic_format
 
 READ_CHUNK = 1 << 20
 PROTOBUF_SUFFIXES = frozenset({".onnx", ".pb", ".model", ".pbtxt"})

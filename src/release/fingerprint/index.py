@@ -21,7 +21,6 @@ from release.digests import sha256_file
 from release.errors import ConfigError, InputError, UsageError, display_path
 from release.fingerprint.kernels import KERNELS, U64, Kernels
 from release.fingerprint.keys import IndexKey
-from release.fingerprint.sources import Record, RecordBatch, dataset_files, iter_batches
 from release.fingerprint.tokens import (
     fold_many,
     gram_fingerprints,
@@ -31,6 +30,7 @@ from release.fingerprint.tokens import (
     tokenize,
 )
 from release.progress import Progress, SilentProgress
+from release.sources import Record, RecordBatch, iter_batches, source_files, source_mtime
 
 INDEX_FORMAT = 2  # 2: word hashes read long words whole (no 32-byte limit)
 CHECK_BITS = 3  # keyed check bits stored per neighbouring token
@@ -121,17 +121,6 @@ class IndexMeta:
         except (ValueError, TypeError, KeyError, AttributeError):
             raise InputError("not a release index (or written by another version); rebuild "
                              "it with `release index build`", path=where) from None
-
-
-def source_files(source: DataSource) -> list[Path]:
-    """The files a source is read from: the file itself, or a dataset folder's Arrow shards."""
-    return dataset_files(source.path) if source.path.is_dir() else [source.path]
-
-
-def source_mtime(source: DataSource) -> int:
-    """The newest modification time of a source, its files included (nanoseconds)."""
-    files = source_files(source)
-    return max([source.path.stat().st_mtime_ns] + [p.stat().st_mtime_ns for p in files])
 
 
 def source_stamp(index: int, source: DataSource, key: IndexKey) -> SourceStamp:

@@ -17,10 +17,10 @@ from release.fingerprint.index import (
     build_index,
     load_index,
     read_meta,
-    source_mtime,
 )
 from release.fingerprint.keys import IndexKey, load_key
 from release.progress import Progress
+from release.sources import source_mtime
 
 
 def sources_digest(config: Config) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from release.formats import json_format, markdown, sarif, text
-from release.report import Report
+from release.pipeline.report import Report
 
 FORMATS = ("text", "json", "sarif", "markdown")
 

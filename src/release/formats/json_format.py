@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from release.report import Report, report_text
+from release.pipeline.report import Report, report_text
 
 
 def render(report: Report) -> str:

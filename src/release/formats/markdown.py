@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from release.findings import Finding
-from release.report import Report
+from release.pipeline.report import Report
 
 _ICONS = {"pass": "✅", "fail": "❌"}
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from release import TOOL_NAME, __version__
 from release.findings import Finding, Rule, Severity
-from release.report import Report
+from release.pipeline.report import Report
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT_KEY = "releaseFingerprint/v1"

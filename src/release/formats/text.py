@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.text import Text
 
 from release.findings import Finding, Severity
-from release.report import Report
+from release.pipeline.report import Report
 
 _STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.NOTE: "cyan"}
 

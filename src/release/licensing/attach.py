@@ -11,7 +11,7 @@ from release.config import Config
 from release.errors import IntegrityError
 from release.licensing.catalog import Catalog
 from release.licensing.policy import MANIFEST_LICENSE, LicensePlan
-from release.manifest import MANIFEST_NAME
+from release.pipeline.manifest import MANIFEST_NAME
 
 NOTICE_NAME = "NOTICE"
 REUSE_NAME = "REUSE.toml"

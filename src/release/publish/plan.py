@@ -13,8 +13,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from release.digests import file_chunks, git_blob_sha1, git_blob_sha1_of, lfs_pointer
 from release.findings import Finding
-from release.inventory import matches_any
-from release.manifest import MANIFEST_NAME, Manifest
+from release.pipeline.inventory import matches_any
+from release.pipeline.manifest import MANIFEST_NAME, Manifest
 
 GITATTRIBUTES = ".gitattributes"
 CHANGED_AFTER_GATE = "changed after the publish gate verified it; nothing was pushed"

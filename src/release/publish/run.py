@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from release import rules
-from release.check import check_staged, default_report_path
 from release.config import Config
 from release.errors import UsageError
 from release.findings import Finding
-from release.manifest import MANIFEST_NAME, Manifest
+from release.pipeline.check import check_staged, default_report_path
+from release.pipeline.manifest import MANIFEST_NAME, Manifest
+from release.pipeline.report import Report, append_publication
 from release.progress import Progress
 from release.publish.plan import (
     Publisher,
@@ -23,7 +24,6 @@ from release.publish.plan import (
     expand_tag,
     planned_files,
 )
-from release.report import Report, append_publication
 
 TARGETS = ("git", "hub")
 # What a new Hub repository's .gitattributes routes through LFS, and the Hub's size cut-off:

@@ -1,4 +1,4 @@
-"""Tests for release.inventory: release paths, git-tracked code, globs, links and special files."""
+"""Tests for release.pipeline.inventory: release paths, git code, globs, links, special files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from release import rules
 from release.config import load_config
 from release.errors import ConfigError, InputError
-from release.inventory import build_inventory, classify_kind, glob_match
+from release.pipeline.inventory import build_inventory, classify_kind, glob_match
 from tests.conftest import Project, git
 
 

@@ -13,8 +13,7 @@ import zstandard
 
 from release.config import DataSource
 from release.errors import InputError
-from release.fingerprint import sources
-from release.fingerprint.sources import Record, iter_records
+from release.sources import Record, RecordBatch, iter_batches, iter_records, json_lines, records
 
 ROWS = [{"id": i, "note": f"note number {i}", "name": f"Name{i}", "tags": ["a", "b"]}
         for i in range(5)]
@@ -89,7 +88,7 @@ def test_list_values_and_missing_fields(tmp_path: Path) -> None:
 
 def test_json_array_is_streamed_in_small_reads(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sources, "JSON_READ_CHUNK", 16)
+    monkeypatch.setattr(json_lines, "JSON_READ_CHUNK", 16)
     path = tmp_path / "d.json"
     write(path, "json")
     assert list(iter_records(source(path, "json"))) == expected()
@@ -124,7 +123,7 @@ JSONL_CASES = {
 @pytest.mark.parametrize("case", sorted(JSONL_CASES))
 def test_jsonl_arrow_reader_gives_the_rows_that_json_loads_gives(
         case: str, tmp_path: Path) -> None:
-    from release.fingerprint.sources import _jsonl_rows
+    from release.sources.json_lines import _jsonl_rows
 
     path = tmp_path / "data.jsonl"
     lines = [json.dumps(row) for row in JSONL_CASES[case]]
@@ -135,10 +134,10 @@ def test_jsonl_arrow_reader_gives_the_rows_that_json_loads_gives(
     assert list(iter_records(source)) == list(_jsonl_rows(source))
     read_by_arrow = 0
     try:
-        for _ in sources._jsonl_columnar(source):
+        for _ in json_lines.columnar_batches(source):
             read_by_arrow += 1
         whole = True
-    except sources._NotColumnar:
+    except json_lines.NotColumnar:
         whole = False
     assert whole == (case in {"flat", "unicode"})
     if case == "mixed later":
@@ -164,9 +163,9 @@ def test_arrow_batches_give_the_records_the_row_path_gives(tmp_path: Path,
     pq.write_table(pa.Table.from_pylist(rows), path)
     src = DataSource(path=path, format="parquet", id_field=id_field,
                      text_fields=("text", "title"), sensitive_fields=("name",), record="line")
-    (batch,) = sources.iter_batches(src)
-    assert list(batch.records()) == [sources._record(src, row) for row in rows]
-    again = sources.RecordBatch.of(list(batch.records()))
+    (batch,) = iter_batches(src)
+    assert list(batch.records()) == [records.record_of(src, row) for row in rows]
+    again = RecordBatch.of(list(batch.records()))
     assert (again.ids, again.texts, again.sensitive) == (batch.ids, batch.texts, batch.sensitive)
     assert again.text_records.tolist() == batch.text_records.tolist()
     assert again.sensitive_records.tolist() == batch.sensitive_records.tolist()

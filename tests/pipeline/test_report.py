@@ -1,4 +1,4 @@
-"""Tests for release.report: verdicts, summary, ordering, deduplication and the JSON shape."""
+"""Tests for release.pipeline.report: verdicts, summary, order, deduplication and the JSON shape."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import datetime as dt
 from release import rules
 from release.baseline import Acceptance, Baseline
 from release.findings import FileRecord, Finding, Outcome, Severity
-from release.report import Report
+from release.pipeline.report import Report
 
 ERROR = Finding(rules.DATA_FILE, "b/train.csv", "is data", basis="csv")
 WARNING = Finding(rules.UNCOMMITTED_CODE, "a/train.py", "dirty")

@@ -15,7 +15,7 @@ from release import rules
 from release.config import Config
 from release.errors import ConfigError, InputError, UsageError, display_path
 from release.findings import Finding
-from release.manifest import MANIFEST_NAME
+from release.pipeline.manifest import MANIFEST_NAME
 
 RESERVED_PATHS = frozenset({MANIFEST_NAME, "NOTICE", "REUSE.toml"})
 RESERVED_FOLDERS = ("LICENSES/",)

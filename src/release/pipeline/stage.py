@@ -19,11 +19,11 @@ from release.digests import CHUNK, sha256_file
 from release.errors import IntegrityError, UsageError
 from release.licensing.attach import attach, reuse_lint
 from release.licensing.catalog import load_catalog
-from release.manifest import MANIFEST_NAME, Manifest, ManifestFile
+from release.pipeline.manifest import MANIFEST_NAME, Manifest, ManifestFile
+from release.pipeline.report import Report
+from release.pipeline.report import report_text as render_report_json
+from release.pipeline.scan import ScanResult
 from release.progress import Progress, ProgressTask, SilentProgress
-from release.report import Report
-from release.report import report_text as render_report_json
-from release.scan import ScanResult
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Tests for release.stage: the staged layout, the manifest, and atomicity under failure."""
+"""Tests for release.pipeline.stage: the staged layout, the manifest, atomicity under failure."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from release import stage as stage_module
 from release.config import load_config
 from release.errors import IntegrityError, UsageError
-from release.manifest import MANIFEST_NAME, read_manifest
-from release.scan import scan
-from release.stage import stage_release
+from release.pipeline import stage as stage_module
+from release.pipeline.manifest import MANIFEST_NAME, read_manifest
+from release.pipeline.scan import scan
+from release.pipeline.stage import stage_release
 from tests.conftest import Project
 
 

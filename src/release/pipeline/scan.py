@@ -23,15 +23,15 @@ from release.detectors.datacopy import find_copies, find_copies_by_digest, list_
 from release.detectors.leaks import LeakScanner
 from release.digests import CHUNK, sha256_file
 from release.errors import InputError, display_path
+from release.extract.sniff import HEAD_BYTES, TAIL_BYTES
 from release.findings import FileRecord, Finding, Outcome, Severity
 from release.fingerprint.match import Matcher
 from release.fingerprint.service import ensure_index
-from release.inventory import Inventory, Item, build_inventory, files_inventory
 from release.licensing.catalog import Catalog, load_catalog
 from release.licensing.policy import LicensePlan, plan_licenses
+from release.pipeline.inventory import Inventory, Item, build_inventory, files_inventory
+from release.pipeline.report import Report
 from release.progress import Progress, ProgressTask, SilentProgress
-from release.report import Report
-from release.sniff import HEAD_BYTES, TAIL_BYTES
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ from release.card.validate import agrees_with_licensing
 from release.digests import sha256_file
 from release.errors import ReleaseError, UsageError
 from release.findings import FileRecord, Finding, Outcome
-from release.inventory import classify_kind
 from release.licensing.catalog import load_catalog
-from release.manifest import MANIFEST_NAME, Manifest, ManifestInvalid, read_manifest
+from release.pipeline.inventory import classify_kind
+from release.pipeline.manifest import MANIFEST_NAME, Manifest, ManifestInvalid, read_manifest
+from release.pipeline.report import VERDICT_PASS, Report, read_report_verdict, report_sha256
 from release.progress import Progress, SilentProgress
-from release.report import VERDICT_PASS, Report, read_report_verdict, report_sha256
 
 REPORT_NAME = "release-report.json"
 

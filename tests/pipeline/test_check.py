@@ -1,4 +1,4 @@
-"""Tests for release.check: a staged release passes, and every kind of drift fails."""
+"""Tests for release.pipeline.check: a staged release passes, and every kind of drift fails."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from release import rules
-from release.check import check_staged
 from release.config import load_config
 from release.errors import UsageError
-from release.manifest import MANIFEST_NAME, read_manifest
-from release.scan import scan
-from release.stage import StagedRelease, stage_release
+from release.pipeline.check import check_staged
+from release.pipeline.manifest import MANIFEST_NAME, read_manifest
+from release.pipeline.scan import scan
+from release.pipeline.stage import StagedRelease, stage_release
 from tests.conftest import CliResult, Project, git
 
 

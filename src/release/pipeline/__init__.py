@@ -1,0 +1,1 @@
+"""The pipeline, stage by stage: inventory, read, detect, report; then stage, check."""

@@ -1,0 +1,60 @@
+"""Streams records from confidential data sources, whatever reads them (the index, the audit):
+one reader per format in READERS, each yielding batches of records."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import zstandard
+
+from release.config import DataSource
+from release.errors import InputError
+from release.sources.arrow import dataset_files, read_dataset, read_parquet
+from release.sources.json_lines import read_json_array, read_jsonl
+from release.sources.records import Record, RecordBatch
+from release.sources.text import read_delimited, read_txt
+
+__all__ = ["READERS", "Record", "RecordBatch", "dataset_files", "iter_batches", "iter_records",
+           "source_files", "source_mtime"]
+
+Reader = Callable[[DataSource], Iterator[RecordBatch]]
+# one reader per `format` of [[data.sources]] (config.SOURCE_FORMATS)
+READERS: dict[str, Reader] = {
+    "jsonl": read_jsonl,
+    "json": read_json_array,
+    "csv": read_delimited(","),
+    "tsv": read_delimited("\t"),
+    "parquet": read_parquet,
+    "hf-dataset": read_dataset,
+    "txt": read_txt,
+}
+
+
+def iter_records(source: DataSource) -> Iterator[Record]:
+    """Every record of a source, streamed; bad data raises InputError naming the file."""
+    for batch in iter_batches(source):
+        yield from batch.records()
+
+
+def iter_batches(source: DataSource) -> Iterator[RecordBatch]:
+    """The records of a source in batches, streamed (Arrow-backed sources without a Python
+    object per record); bad data raises InputError naming the file."""
+    reader = READERS.get(source.format)
+    if reader is None:
+        raise InputError(f"unknown source format {source.format!r}", path=source.path)
+    try:
+        yield from reader(source)
+    except (OSError, EOFError, zstandard.ZstdError) as exc:
+        raise InputError(f"cannot read data source: {exc}", path=source.path) from None
+
+
+def source_files(source: DataSource) -> list[Path]:
+    """The files a source is read from: the file itself, or a dataset folder's Arrow shards."""
+    return dataset_files(source.path) if source.path.is_dir() else [source.path]
+
+
+def source_mtime(source: DataSource) -> int:
+    """The newest modification time of a source, its files included (nanoseconds)."""
+    files = source_files(source)
+    return max([source.path.stat().st_mtime_ns] + [p.stat().st_mtime_ns for p in files])

@@ -1,0 +1,138 @@
+"""Arrow-backed sources: Parquet, Arrow/Feather files and `datasets` folders, and the string
+columns of Arrow batches taken without a Python object per record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from release.config import DataSource
+from release.errors import InputError
+from release.sources.records import BATCH_RECORDS, RecordBatch, record_of
+
+
+def plain_arrow_type(kind: Any) -> bool:
+    """Types whose Python values print exactly as `json.loads` values would: no floats (an id
+    1 must not become 1.0) and no timestamps inferred from strings."""
+    import pyarrow as pa
+
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return plain_arrow_type(kind.value_type)
+    if pa.types.is_struct(kind):
+        return all(plain_arrow_type(kind.field(i).type) for i in range(kind.num_fields))
+    return bool(_is_string(kind) or pa.types.is_int64(kind) or pa.types.is_boolean(kind)
+                or pa.types.is_null(kind))
+
+
+def wanted_columns(source: DataSource) -> list[str]:
+    return list(dict.fromkeys([*source.text_fields, *source.sensitive_fields,
+                               *([source.id_field] if source.id_field else [])]))
+
+
+def _is_string(kind: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+
+def _flat_values(batch: Any, fields: tuple[str, ...]
+                 ) -> tuple[list[str], npt.NDArray[np.int64]] | None:
+    """The string values of `fields` in record order, with their record numbers; None when a
+    field holds anything but strings (those take the row path)."""
+    import pyarrow as pa
+
+    values: list[str] = []
+    numbers = []
+    for name in fields:
+        if name not in batch.schema.names:
+            continue
+        column = batch.column(name)
+        if pa.types.is_null(column.type):
+            continue
+        if not _is_string(column.type):
+            return None
+        values.extend(column.drop_null().to_pylist())
+        numbers.append(np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False)))
+    if not numbers:
+        return [], np.zeros(0, dtype=np.int64)
+    records = np.concatenate(numbers).astype(np.int64)
+    if len(numbers) == 1:
+        return values, records
+    order = np.argsort(records, kind="stable")  # record by record, fields in their order
+    return [values[i] for i in order.tolist()], records[order]
+
+
+def arrow_batch(source: DataSource, batch: Any) -> RecordBatch:
+    """An Arrow record batch as records: string columns straight from Arrow, anything else
+    through the row path (so every value reads exactly as `json.loads` would give it)."""
+    import pyarrow as pa
+
+    texts = _flat_values(batch, source.text_fields)
+    sensitive = _flat_values(batch, source.sensitive_fields)
+    ids: list[str | None] | None = [None] * batch.num_rows
+    if source.id_field and source.id_field in batch.schema.names:
+        column = batch.column(source.id_field)
+        if _is_string(column.type):
+            ids = column.to_pylist()
+        elif pa.types.is_int64(column.type):
+            ids = [None if v is None else str(v) for v in column.to_pylist()]
+        else:
+            ids = None
+    if texts is None or sensitive is None or ids is None:
+        return RecordBatch.of([record_of(source, row) for row in batch.to_pylist()])
+    return RecordBatch(ids, texts[0], texts[1], sensitive[0], sensitive[1])
+
+
+def _arrow_batches(path: Path, columns: list[str]) -> Iterator[Any]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if path.suffix.lower() == ".parquet":
+        parquet = pq.ParquetFile(path)
+        present = [c for c in columns if c in parquet.schema_arrow.names]
+        yield from parquet.iter_batches(batch_size=BATCH_RECORDS, columns=present)
+        return
+    with pa.memory_map(str(path)) as stream:
+        try:
+            reader: Any = pa.ipc.open_stream(stream)
+            batches = iter(reader)
+        except pa.ArrowInvalid:
+            stream.seek(0)
+            file_reader = pa.ipc.open_file(stream)
+            batches = (file_reader.get_batch(i) for i in range(file_reader.num_record_batches))
+        for batch in batches:
+            yield batch.select([c for c in columns if c in batch.schema.names])
+
+
+def _columnar(source: DataSource, files: list[Path]) -> Iterator[RecordBatch]:
+    import pyarrow as pa
+
+    columns = wanted_columns(source)
+    for path in files:
+        try:
+            for batch in _arrow_batches(path, columns):
+                yield arrow_batch(source, batch)
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(f"cannot read as Arrow/Parquet ({type(exc).__name__})",
+                             path=path) from None
+
+
+def read_parquet(source: DataSource) -> Iterator[RecordBatch]:
+    yield from _columnar(source, [source.path])
+
+
+def read_dataset(source: DataSource) -> Iterator[RecordBatch]:
+    """A `datasets` folder saved with save_to_disk: every Arrow shard in it."""
+    files = dataset_files(source.path)
+    if not files:
+        raise InputError("no .arrow files in this dataset folder", path=source.path)
+    yield from _columnar(source, files)
+
+
+def dataset_files(folder: Path) -> list[Path]:
+    """The Arrow shards of a `datasets` folder saved with save_to_disk."""
+    return sorted(p for p in folder.rglob("*.arrow") if p.is_file() and not p.is_symlink())

@@ -1,0 +1,110 @@
+"""JSON sources: JSON Lines (read by Arrow a block at a time while the file fits one schema)
+and top-level JSON arrays of records, decoded one object at a time."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+
+from release.config import DataSource
+from release.errors import InputError
+from release.sources.arrow import arrow_batch, plain_arrow_type, wanted_columns
+from release.sources.records import Record, RecordBatch, grouped, record_of
+from release.sources.streams import open_binary, open_text
+
+JSON_READ_CHUNK = 1 << 20
+MAX_JSON_RECORD = 64 << 20  # one JSON record larger than this is refused, not buffered forever
+
+
+class NotColumnar(Exception):
+    """The JSON Lines file does not fit one plain Arrow schema; the row parser reads it."""
+
+
+def columnar_batches(source: DataSource) -> Iterator[RecordBatch]:
+    """JSON Lines parsed by Arrow's reader a block at a time, on one thread."""
+    import pyarrow as pa
+    import pyarrow.json as pa_json
+
+    columns = wanted_columns(source)
+    options = pa_json.ReadOptions(use_threads=False, block_size=JSON_READ_CHUNK)
+    try:
+        with open_binary(source.path) as stream:
+            for batch in pa_json.open_json(stream, read_options=options):
+                selected = batch.select([c for c in columns if c in batch.schema.names])
+                if not all(plain_arrow_type(f.type) for f in selected.schema):
+                    raise NotColumnar
+                yield arrow_batch(source, selected)
+    except pa.ArrowException:
+        raise NotColumnar from None
+
+
+def read_jsonl(source: DataSource) -> Iterator[RecordBatch]:
+    """Arrow's reader while the file fits it; from where it stopped, one `json.loads` per line
+    (which also gives the line number of a bad line)."""
+    done = 0
+    try:
+        for batch in columnar_batches(source):
+            yield batch
+            done += len(batch)
+        return
+    except NotColumnar:
+        pass
+    yield from grouped(itertools.islice(_jsonl_rows(source), done, None))
+
+
+def _jsonl_rows(source: DataSource) -> Iterator[Record]:
+    with open_text(source.path) as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                raise InputError(f"line {number} is not valid JSON", path=source.path) from None
+            if not isinstance(row, dict):
+                raise InputError(f"line {number} is not a JSON object", path=source.path)
+            yield record_of(source, row)
+
+
+def _json_array(source: DataSource) -> Iterator[Record]:
+    """A top-level JSON array of objects, decoded one object at a time."""
+    decoder = json.JSONDecoder()
+    with open_text(source.path) as handle:
+        buffer = handle.read(JSON_READ_CHUNK).lstrip("\ufeff \t\r\n")
+        if not buffer.startswith("["):
+            raise InputError("expected a JSON array of records", path=source.path)
+        position, index, eof = 1, 0, False
+        while True:
+            while position < len(buffer) and buffer[position] in " \t\r\n,":
+                position += 1
+            if position < len(buffer) and buffer[position] == "]":
+                return
+            try:
+                row, end = decoder.raw_decode(buffer, position)
+            except ValueError:
+                if eof:
+                    raise InputError(f"record {index} is not valid JSON", path=source.path) \
+                        from None
+                if len(buffer) - position > MAX_JSON_RECORD:
+                    raise InputError(f"record {index} is larger than {MAX_JSON_RECORD} bytes",
+                                     path=source.path) from None
+                more = handle.read(JSON_READ_CHUNK)
+                eof = not more
+                buffer = buffer[position:] + more
+                position = 0
+                continue
+            if not isinstance(row, dict):
+                raise InputError(f"record {index} is not a JSON object", path=source.path)
+            yield record_of(source, row)
+            index += 1
+            position = end
+            if len(buffer) - position < JSON_READ_CHUNK // 2 and not eof:
+                more = handle.read(JSON_READ_CHUNK)
+                eof = not more
+                buffer = buffer[position:] + more
+                position = 0
+
+
+def read_json_array(source: DataSource) -> Iterator[RecordBatch]:
+    yield from grouped(_json_array(source))

@@ -1,0 +1,38 @@
+"""Opens a data source file as a stream, decompressing gzip and zstd on the way."""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, cast
+
+import zstandard
+
+
+def _compression(path: Path) -> str | None:
+    suffix = path.suffix.lower()
+    return {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}.get(suffix)
+
+
+@contextmanager
+def open_binary(path: Path) -> Iterator[IO[bytes]]:
+    """The file's bytes, transparently decompressed (gzip, zstd), streamed."""
+    compression = _compression(path)
+    with path.open("rb") as raw:
+        if compression == "gzip":
+            with gzip.GzipFile(fileobj=raw) as stream:
+                yield cast(IO[bytes], stream)
+        elif compression == "zstd":
+            with zstandard.ZstdDecompressor().stream_reader(raw) as zstream:
+                yield cast(IO[bytes], zstream)
+        else:
+            yield raw
+
+
+@contextmanager
+def open_text(path: Path) -> Iterator[IO[str]]:
+    with open_binary(path) as stream:
+        yield io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
