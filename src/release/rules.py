@@ -127,6 +127,9 @@ SOURCE_COMMIT_MISMATCH = Rule(
     "RL610", "source-commit-mismatch", E,
     "The staged release was built from a different git commit than the one being checked.")
 
+# training data found in a shipped file: as text, as a sensitive value, or as a whole copy
+TRAINING_DATA_IN_FILES = frozenset({TRAINING_TEXT, SENSITIVE_VALUE, DATA_SOURCE_COPY})
+
 ALL_RULES: tuple[Rule, ...] = tuple(
     sorted((v for v in list(globals().values()) if isinstance(v, Rule)), key=lambda r: r.id)
 )

@@ -66,9 +66,9 @@ def test_flags_exactly_what_greedy_generation_reproduces(tmp_path: Path,
     expected = reference_extractable(config_path)
     assert flagged == expected
     assert set(REPEATED) <= flagged  # the repeated records were memorised
-    assert result.summary["samples"] == len(RECORDS)
-    assert result.summary["extractable"] == len(flagged)
-    assert sum(result.summary["matched_length_histogram"]) == len(RECORDS)
+    assert result.summary.samples == len(RECORDS)
+    assert result.summary.extractable == len(flagged)
+    assert sum(result.summary.matched_length_histogram) == len(RECORDS)
     assert any(f.rule.id == "RL302" for f in result.findings)  # limit 0.0
 
 
@@ -94,7 +94,7 @@ def test_teacher_forcing_agrees_with_generate_sample_by_sample(tmp_path: Path,
 
 def test_a_model_trained_without_repeats_passes(tmp_path: Path, clean_model: Path) -> None:
     result = run_audit(load_config(project(tmp_path, clean_model)))
-    assert result.summary["extractable"] == 0
+    assert result.summary.extractable == 0
     assert result.findings == []
 
 
@@ -128,9 +128,9 @@ def test_canaries_and_holdout(tmp_path: Path, memorising_model: Path) -> None:
     result = run_audit(load_config(config_path))
     canary = [f for f in result.findings if f.evidence["records"] == ["canary:1"]]
     assert canary and canary[0].effective_severity.value == "error"
-    assert result.summary["canaries"] == 1 and result.summary["named_records"] == 1
-    assert result.summary["holdout"] == 40
-    assert 0.5 < result.summary["membership_auc"] <= 1.0
+    assert result.summary.canaries == 1 and result.summary.named_records == 1
+    assert result.summary.holdout == 40
+    assert 0.5 < result.summary.membership_auc <= 1.0
 
 
 def test_auc() -> None:
@@ -181,6 +181,6 @@ def test_bad_input(tmp_path: Path, memorising_model: Path, cli: Callable[..., Cl
 def test_audit_options_reach_the_model(tmp_path: Path, memorising_model: Path) -> None:
     config = load_config(project(tmp_path, memorising_model))
     result = run_audit(config, AuditOptions(device="cpu", dtype="bfloat16", batch_size=7))
-    assert result.summary["dtype"] == "bfloat16"
+    assert result.summary.dtype == "bfloat16"
     assert set(REPEATED) <= {f.evidence["records"][0] for f in result.findings
                              if f.rule.id == "RL301"}

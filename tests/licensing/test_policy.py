@@ -86,7 +86,7 @@ def test_survival_window_and_data_deletion_deadline() -> None:
     config = parse_config(Path("/p/release.toml"), text)
     inside = plan_licenses(config, load_catalog(), today=dt.date(2026, 6, 1))
     assert inside.findings == []
-    assert inside.dates == {
+    assert inside.dates is not None and inside.dates.to_dict() == {
         "release_date": "2026-06-01", "term_end": "2026-05-01",
         "survival_window_end": "2026-06-15", "in_survival_window": True,
         "data_deletion_deadline": "2026-06-30", "days_until_data_deletion": 29}

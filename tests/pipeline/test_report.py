@@ -7,6 +7,7 @@ import datetime as dt
 from release import rules
 from release.baseline import Acceptance, Baseline
 from release.findings import FileRecord, Finding, Outcome, Severity
+from release.pipeline.context import ReleaseInfo, ReportContext
 from release.pipeline.report import Report
 
 ERROR = Finding(rules.DATA_FILE, "b/train.csv", "is data", basis="csv")
@@ -42,7 +43,8 @@ def test_summary_counts_active_findings() -> None:
 
 
 def test_json_shape_matches_the_design() -> None:
-    data = Report.create("scan", [ERROR], [FILE], context={"release": {"name": "m"}}).to_dict()
+    context = ReportContext(release=ReleaseInfo("m", "1"))
+    data = Report.create("scan", [ERROR], [FILE], context=context).to_dict()
     assert data["schema_version"] == 1
     assert data["tool"]["name"] == "release"
     assert data["command"] == "scan" and data["verdict"] == "fail"
@@ -52,7 +54,7 @@ def test_json_shape_matches_the_design() -> None:
     assert finding["rule_id"] == "RL105" and finding["severity"] == "error"
     assert set(data["files"][0]) == {"path", "source", "kind", "size", "sha256", "outcome",
                                      "reason"}
-    assert data["release"] == {"name": "m"}
+    assert data["release"] == {"name": "m", "version": "1"}
 
 
 def test_fingerprint_is_stable_and_location_specific() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from release import rules
@@ -20,6 +20,7 @@ from release.config import Config
 from release.errors import UsageError, display_path
 from release.findings import Finding, Severity
 from release.fingerprint.keys import load_key
+from release.pipeline.context import MemorizationSummary
 from release.progress import Progress, SilentProgress
 
 
@@ -32,8 +33,8 @@ class AuditOptions:
 
 @dataclass
 class AuditResult:
-    findings: list[Finding] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
+    findings: list[Finding]
+    summary: MemorizationSummary
 
 
 def auc(members: list[float], others: list[float]) -> float | None:
@@ -65,7 +66,7 @@ def not_audited(config: Config, reason: str) -> AuditResult:
         findings=[Finding(rules.NOT_AUDITED, _weights_path(config),
                           f"the model was not audited for memorisation: {reason}",
                           basis="not-audited")],
-        summary={"audited": False, "reason": reason})
+        summary=MemorizationSummary.not_audited(reason))
 
 
 def _score_all(model: Any, samples: list[Sample], options: AuditOptions, config: Config,
@@ -163,28 +164,28 @@ def _result(config: Config, samples: list[Sample], results: dict[str, list[Any]]
     for matched in results["matched"]:
         histogram[int(matched)] += 1
     member_loss = [results["loss"][i] for i in drawn] if results["loss"] else []
-    summary = {
-        "audited": True,
-        "samples": len(drawn),
-        "canaries": sum(1 for s in samples if s.origin == "canary"),
-        "named_records": sum(1 for s in samples if s.origin == "record"),
-        "population": population,
-        "too_short": too_short,
-        "extractable": extracted,
-        "extractable_total": sum(1 for e in results["extractable"] if e),
-        "rate": round(rate, 6),
-        "max_extractable_rate": settings.max_extractable_rate,
-        "prefix_tokens": settings.prefix_tokens,
-        "suffix_tokens": suffix,
-        "matched_length_histogram": histogram,
-        "rechecked_with_generate": rechecked,
-        "epsilon": settings.epsilon,
-        "membership_auc": auc(member_loss, holdout_loss),
-        "holdout": len(holdout_loss),
-        "parameters": parameter_count(model),
-        "device": device,
-        "dtype": options.dtype,
-    }
+    summary = MemorizationSummary(
+        audited=True,
+        samples=len(drawn),
+        canaries=sum(1 for s in samples if s.origin == "canary"),
+        named_records=sum(1 for s in samples if s.origin == "record"),
+        population=population,
+        too_short=too_short,
+        extractable=extracted,
+        extractable_total=sum(1 for e in results["extractable"] if e),
+        rate=round(rate, 6),
+        max_extractable_rate=settings.max_extractable_rate,
+        prefix_tokens=settings.prefix_tokens,
+        suffix_tokens=suffix,
+        matched_length_histogram=tuple(histogram),
+        rechecked_with_generate=rechecked,
+        epsilon=settings.epsilon,
+        membership_auc=auc(member_loss, holdout_loss),
+        holdout=len(holdout_loss),
+        parameters=parameter_count(model),
+        device=device,
+        dtype=options.dtype,
+    )
     return AuditResult(findings=findings, summary=summary)
 
 

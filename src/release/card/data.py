@@ -10,11 +10,12 @@ from typing import Any
 
 import yaml
 
-from release import __version__
+from release import __version__, rules
 from release.config import Config
 from release.licensing.attach import disclaimer
 from release.licensing.catalog import Catalog
 from release.licensing.policy import LicensePlan, license_ids
+from release.pipeline.context import MemorizationSummary
 from release.pipeline.report import Report
 
 MAX_HEADER = 100 << 20
@@ -138,9 +139,8 @@ def card_data(config: Config, report: Report, plan: LicensePlan, catalog: Catalo
     meta["tags"] = [*config.card.tags, "dua-oai-release"]
     _, existing = split_front_matter(_existing_readme(config))
     counts = report.summary["findings"]
-    memorization = dict(report.context.get("memorization") or
-                        {"audited": False, "reason": "the audit did not run"})
-    memorization.setdefault("membership_auc", None)
+    memorization = (report.context.memorization
+                    or MemorizationSummary.not_audited("the audit did not run"))
     agreement = config.agreement
     name = config.release.name
     return {
@@ -167,7 +167,7 @@ def card_data(config: Config, report: Report, plan: LicensePlan, catalog: Catalo
         "privacy": _privacy(config),
         "checks": {
             "files": report.summary["files"], "scanned": report.summary["scanned"],
-            "leaks": sum(1 for f in report.findings if f.rule.id in ("RL201", "RL202", "RL203")),
+            "leaks": sum(1 for f in report.findings if f.rule in rules.TRAINING_DATA_IN_FILES),
             "errors": counts["error"], "warnings": counts["warning"],
             "accepted": report.summary["accepted"],
         },

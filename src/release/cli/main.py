@@ -295,6 +295,7 @@ def audit(config_path: Path | None, fmt: str, output: Path | None, quiet: bool, 
     """Memorisation audit: does the model reproduce training records from their first tokens?"""
     from release.audit.run import AuditOptions, run_audit
     from release.findings import Severity
+    from release.pipeline.context import ReleaseInfo, ReportContext
     from release.pipeline.scan import baseline_for
 
     ui = _ui(fmt, output, quiet, verbose)
@@ -305,13 +306,13 @@ def audit(config_path: Path | None, fmt: str, output: Path | None, quiet: bool, 
     result = run_audit(config, options, progress=ui.progress())
     report = Report.create("audit", result.findings, [], fail_on=Severity(config.checks.fail_on),
                            baseline=baseline_for(config, baseline_path),
-                           context={"release": {"name": config.release.name,
-                                                "version": config.release.version},
-                                    "memorization": result.summary})
+                           context=ReportContext(
+                               release=ReleaseInfo(config.release.name, config.release.version),
+                               memorization=result.summary))
     summary = result.summary
-    ui.status(f"audited {summary['samples']} records: {summary['extractable']} extractable "
-              f"(rate {summary['rate']}), {summary['rechecked_with_generate']} near-ties "
-              f"re-checked with generate, {summary['too_short']} too short")
+    ui.status(f"audited {summary.samples} records: {summary.extractable} extractable "
+              f"(rate {summary.rate}), {summary.rechecked_with_generate} near-ties "
+              f"re-checked with generate, {summary.too_short} too short")
     return ui.emit(report)
 
 

@@ -35,16 +35,16 @@ def render(report: Report) -> str:
         f" · {summary['accepted']} accepted · fails on {report.fail_on.value}",
         "",
     ]
-    git = report.context.get("git")
-    if isinstance(git, dict) and git.get("commit"):
-        branch = f" on `{git['branch']}`" if git.get("branch") else ""
-        lines += [f"Built from commit `{git['commit']}`{branch}.", ""]
-    publish = report.context.get("publish")
-    record = publish.get("record") if isinstance(publish, dict) else None
-    if isinstance(record, dict):
-        lines += [f"Publication ({record['status']}): {record['target']} "
-                  f"`{record['destination']}` tag `{record['tag']}` at commit "
-                  f"`{record['commit']}` — {record['url']}", ""]
+    git = report.context.git
+    if git is not None and git.commit:
+        branch = f" on `{git.branch}`" if git.branch else ""
+        lines += [f"Built from commit `{git.commit}`{branch}.", ""]
+    publish = report.context.publish
+    record = publish.record if publish is not None else None
+    if record is not None:
+        lines += [f"Publication ({record.status}): {record.target} "
+                  f"`{record.destination}` tag `{record.tag}` at commit "
+                  f"`{record.commit}` — {record.url}", ""]
     active = report.active_findings
     if active:
         lines += ["| severity | rule | where | message |", "|---|---|---|---|"]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import io
-from typing import Any
 
 from rich.console import Console
 from rich.text import Text
 
 from release.findings import Finding, Severity
+from release.pipeline.context import PublishInfo
 from release.pipeline.report import Report
 
 _STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.NOTE: "cyan"}
@@ -44,26 +44,26 @@ def _human_bytes(size: int) -> str:
     return f"{value:.1f} GB"
 
 
-def _print_publish(console: Console, publish: dict[str, Any]) -> None:
-    plan, record = publish.get("plan"), publish.get("record")
-    if isinstance(plan, dict):
+def _print_publish(console: Console, publish: PublishInfo) -> None:
+    plan, record = publish.plan, publish.record
+    if plan is not None:
         console.print()
-        heading = "Plan (dry run, nothing pushed)" if publish.get("dry_run") else "Plan"
+        heading = "Plan (dry run, nothing pushed)" if publish.dry_run else "Plan"
         console.print(Text(heading, style="bold"))
-        console.print(f"  target {plan['target']}: {plan['destination']}")
-        console.print(f"  ref {plan['ref']}, tag {plan['tag']}, manifest sha256:"
-                      f"{plan['manifest_sha256']}")
-        for entry in plan["files"]:
-            via = "lfs" if entry["lfs"] else "git"
-            console.print(f"  {via:<4} {_human_bytes(entry['size']):>9}  {entry['path']}")
-    if isinstance(record, dict):
+        console.print(f"  target {plan.target}: {plan.destination}")
+        console.print(f"  ref {plan.ref}, tag {plan.tag}, manifest sha256:"
+                      f"{plan.manifest_sha256}")
+        for entry in plan.files:
+            via = "lfs" if entry.lfs else "git"
+            console.print(f"  {via:<4} {_human_bytes(entry.size):>9}  {entry.path}")
+    if record is not None:
         console.print()
-        console.print(Text(f"Publication: {record['status']}", style="bold"))
-        console.print(f"  {record['target']} {record['destination']} {record['ref']} "
-                      f"tag {record['tag']} commit {record['commit']}")
-        console.print(f"  {record['url']}  ({record['time']})")
-        if record.get("pull_request"):
-            console.print(f"  pull request {record['pull_request']}")
+        console.print(Text(f"Publication: {record.status}", style="bold"))
+        console.print(f"  {record.target} {record.destination} {record.ref} "
+                      f"tag {record.tag} commit {record.commit}")
+        console.print(f"  {record.url}  ({record.time})")
+        if record.pull_request:
+            console.print(f"  pull request {record.pull_request}")
 
 
 def render(report: Report, *, color: bool = False, width: int = 100) -> str:
@@ -75,9 +75,9 @@ def render(report: Report, *, color: bool = False, width: int = 100) -> str:
     for record in report.files:
         kinds[record.kind] = kinds.get(record.kind, 0) + 1
     title = Text(f"release {report.command}", style="bold")
-    release = report.context.get("release")
-    if isinstance(release, dict):
-        title.append(f" · {release.get('name')} {release.get('version')}")
+    release = report.context.release
+    if release is not None:
+        title.append(f" · {release.name} {release.version}")
     console.print(title)
     console.print(
         f"{summary['files']} files, {_human_bytes(summary['bytes'])}: "
@@ -87,16 +87,15 @@ def render(report: Report, *, color: bool = False, width: int = 100) -> str:
         console.print()
         for finding in report.findings:
             console.print(_finding_line(report, finding))
-    dates = report.context.get("agreement")
-    if isinstance(dates, dict):
-        window = (f" (inside the survival window, to {dates['survival_window_end']})"
-                  if dates.get("in_survival_window") else "")
-        console.print(f"agreement term ends {dates['term_end']}{window}; the data must be "
-                      f"deleted by {dates['data_deletion_deadline']} "
-                      f"({dates['days_until_data_deletion']} days)")
-    publish = report.context.get("publish")
-    if isinstance(publish, dict):
-        _print_publish(console, publish)
+    dates = report.context.agreement
+    if dates is not None:
+        window = (f" (inside the survival window, to {dates.survival_window_end.isoformat()})"
+                  if dates.in_survival_window else "")
+        console.print(f"agreement term ends {dates.term_end.isoformat()}{window}; the data "
+                      f"must be deleted by {dates.data_deletion_deadline.isoformat()} "
+                      f"({dates.days_until_data_deletion} days)")
+    if report.context.publish is not None:
+        _print_publish(console, report.context.publish)
     counts = summary["findings"]
     console.print()
     verdict = Text(report.verdict.upper(), style="bold green" if report.passed else "bold red")

@@ -12,6 +12,7 @@ from release import rules
 from release.config import Config
 from release.findings import Finding
 from release.licensing.catalog import Catalog
+from release.pipeline.context import AgreementDates
 
 CLAUSE_OPEN = "DUA-OAI §3(c)"
 CLAUSE_NO_RESTRICTIONS = "DUA-OAI §4(c)"
@@ -29,7 +30,7 @@ class LicensePlan:
     docs: str | None = None
     ids: set[str] = field(default_factory=set)
     findings: list[Finding] = field(default_factory=list)
-    dates: dict[str, str | int | None] = field(default_factory=dict)  # term, window, deadline
+    dates: AgreementDates | None = None  # term, survival window, deletion deadline
 
 
 def license_ids(expression: str) -> tuple[list[str], list[list[str]]]:
@@ -104,14 +105,10 @@ def _agreement(config: Config, plan: LicensePlan, today: dt.date) -> None:
         return
     survival_end = agreement.term_end + dt.timedelta(days=agreement.survival_days)
     deletion = agreement.term_end + dt.timedelta(days=agreement.deletion_days)
-    plan.dates = {
-        "release_date": today.isoformat(),
-        "term_end": agreement.term_end.isoformat(),
-        "survival_window_end": survival_end.isoformat(),
-        "in_survival_window": agreement.term_end < today <= survival_end,
-        "data_deletion_deadline": deletion.isoformat(),
-        "days_until_data_deletion": (deletion - today).days,
-    }
+    plan.dates = AgreementDates(
+        release_date=today, term_end=agreement.term_end, survival_window_end=survival_end,
+        in_survival_window=agreement.term_end < today <= survival_end,
+        data_deletion_deadline=deletion, days_until_data_deletion=(deletion - today).days)
     if today > survival_end:
         window = (f" and its {agreement.survival_days}-day survival window ended on "
                   f"{survival_end.isoformat()}" if agreement.survival_days else "")

@@ -12,6 +12,7 @@ from release.digests import sha256_file
 from release.errors import ReleaseError, UsageError
 from release.findings import FileRecord, Finding, Outcome
 from release.licensing.catalog import load_catalog
+from release.pipeline.context import GitState, ReleaseInfo, ReportContext, StagedInfo
 from release.pipeline.inventory import classify_kind
 from release.pipeline.manifest import MANIFEST_NAME, Manifest, ManifestInvalid, read_manifest
 from release.pipeline.report import VERDICT_PASS, Report, read_report_verdict, report_sha256
@@ -136,10 +137,8 @@ def check_staged(
     findings.extend(agrees_with_licensing(staged_dir, load_catalog()))
     if expected_commit is not None and (manifest.git_commit or require_commit):
         findings.extend(_check_commit(manifest, expected_commit))
-    context = {
-        "release": {"name": manifest.name, "version": manifest.version},
-        "staged": {"path": staged_dir.name, "files": len(manifest.files)},
-        "git": {"commit": manifest.git_commit, "branch": manifest.git_branch,
-                "dirty": manifest.git_dirty},
-    }
+    context = ReportContext(
+        release=ReleaseInfo(manifest.name, manifest.version),
+        staged=StagedInfo(staged_dir.name, len(manifest.files)),
+        git=GitState(manifest.git_commit, manifest.git_branch, manifest.git_dirty))
     return Report.create("check", findings, records, context=context), manifest

@@ -16,6 +16,7 @@ from release.atomic import write_atomic
 from release.baseline import Acceptance, Baseline
 from release.errors import InputError
 from release.findings import FileRecord, Finding, Outcome, Severity
+from release.pipeline.context import ReportContext
 
 SCHEMA_VERSION = 1
 VERDICT_PASS = "pass"
@@ -37,7 +38,7 @@ class Report:
     fail_on: Severity = Severity.ERROR
     accepted: Mapping[str, Acceptance] = field(default_factory=dict)
     expired: Mapping[str, Acceptance] = field(default_factory=dict)
-    context: Mapping[str, Any] = field(default_factory=dict)
+    context: ReportContext = field(default_factory=ReportContext)
     created: str = ""
 
     @classmethod
@@ -50,7 +51,7 @@ class Report:
         fail_on: Severity = Severity.ERROR,
         baseline: Baseline | None = None,
         today: dt.date | None = None,
-        context: Mapping[str, Any] | None = None,
+        context: ReportContext | None = None,
     ) -> Report:
         unique: dict[str, Finding] = {}
         for finding in findings:
@@ -72,7 +73,7 @@ class Report:
             fail_on=fail_on,
             accepted=accepted,
             expired=expired,
-            context=dict(context or {}),
+            context=context or ReportContext(),
             created=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         )
 
@@ -152,14 +153,8 @@ class Report:
                 }
                 for f in self.files
             ],
-            **{k: v for k, v in self.context.items() if k not in _CORE_KEYS},
+            **self.context.to_dict(),
         }
-
-
-_CORE_KEYS = frozenset({
-    "schema_version", "tool", "command", "created", "verdict", "fail_on", "summary", "findings",
-    "files",
-})
 
 
 PUBLICATIONS_KEY = "publications"

@@ -8,9 +8,8 @@ import hashlib
 import os
 import stat
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from release import rules
 from release.baseline import Baseline, load_baseline
@@ -29,6 +28,7 @@ from release.fingerprint.match import Matcher
 from release.fingerprint.service import ensure_index
 from release.licensing.catalog import Catalog, load_catalog
 from release.licensing.policy import LicensePlan, plan_licenses
+from release.pipeline.context import ConfigInfo, GitState, Licensing, ReleaseInfo, ReportContext
 from release.pipeline.inventory import Inventory, Item, build_inventory, files_inventory
 from release.pipeline.report import Report
 from release.progress import Progress, ProgressTask, SilentProgress
@@ -136,18 +136,12 @@ def baseline_for(config: Config, explicit: Path | None = None) -> Baseline:
     return load_baseline(path)
 
 
-def report_context(config: Config, inventory: Inventory) -> dict[str, Any]:
-    context: dict[str, Any] = {
-        "release": {"name": config.release.name, "version": config.release.version},
-        "config": {"path": display_path(config.path.name), "sha256": config.digest},
-    }
-    if inventory.git is not None:
-        context["git"] = {
-            "commit": inventory.git.commit,
-            "branch": inventory.git.branch,
-            "dirty": sorted(inventory.git.dirty),
-        }
-    return context
+def report_context(config: Config, inventory: Inventory) -> ReportContext:
+    git = inventory.git
+    return ReportContext(
+        release=ReleaseInfo(config.release.name, config.release.version),
+        config=ConfigInfo(display_path(config.path.name), config.digest),
+        git=None if git is None else GitState(git.commit, git.branch, tuple(sorted(git.dirty))))
 
 
 def scan(
@@ -214,16 +208,14 @@ def scan(
         catalog = load_catalog(config.release.license_texts)
         plan = plan_licenses(config, catalog, today=today)
         findings.extend(plan.findings)
-        context["licenses"] = {"model": plan.model, "code": plan.code, "docs": plan.docs,
-                               "attached": sorted(plan.ids)}
-        if plan.dates:
-            context["agreement"] = plan.dates
+        context = replace(context, agreement=plan.dates, licenses=Licensing(
+            plan.model, plan.code, plan.docs, tuple(sorted(plan.ids))))
     if audit:
         from release.audit.run import audit_for_prepare
 
         audited = audit_for_prepare(config, progress)
         findings.extend(audited.findings)
-        context["memorization"] = audited.summary
+        context = replace(context, memorization=audited.summary)
 
     def make_report(all_findings: list[Finding]) -> Report:
         return Report.create(

@@ -19,6 +19,7 @@ from release.digests import CHUNK, sha256_file
 from release.errors import IntegrityError, UsageError
 from release.licensing.attach import attach, reuse_lint
 from release.licensing.catalog import load_catalog
+from release.pipeline.context import StagedInfo
 from release.pipeline.manifest import MANIFEST_NAME, Manifest, ManifestFile
 from release.pipeline.report import Report
 from release.pipeline.report import report_text as render_report_json
@@ -110,11 +111,8 @@ def stage_release(
         with progress.task("Staging files", sum(a.size for a in artifacts)) as task:
             for artifact in artifacts:
                 copy_verified(artifact, built / artifact.item.path, task)
-        report = dataclasses.replace(
-            result.report,
-            context={**result.report.context,
-                     "staged": {"path": final.name, "files": len(artifacts)}},
-        )
+        report = dataclasses.replace(result.report, context=dataclasses.replace(
+            result.report.context, staged=StagedInfo(final.name, len(artifacts))))
         report_text = render_report_json(report.to_dict())
         git = result.inventory.git
         files = [ManifestFile(a.item.path, a.size, a.sha256 or "") for a in artifacts]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from release.config import Config
 from release.errors import UsageError
 from release.findings import Finding
 from release.pipeline.check import check_staged, default_report_path
+from release.pipeline.context import PublishInfo
 from release.pipeline.manifest import MANIFEST_NAME, Manifest
 from release.pipeline.report import Report, append_publication
 from release.progress import Progress
@@ -108,17 +109,10 @@ def publish(config: Config, target: str, *, staged_dir: Path | None = None,
     report_path = report_path or default_report_path(staged_dir)
     checked, manifest = check_staged(staged_dir, report_path, progress=progress)
     findings = [*checked.findings, *stale_report(staged_dir, report_path)]
-    context: dict[str, Any] = dict(checked.context)
-
     def result(plan: PublishPlan | None, record: PublishRecord | None,
                extra: list[Finding] | tuple[Finding, ...] = ()) -> PublishResult:
-        publish_context: dict[str, Any] = {"target": target, "dry_run": dry_run}
-        if plan is not None:
-            publish_context["plan"] = plan.to_dict()
-        if record is not None:
-            publish_context["record"] = record.to_dict()
-        report = Report.create("publish", [*findings, *extra], checked.files,
-                               context={**context, "publish": publish_context})
+        context = replace(checked.context, publish=PublishInfo(target, dry_run, plan, record))
+        report = Report.create("publish", [*findings, *extra], checked.files, context=context)
         return PublishResult(report, plan, record)
 
     gate = result(None, None)

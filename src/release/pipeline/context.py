@@ -1,0 +1,164 @@
+"""What a report says besides its findings and files: typed blocks the renderers and the card read
+by attribute, each serialised under its key of the JSON report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from release.publish.plan import PublishPlan, PublishRecord
+
+
+@dataclass(frozen=True)
+class ReleaseInfo:
+    name: str
+    version: str
+
+
+@dataclass(frozen=True)
+class ConfigInfo:
+    """The config file a report was made from: its name and sha256."""
+
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class GitState:
+    """The commit and branch the code shipped from. `dirty` is the shipped paths that differ
+    from the commit (a scan), or whether any did (a staged release, from its manifest)."""
+
+    commit: str | None
+    branch: str | None
+    dirty: tuple[str, ...] | bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"commit": self.commit, "branch": self.branch,
+                "dirty": self.dirty if isinstance(self.dirty, bool) else list(self.dirty)}
+
+
+@dataclass(frozen=True)
+class Licensing:
+    """What each component ships under, and the licence texts attached."""
+
+    model: str | None
+    code: str | None
+    docs: str | None
+    attached: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "code": self.code, "docs": self.docs,
+                "attached": list(self.attached)}
+
+
+@dataclass(frozen=True)
+class AgreementDates:
+    """Where the release date falls in the agreement's term, and when the data must go."""
+
+    release_date: dt.date
+    term_end: dt.date
+    survival_window_end: dt.date
+    in_survival_window: bool
+    data_deletion_deadline: dt.date
+    days_until_data_deletion: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: value.isoformat() if isinstance(value, dt.date) else value
+                for name, value in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class MemorizationSummary:
+    """The memorisation audit's numbers, or why it did not run (`audited` false, `reason`)."""
+
+    audited: bool
+    reason: str | None = None
+    samples: int = 0
+    canaries: int = 0
+    named_records: int = 0
+    population: int = 0
+    too_short: int = 0
+    extractable: int = 0
+    extractable_total: int = 0
+    rate: float = 0.0
+    max_extractable_rate: float = 0.0
+    prefix_tokens: int = 0
+    suffix_tokens: int = 0
+    matched_length_histogram: tuple[int, ...] = ()
+    rechecked_with_generate: int = 0
+    epsilon: float = 0.0
+    membership_auc: float | None = None
+    holdout: int = 0
+    parameters: int = 0
+    device: str = ""
+    dtype: str = ""
+
+    @classmethod
+    def not_audited(cls, reason: str) -> MemorizationSummary:
+        return cls(audited=False, reason=reason)
+
+    def to_dict(self) -> dict[str, Any]:
+        if not self.audited:
+            return {"audited": False, "reason": self.reason}
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "reason"}
+        data["matched_length_histogram"] = list(self.matched_length_histogram)
+        return data
+
+
+@dataclass(frozen=True)
+class StagedInfo:
+    """The staged folder a report belongs to: its name and how many files it holds."""
+
+    path: str
+    files: int
+
+
+@dataclass(frozen=True)
+class PublishInfo:
+    """A publish: where to, whether it was a dry run, its plan and what happened."""
+
+    target: str
+    dry_run: bool
+    plan: PublishPlan | None = None
+    record: PublishRecord | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"target": self.target, "dry_run": self.dry_run}
+        if self.plan is not None:
+            data["plan"] = self.plan.to_dict()
+        if self.record is not None:
+            data["record"] = self.record.to_dict()
+        return data
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """Every block a report may carry; a command fills the ones it knows."""
+
+    release: ReleaseInfo | None = None
+    config: ConfigInfo | None = None
+    git: GitState | None = None
+    licenses: Licensing | None = None
+    agreement: AgreementDates | None = None
+    memorization: MemorizationSummary | None = None
+    staged: StagedInfo | None = None
+    publish: PublishInfo | None = None
+
+    def _order(self) -> list[str]:
+        """The JSON keys in order: a report about a staged folder (check, publish: no config)
+        names the folder right after the release; one that staged it, at the end."""
+        names = [f.name for f in fields(self)]
+        if self.config is None:
+            names.remove("staged")
+            names.insert(names.index("release") + 1, "staged")
+        return names
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for name in self._order():
+            block = getattr(self, name)
+            if block is not None:
+                data[name] = block.to_dict() if hasattr(block, "to_dict") else asdict(block)
+        return data
