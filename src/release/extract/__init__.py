@@ -1,10 +1,13 @@
-"""Reduces every shipped file to located text segments; what cannot be reduced is a Problem."""
+"""Reduces every shipped file to located text segments; what cannot be reduced is a Problem.
+One extractor per format the sniffer tells (`extract.sniff.extraction_format`), registered in
+EXTRACTORS by the module that reads it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from release.pipeline.inventory import classify_kind
 
@@ -81,9 +84,34 @@ class Context:
         return f"{self.member}:{sub}" if self.member else sub
 
 
+@dataclass(frozen=True)
+class Sniffed:
+    """What the sniffer saw of a stream: the format it told, and the bytes it looked at."""
+
+    format: str
+    head: bytes
+    tail: bytes
+
+
+# reads a seekable stream of `size` bytes in the format it was sniffed as
+Extractor = Callable[[IO[bytes], int, Context, Sniffed], Iterator[Extracted]]
+EXTRACTORS: dict[str, Extractor] = {}
+
+
+def extractor(*formats: str) -> Callable[[Extractor], Extractor]:
+    """Register the decorated function as the extractor of these sniffed formats."""
+
+    def add(function: Extractor) -> Extractor:
+        for name in formats:
+            EXTRACTORS[name] = function
+        return function
+
+    return add
+
+
 def extract_file(path: Path, name: str, kind: str, size: int) -> Iterator[Extracted]:
     """Every text segment of a shipped file, and a Problem for anything that was not text."""
-    from release.extract.dispatch import extract_path
+    from release.extract.stream import extract_path
 
     context = Context(name=name, kind=kind, budget=Budget(compressed=size))
     try:

@@ -1,5 +1,6 @@
 """Binary formats that carry text: safetensors, pickles (never unpickled), GGUF, protobuf
-(ONNX, sentencepiece, TF graphs) and PNG text chunks."""
+(ONNX, sentencepiece, TF graphs), PNG text chunks, printable strings of databases and images;
+and the formats that cannot be read as text, which are Problems."""
 
 from __future__ import annotations
 
@@ -12,7 +13,17 @@ from typing import IO
 
 import numpy as np
 
-from release.extract import MAX_STRUCTURED_BYTES, MAX_TENSOR_BYTES, Context, Problem, Segment
+from release.extract import (
+    MAX_STRUCTURED_BYTES,
+    MAX_TENSOR_BYTES,
+    Context,
+    Extracted,
+    Problem,
+    Segment,
+    Sniffed,
+    extractor,
+)
+from release.extract.stream import whole
 from release.extract.text import printable_strings, untokenize
 
 MAX_SAFETENSORS_HEADER = 100 << 20
@@ -282,3 +293,42 @@ def strings_segments(data: bytes, context: Context, label: str) -> Iterator[Segm
     """Printable runs of a binary format whose text is stored uncompressed (image metadata)."""
     for position, text in enumerate(printable_strings(data)):
         yield Segment(text, context.at(f"{label}:str[{position}]"))
+
+
+@extractor("safetensors")
+def _safetensors(handle: IO[bytes], size: int, context: Context, sniffed: Sniffed
+                 ) -> Iterator[Extracted]:
+    yield from safetensors_segments(handle, size, context)
+
+
+@extractor("gguf")
+def _gguf(handle: IO[bytes], size: int, context: Context, sniffed: Sniffed
+          ) -> Iterator[Extracted]:
+    yield from gguf_segments(handle, context)
+
+
+extractor("pickle")(whole(pickle_segments, "pickle"))
+extractor("png")(whole(png_segments, "png"))
+extractor("protobuf")(whole(protobuf_segments, "protobuf"))
+
+
+@extractor("sqlite", "tfrecord", "hdf5", "jpeg", "gif", "webp", "tiff")
+def _strings(handle: IO[bytes], size: int, context: Context, sniffed: Sniffed
+             ) -> Iterator[Extracted]:
+    """Formats whose text is only found as runs of printable bytes."""
+    label = sniffed.format
+    read = whole(lambda data, ctx: strings_segments(data, ctx, label), label)
+    yield from read(handle, size, context, sniffed)
+
+
+@extractor("avro", "orc")
+def _compressed_columns(handle: IO[bytes], size: int, context: Context, sniffed: Sniffed
+                        ) -> Iterator[Extracted]:
+    yield Problem(f"{sniffed.format} files may hold compressed text that is not decoded",
+                  context.member)
+
+
+@extractor("unknown")
+def _unknown(handle: IO[bytes], size: int, context: Context, sniffed: Sniffed
+             ) -> Iterator[Extracted]:
+    yield Problem("unknown binary format; it cannot be reduced to text", context.member)

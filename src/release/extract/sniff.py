@@ -1,4 +1,5 @@
-"""Tells a file's format from its first and last bytes: magic numbers, then record-shaped text."""
+"""Tells a file's format from its first and last bytes: magic numbers, record-shaped text, and
+what to extract it as."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ DATA_FORMATS = frozenset({
     "jsonl", "json-records", "csv", "tsv",
 })
 COMPRESSIONS = frozenset({"gzip", "bzip2", "xz", "zstd"})
+PROTOBUF_SUFFIXES = frozenset({".onnx", ".pb", ".model", ".pbtxt"})
 
 
 def _crc32c_table() -> list[int]:
@@ -180,3 +182,39 @@ def text_format(head: bytes, complete: bool) -> str | None:
     if "," in text and _is_table(text, ",", complete):
         return "csv"
     return None
+
+
+def image_format(head: bytes) -> str | None:
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    return None
+
+
+def extraction_format(head: bytes, tail: bytes, name: str) -> str:
+    """What to read a stream as, by its bytes first and its name last: a tar, a format named
+    by its magic bytes, an image, text, protobuf (by name), or "unknown"."""
+    from release.extract.text import looks_like_text
+    from release.pipeline.inventory import lower_suffix
+
+    if head[257:262] == b"ustar":
+        return "tar"
+    magic = magic_format(head, tail)
+    if magic is not None:
+        return magic
+    suffix = lower_suffix(name)
+    if suffix in (".pkl", ".pickle"):
+        return "pickle"
+    image = image_format(head)
+    if image is not None:
+        return image
+    if looks_like_text(head):
+        return "text"
+    return "protobuf" if suffix in PROTOBUF_SUFFIXES else "unknown"

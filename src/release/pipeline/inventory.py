@@ -48,6 +48,11 @@ DOC_PREFIXES = ("readme", "license", "licence", "notice", "citation", "changelog
 KERAS_HDF5_HINTS = ("model", "weights")
 
 
+def lower_suffix(name: str) -> str:
+    """The last suffix of a file name, lower-cased (".json" of "Config.JSON")."""
+    return PurePosixPath(name.lower()).suffix
+
+
 def classify_kind(name: str) -> str:
     """The kind of a file from its name alone (content sniffing may later say 'data')."""
     lower = name.lower()

@@ -1,0 +1,61 @@
+"""Arrays and columns: the string columns of Parquet and Arrow files and the text of NumPy
+arrays (data files are findings anyway; this tells whether they hold training text)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import IO
+
+import numpy as np
+
+from release.extract import Context, Extracted, Problem, Segment, Sniffed, extractor
+from release.extract.stream import read_whole
+
+
+@extractor("parquet", "arrow", "feather")
+def _columnar(handle: IO[bytes], size: int, context: Context, sniffed: Sniffed
+              ) -> Iterator[Extracted]:
+    """String columns of a parquet or Arrow file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = read_whole(handle, size)
+    if data is None:
+        yield Problem("columnar data over the parse limit", context.member)
+        return
+    try:
+        if data[:4] == b"PAR1":
+            table = pq.read_table(io.BytesIO(data))
+        else:
+            table = pa.ipc.open_file(pa.BufferReader(data)).read_all()
+    except (pa.ArrowException, OSError):
+        yield Problem("columnar file could not be read", context.member)
+        return
+    for position, column in enumerate(table.column_names):
+        values = table.column(column)
+        if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+            for row, value in enumerate(values.to_pylist()):
+                if value:
+                    yield Segment(value, context.at(f"column[{position}][{row}]"))
+
+
+@extractor("npy")
+def _npy(handle: IO[bytes], size: int, context: Context, sniffed: Sniffed
+         ) -> Iterator[Extracted]:
+    data = read_whole(handle, size)
+    if data is None:
+        yield Problem("array over the parse limit", context.member)
+        return
+    try:
+        array = np.load(io.BytesIO(data), allow_pickle=False)
+    except ValueError:
+        yield Problem("array holds Python objects (a pickle); it is not loaded", context.member)
+        return
+    if array.dtype.kind in "US":
+        for position, value in enumerate(array.reshape(-1).tolist()):
+            text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+            if text:
+                yield Segment(text, context.at(f"npy[{position}]"))
+    elif array.dtype.kind in "ui" and array.dtype.itemsize == 1:
+        yield Segment(array.tobytes().decode("utf-8", "replace"), context.at("npy"))

@@ -1,0 +1,107 @@
+"""Reads a stream in the format its bytes (then its name) say, through the EXTRACTORS table,
+and recurses into the members of containers within the file's budget."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import pkgutil
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import IO
+
+from release import extract
+from release.extract import (
+    EXTRACTORS,
+    MAX_DEPTH,
+    MAX_STRUCTURED_BYTES,
+    BombError,
+    Context,
+    Extracted,
+    Extractor,
+    Problem,
+    Sniffed,
+)
+from release.extract.sniff import HEAD_BYTES, TAIL_BYTES, extraction_format
+
+READ_CHUNK = 1 << 20
+_LOADED = False
+
+
+def _load_builtin() -> None:
+    """Import every module of the package, so that each registers its extractors."""
+    global _LOADED
+    if not _LOADED:
+        for module in sorted(m.name for m in pkgutil.iter_modules(extract.__path__)):
+            importlib.import_module(f"release.extract.{module}")
+        _LOADED = True
+
+
+def read_whole(handle: IO[bytes], size: int) -> bytes | None:
+    """The whole stream, or None over the parse limit."""
+    if size > MAX_STRUCTURED_BYTES:
+        return None
+    handle.seek(0)
+    return handle.read()
+
+
+def read_limited(handle: IO[bytes], context: Context) -> bytes:
+    """Decompressed bytes of a member, charged to the file's budget as they are read."""
+    parts = []
+    while chunk := handle.read(READ_CHUNK):
+        context.budget.spend(len(chunk))
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def whole(reader: Callable[[bytes, Context], Iterable[Extracted]], what: str) -> Extractor:
+    """An extractor that parses the whole file in memory with `reader` (within the limit)."""
+
+    def extract_whole(handle: IO[bytes], size: int, context: Context, sniffed: Sniffed
+                      ) -> Iterator[Extracted]:
+        data = read_whole(handle, size)
+        if data is None:
+            limit = MAX_STRUCTURED_BYTES >> 20
+            yield Problem(f"{what or sniffed.format} data over {limit} MiB is not parsed",
+                          context.member)
+            return
+        yield from reader(data, context)
+
+    return extract_whole
+
+
+def extract_path(path: Path, context: Context) -> Iterator[Extracted]:
+    with path.open("rb") as handle:
+        size = path.stat().st_size
+        yield from extract_stream(handle, size, context)
+
+
+def _head_and_tail(handle: IO[bytes], size: int) -> tuple[bytes, bytes]:
+    handle.seek(0)
+    head = handle.read(HEAD_BYTES)
+    if size > TAIL_BYTES:
+        handle.seek(size - TAIL_BYTES)
+        tail = handle.read(TAIL_BYTES)
+    else:
+        tail = head[-TAIL_BYTES:]
+    handle.seek(0)
+    return head, tail
+
+
+def extract_stream(handle: IO[bytes], size: int, context: Context) -> Iterator[Extracted]:
+    """Every segment of a seekable stream of `size` bytes."""
+    if size == 0:
+        return
+    _load_builtin()
+    head, tail = _head_and_tail(handle, size)
+    context.tokenizer = context.tokenizer or context.kind == "tokenizer"
+    sniffed = Sniffed(extraction_format(head, tail, context.name), head, tail)
+    yield from EXTRACTORS[sniffed.format](handle, size, context, sniffed)
+
+
+def nested(data: bytes, name: str, member: str, context: Context) -> Iterator[Extracted]:
+    """The segments of a container's member, one level deeper."""
+    child = context.child(name, member)
+    if child.depth > MAX_DEPTH:
+        raise BombError(f"archives nested more than {MAX_DEPTH} deep")
+    yield from extract_stream(io.BytesIO(data), len(data), child)
