@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from release.atomic import write_atomic
+from release.config import DEFAULT_BASELINE_NAME, Config
 from release.errors import ConfigError, InputError
 
 BASELINE_VERSION = 1
@@ -93,6 +94,13 @@ def load_baseline(path: Path | None) -> Baseline:
             path=_field(path, where, entry, "path", False),
         ))
     return Baseline(path, tuple(acceptances))
+
+
+def baseline_for(config: Config, explicit: Path | None = None) -> Baseline:
+    """The baseline a command uses: the one given, else [checks].baseline, else
+    release.baseline.json beside the config."""
+    return load_baseline(explicit or config.checks.baseline
+                         or (config.root / DEFAULT_BASELINE_NAME))
 
 
 def save_baseline(baseline: Baseline) -> None:

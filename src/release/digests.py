@@ -1,8 +1,9 @@
-"""Streaming sha256 of files, in one place."""
+"""Streaming sha256 of files, git blob ids and LFS pointers, and copies checked by digest."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -43,3 +44,23 @@ def lfs_pointer(sha256: str, size: int) -> bytes:
     """The canonical git-lfs pointer file for an object (spec v1)."""
     return (f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n"
             .encode("ascii"))
+
+
+def copy_verified(source: Path, destination: Path, sha256: str | None, changed: str,
+                  on_bytes: Callable[[int], None] | None = None) -> None:
+    """Copy `source` to a new file `destination` (mode 0644), hashing it on the way; an
+    IntegrityError with the message `changed` when its bytes are not the ones whose sha256 was
+    checked before (the copy is left for the caller's cleanup)."""
+    from release.errors import IntegrityError
+
+    digest = hashlib.sha256()
+    destination.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    with destination.open("xb") as target:
+        for chunk in file_chunks(source):
+            digest.update(chunk)
+            target.write(chunk)
+            if on_bytes is not None:
+                on_bytes(len(chunk))
+    os.chmod(destination, 0o644)
+    if sha256 is None or digest.hexdigest() != sha256:
+        raise IntegrityError(changed, path=source)

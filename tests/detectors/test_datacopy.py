@@ -12,7 +12,7 @@ from release import rules
 from release.config import load_config
 from release.detectors import datacopy
 from release.errors import UsageError
-from release.pipeline.scan import scan
+from release.pipeline.scan import ScanOptions, scan
 from tests.conftest import Project
 
 
@@ -88,7 +88,7 @@ def test_dataset_folder_source(project: Project) -> None:
 
 def test_fast_scan_hashes_only_files_that_could_be_copies(project: Project) -> None:
     shutil.copy(project.data, project.model / "calibration.bin")
-    report = scan(load_config(project.config), hash_files=False).report
+    report = scan(load_config(project.config), ScanOptions(hash_files=False)).report
     assert {f.path: f.sha256 for f in report.files}["model.safetensors"] is None
     copies = [f for f in report.findings if f.rule is rules.DATA_SOURCE_COPY]
     assert [f.path for f in copies] == ["calibration.bin"]  # same size as a source: hashed

@@ -22,10 +22,11 @@ import zstandard
 from safetensors.numpy import save_file
 
 from release import rules
-from release.detectors import Artifact, run_file_detectors
+from release.detectors.formats import file_format_findings
 from release.extract.sniff import crc32c
 from release.findings import Finding
 from release.pipeline.inventory import Item, classify_kind
+from release.pipeline.read import Artifact
 from release.pipeline.scan import read_artifact
 from release.progress import SilentProgress
 
@@ -43,7 +44,7 @@ def artifact(path: Path) -> Artifact:
 
 
 def detect(path: Path) -> list[Finding]:
-    return run_file_detectors(artifact(path))
+    return file_format_findings(artifact(path))
 
 
 def rule_ids(path: Path) -> list[str]:

@@ -20,10 +20,10 @@ import pytest
 from safetensors.numpy import save_file
 
 from release.config import load_config
-from release.detectors.leaks import MAX_SCAN_THREADS, THREADS_ENV, scan_threads
 from release.errors import InputError, UsageError
 from release.fingerprint.match import Matcher
 from release.pipeline.scan import scan
+from release.pipeline.workers import MAX_SCAN_THREADS, THREADS_ENV, scan_threads
 from tests.conftest import CliResult, git, write_model
 from tests.fingerprint.corpus import FILLER_WORDS, make_records
 

@@ -12,7 +12,7 @@ from release.config import load_config
 from release.errors import IntegrityError, UsageError
 from release.pipeline import stage as stage_module
 from release.pipeline.manifest import MANIFEST_NAME, read_manifest
-from release.pipeline.scan import scan
+from release.pipeline.scan import ScanOptions, scan
 from release.pipeline.stage import stage_release
 from tests.conftest import Project
 
@@ -23,7 +23,7 @@ def leftovers(out: Path) -> list[str]:
 
 def test_stage_writes_folder_manifest_and_report(project: Project) -> None:
     config = load_config(project.config)
-    staged = stage_release(config, scan(config, command="prepare"))
+    staged = stage_release(config, scan(config, ScanOptions(command="prepare")))
     assert staged.path == project.root / "dist" / "test-org--tiny-model-0.1.0"
     assert sorted(p.relative_to(staged.path).as_posix() for p in staged.path.rglob("*")
                   if p.is_file()) == [

@@ -16,11 +16,13 @@ from release.audit.scoring import (
     pick_device,
     teacher_forced,
 )
+from release.baseline import Baseline, baseline_for
 from release.config import Config
 from release.errors import UsageError, display_path
 from release.findings import Finding, Severity
 from release.fingerprint.keys import load_key
-from release.pipeline.context import MemorizationSummary
+from release.pipeline.context import MemorizationSummary, ReleaseInfo, ReportContext
+from release.pipeline.report import Report
 from release.progress import Progress, SilentProgress
 
 
@@ -198,3 +200,16 @@ def audit_for_prepare(config: Config, progress: Progress) -> AuditResult:
                                               settings.batch_size), progress=progress)
     except AuditUnavailable as exc:
         return not_audited(config, exc.detail)
+
+
+def audit_report(config: Config, options: AuditOptions, *, baseline: Baseline | None = None,
+                 progress: Progress | None = None) -> tuple[AuditResult, Report]:
+    """`release audit`: the audit and its report (the release and its memorisation block),
+    judged with the config's baseline and failing severity."""
+    result = run_audit(config, options, progress=progress)
+    context = ReportContext(release=ReleaseInfo(config.release.name, config.release.version),
+                            memorization=result.summary)
+    report = Report.create("audit", result.findings, [], fail_on=Severity(config.checks.fail_on),
+                           baseline=baseline if baseline is not None else baseline_for(config),
+                           context=context)
+    return result, report

@@ -1,21 +1,29 @@
-"""`release` commands: call the library, render the report, set the exit code."""
+"""`release` commands: parse, call one library function, render, choose the exit code."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from release import __version__
-from release.atomic import append_text, write_atomic
+from release.atomic import write_atomic
+from release.cli.ui import (
+    Ui,
+    baseline_option,
+    common_options,
+    config_option,
+    quiet_options,
+    report_option,
+    summary_option,
+)
+from release.config import Config
 from release.errors import (
     EXIT_GATE_FAILED,
     EXIT_PASSED,
@@ -25,67 +33,10 @@ from release.errors import (
     UsageError,
     display_path,
 )
-from release.formats import FORMATS, json_format, renderer
-from release.pipeline.report import Report
-
-F = TypeVar("F", bound=Callable[..., Any])
+from release.publish import targets
 
 
-@dataclass(frozen=True)
-class Ui:
-    """How this invocation talks to the user: format, destination, verbosity."""
-
-    fmt: str
-    output: Path | None
-    quiet: bool
-    verbose: bool
-    summary: Path | None = None
-
-    def status(self, message: str) -> None:
-        if not self.quiet:
-            click.echo(message, err=True)
-
-    def emit(self, report: Report) -> int:
-        color = (self.fmt == "text" and self.output is None and sys.stdout.isatty()
-                 and "NO_COLOR" not in os.environ)
-        rendered = renderer(self.fmt, color=color)(report)
-        if self.summary is not None:
-            append_text(self.summary, renderer("markdown")(report))
-        if self.output is not None:
-            write_atomic(self.output, rendered)
-            self.status(f"report written to {display_path(self.output)}")
-        elif not (self.quiet and self.fmt == "text"):
-            click.echo(rendered, nl=False)
-        return EXIT_PASSED if report.passed else EXIT_GATE_FAILED
-
-    def progress(self) -> Any:
-        from release.cli.progress import make_progress
-
-        return make_progress(self.quiet)
-
-
-def common_options(func: F) -> F:
-    options = [
-        click.option("--config", "config_path", type=click.Path(path_type=Path),
-                     help="Config file (default ./release.toml)."),
-        click.option("--format", "fmt", type=click.Choice(FORMATS), default="text",
-                     show_default=True, help="Report format."),
-        click.option("--output", type=click.Path(path_type=Path, dir_okay=False),
-                     help="Write the report here instead of stdout."),
-        click.option("-q", "--quiet", is_flag=True, help="No progress or status messages."),
-        click.option("-v", "--verbose", is_flag=True, help="Show tracebacks on internal errors."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _ui(fmt: str, output: Path | None, quiet: bool, verbose: bool,
-        summary: Path | None = None) -> Ui:
-    return Ui(fmt=fmt, output=output, quiet=quiet, verbose=verbose, summary=summary)
-
-
-def _load(config_path: Path | None) -> Any:
+def _load(config_path: Path | None) -> Config:
     from release.config import load_config
 
     return load_config(config_path)
@@ -100,32 +51,17 @@ def cli() -> None:
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=".")
 @click.option("--force", is_flag=True, help="Overwrite an existing release.toml.")
-@click.option("-q", "--quiet", is_flag=True)
-@click.option("-v", "--verbose", is_flag=True)
+@quiet_options
 def init(directory: Path, force: bool, quiet: bool, verbose: bool) -> int:
     """Write a commented release.toml for the project found in DIRECTORY."""
     from release.scaffold import write_config
 
     written, found = write_config(directory, force=force)
-    ui = _ui("text", None, quiet, verbose)
+    ui = Ui(quiet=quiet, verbose=verbose)
     ui.status(f"wrote {display_path(written)}")
-    for line in found:
-        ui.status(f"  {line}")
+    ui.notes([f"  {line}" for line in found])
     ui.status("review every TODO in it, then run `release scan`")
     return EXIT_PASSED
-
-
-def _summary_option(func: F) -> F:
-    return click.option(
-        "--summary", type=click.Path(path_type=Path, dir_okay=False),
-        help="Also append the report as Markdown to this file (e.g. $GITHUB_STEP_SUMMARY).",
-    )(func)
-
-
-def _baseline_option(func: F) -> F:
-    return click.option(
-        "--baseline", "baseline_path", type=click.Path(path_type=Path, dir_okay=False),
-        help="Accepted findings (default [checks].baseline or release.baseline.json).")(func)
 
 
 @cli.command()
@@ -133,157 +69,119 @@ def _baseline_option(func: F) -> F:
               help="Scan only the FILES given (a pre-commit hook's staged files).")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @common_options
-@_baseline_option
-@_summary_option
+@baseline_option
+@summary_option
 def scan(only_files: bool, paths: tuple[Path, ...], config_path: Path | None, fmt: str,
          output: Path | None, quiet: bool, verbose: bool, baseline_path: Path | None,
          summary: Path | None) -> int:
     """Inventory and scan everything that would ship (fast; for pre-commit and CI)."""
-    from release.pipeline.scan import baseline_for
+    from release.baseline import baseline_for
+    from release.pipeline.scan import ScanOptions
     from release.pipeline.scan import scan as run_scan
 
     if paths and not only_files:
         raise UsageError("file arguments need --files (release scan --files FILE...)")
-    ui = _ui(fmt, output, quiet, verbose, summary)
+    ui = Ui(fmt, output, quiet, verbose, summary)
     config = _load(config_path)
-    result = run_scan(config, progress=ui.progress(),
-                      baseline=baseline_for(config, baseline_path), hash_files=False,
-                      files=list(paths) if only_files else None)
-    for note in result.notes:
-        ui.status(note)
+    options = ScanOptions(hash_files=False, files=list(paths) if only_files else None,
+                          baseline=baseline_for(config, baseline_path))
+    result = run_scan(config, options, ui.progress())
+    ui.notes(result.notes)
     return ui.emit(result.report)
 
 
 @cli.command()
 @common_options
-@_baseline_option
-@_summary_option
+@baseline_option
+@summary_option
 def prepare(config_path: Path | None, fmt: str, output: Path | None, quiet: bool, verbose: bool,
             baseline_path: Path | None, summary: Path | None) -> int:
     """Run the whole pipeline and stage the release with its manifest and report."""
-    from release.pipeline.scan import baseline_for
-    from release.pipeline.scan import scan as run_scan
-    from release.pipeline.stage import stage_release
+    from release.baseline import baseline_for
+    from release.pipeline.prepare import prepare as run_prepare
 
-    ui = _ui(fmt, output, quiet, verbose, summary)
+    ui = Ui(fmt, output, quiet, verbose, summary)
     config = _load(config_path)
-    progress = ui.progress()
-    result = run_scan(config, progress=progress, baseline=baseline_for(config, baseline_path),
-                      command="prepare", audit=True, licensing=True)
-    for note in result.notes:
-        ui.status(note)
-    if not result.report.passed:
-        write_atomic(config.report_path, json_format.render(result.report))
-        code = ui.emit(result.report)
-        ui.status(f"not staged: the gate failed; report at {display_path(config.report_path)}")
-        return code
-    staged = stage_release(config, result, progress=progress)
-    code = ui.emit(staged.report)
-    ui.status(f"staged {display_path(staged.path)} ({len(staged.manifest.files)} files)")
-    ui.status(f"report {display_path(staged.report_path)}")
+    result = run_prepare(config, baseline=baseline_for(config, baseline_path),
+                         progress=ui.progress())
+    ui.notes(result.notes)
+    code = ui.emit(result.report)
+    if result.staged is None:
+        ui.status(f"not staged: the gate failed; report at {display_path(result.report_path)}")
+    else:
+        ui.status(f"staged {display_path(result.staged.path)} "
+                  f"({len(result.staged.manifest.files)} files)")
+        ui.status(f"report {display_path(result.report_path)}")
     return code
 
 
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False), required=False)
-@click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="The release report (default: release-report.json next to DIRECTORY).")
+@report_option
 @click.option("--commit", "expected_commit",
               help="The git commit the release must have been built from (default: the commit "
                    "checked out in [code].path of the config).")
 @common_options
-@_summary_option
+@summary_option
 def check(directory: Path | None, report_path: Path | None, expected_commit: str | None,
           config_path: Path | None, fmt: str, output: Path | None, quiet: bool, verbose: bool,
           summary: Path | None) -> int:
     """Verify a staged release against its manifest and report (the CI gate)."""
-    from release.pipeline.check import check_staged
-    from release.pipeline.inventory import head_commit
+    from release.pipeline.check import check_release
 
-    ui = _ui(fmt, output, quiet, verbose, summary)
-    explicit = expected_commit is not None
-    if directory is None or config_path is not None or Path("release.toml").is_file():
-        config = _load(config_path)
-        directory = directory or config.staged_dir
-        report_path = report_path or config.report_path
-        where = config.code.path if config.code is not None else config.root
-        expected_commit = expected_commit or head_commit(where)
-    elif not explicit:
-        ui.status("not checking the source commit: give --commit, or run where release.toml is")
-    report, manifest = check_staged(directory, report_path, progress=ui.progress(),
-                                    expected_commit=expected_commit, require_commit=explicit)
-    if manifest is not None:
-        built = manifest.git_commit or "no git commit"
-        branch = f" on branch {manifest.git_branch}" if manifest.git_branch else ""
-        ui.status(f"{display_path(directory)} was built from {built}{branch}"
-                  + (f"; checking commit {expected_commit}" if expected_commit else ""))
-    return ui.emit(report)
+    ui = Ui(fmt, output, quiet, verbose, summary)
+    result = check_release(directory, report_path=report_path, expected_commit=expected_commit,
+                           config_path=config_path, progress=ui.progress())
+    ui.notes(result.notes)
+    return ui.emit(result.report)
 
 
 @cli.command()
-@click.option("--to", "target", type=click.Choice(["git", "hub"]), required=True,
+@click.option("--to", "target", type=click.Choice(targets()), required=True,
               help="Push to [publish.git] or [publish.hub].")
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False), required=False)
-@click.option("--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="The release report (default: release-report.json next to DIRECTORY).")
+@report_option
 @click.option("--dry-run", is_flag=True, help="Print what would be pushed and change nothing.")
 @common_options
-@_summary_option
+@summary_option
 def publish(target: str, directory: Path | None, report_path: Path | None, dry_run: bool,
             config_path: Path | None, fmt: str, output: Path | None, quiet: bool,
             verbose: bool, summary: Path | None) -> int:
     """Push a staged release that passed, as one commit and a tag, then read it back."""
     from release.publish.run import publish as run_publish
 
-    ui = _ui(fmt, output, quiet, verbose, summary)
-    config = _load(config_path)
-    result = run_publish(config, target, staged_dir=directory, report_path=report_path,
-                         dry_run=dry_run, progress=ui.progress())
+    ui = Ui(fmt, output, quiet, verbose, summary)
+    result = run_publish(_load(config_path), target, staged_dir=directory,
+                         report_path=report_path, dry_run=dry_run, progress=ui.progress())
     code = ui.emit(result.report)
-    if result.record is not None and result.record.status == "unchanged":
-        ui.status(f"already published: {result.record.tag} at {result.record.commit[:12]} "
-                  "holds exactly this release; nothing was pushed")
-    elif result.record is not None and result.report.passed:
-        ui.status(f"published {result.record.tag} ({result.record.commit[:12]}) to "
-                  f"{result.record.url}")
-    elif not result.report.passed:
-        ui.status("nothing was published")
-    elif dry_run:
-        ui.status("dry run: nothing was pushed")
+    if result.outcome is not None:
+        ui.status(result.outcome)
     return code
 
 
 @cli.command()
-@click.option("--config", "config_path", type=click.Path(path_type=Path),
-              help="Config file (default ./release.toml).")
+@config_option
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False),
               help="Write the card here instead of stdout.")
-@click.option("-q", "--quiet", is_flag=True)
-@click.option("-v", "--verbose", is_flag=True)
+@quiet_options
 def card(config_path: Path | None, output: Path | None, quiet: bool, verbose: bool) -> int:
     """Render the model card alone (the README.md that prepare stages)."""
-    from release.pipeline.scan import scan as run_scan
+    from release.pipeline.prepare import render_card
 
-    ui = _ui("text", output, quiet, verbose)
-    config = _load(config_path)
-    result = run_scan(config, progress=ui.progress(), command="card", audit=True,
-                      licensing=True, hash_files=False)
-    assert result.card is not None
+    ui = Ui(output=output, quiet=quiet, verbose=verbose)
+    result = render_card(_load(config_path), ui.progress())
     if output is not None:
-        write_atomic(output, result.card)
+        write_atomic(output, result.text)
         ui.status(f"card written to {display_path(output)}")
     else:
-        click.echo(result.card, nl=False)
-    card_findings = [f for f in result.report.active_findings if f.path == "README.md"]
-    for finding in card_findings:
-        ui.status(f"{finding.effective_severity.value} {finding.rule.id} {finding.message}")
-    failing = [f for f in card_findings if f in result.report.failing_findings]
-    return EXIT_GATE_FAILED if failing else EXIT_PASSED
+        click.echo(result.text, nl=False)
+    ui.notes([f"{f.effective_severity.value} {f.rule.id} {f.message}" for f in result.findings])
+    return EXIT_GATE_FAILED if result.failing else EXIT_PASSED
 
 
 @cli.command()
 @common_options
-@_baseline_option
+@baseline_option
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
               help="Where the model runs (default [checks.memorization].device).")
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]),
@@ -293,22 +191,16 @@ def audit(config_path: Path | None, fmt: str, output: Path | None, quiet: bool, 
           baseline_path: Path | None, device: str | None, dtype: str | None,
           batch_size: int | None) -> int:
     """Memorisation audit: does the model reproduce training records from their first tokens?"""
-    from release.audit.run import AuditOptions, run_audit
-    from release.findings import Severity
-    from release.pipeline.context import ReleaseInfo, ReportContext
-    from release.pipeline.scan import baseline_for
+    from release.audit.run import AuditOptions, audit_report
+    from release.baseline import baseline_for
 
-    ui = _ui(fmt, output, quiet, verbose)
+    ui = Ui(fmt, output, quiet, verbose)
     config = _load(config_path)
     settings = config.checks.memorization
     options = AuditOptions(device or settings.device, dtype or settings.dtype,
                            batch_size or settings.batch_size)
-    result = run_audit(config, options, progress=ui.progress())
-    report = Report.create("audit", result.findings, [], fail_on=Severity(config.checks.fail_on),
-                           baseline=baseline_for(config, baseline_path),
-                           context=ReportContext(
-                               release=ReleaseInfo(config.release.name, config.release.version),
-                               memorization=result.summary))
+    result, report = audit_report(config, options, baseline=baseline_for(config, baseline_path),
+                                  progress=ui.progress())
     summary = result.summary
     ui.status(f"audited {summary.samples} records: {summary.extractable} extractable "
               f"(rate {summary.rate}), {summary.rechecked_with_generate} near-ties "
@@ -322,55 +214,38 @@ def index() -> None:
 
 
 @index.command("build")
-@click.option("--config", "config_path", type=click.Path(path_type=Path))
-@click.option("-q", "--quiet", is_flag=True)
-@click.option("-v", "--verbose", is_flag=True)
+@config_option
+@quiet_options
 def index_build(config_path: Path | None, quiet: bool, verbose: bool) -> int:
     """Build the index from [data].sources (where the data lives)."""
-    from release.fingerprint.index import index_size
-    from release.fingerprint.keys import load_key
-    from release.fingerprint.service import build
+    from release.fingerprint.keys import key_created_note
+    from release.fingerprint.service import build_from_config
 
-    ui = _ui("text", None, quiet, verbose)
+    ui = Ui(quiet=quiet, verbose=verbose)
     config = _load(config_path)
-    key, created = load_key(config.data.key_file, create=True)
-    if created:
-        ui.status(f"generated a new index key in {display_path(config.data.key_file)}: keep it "
-                  "secret, out of git, and give it to CI as RELEASE_INDEX_KEY")
-    meta = build(config, key, ui.progress())
-    ui.status(f"indexed {meta.records} records ({meta.text_bytes} bytes of text) into "
-              f"{display_path(config.data.index)} ({index_size(config.data.index)} bytes)")
+    built = build_from_config(config, ui.progress())
+    if built.key_created:
+        ui.status(key_created_note(config.data.key_file))
+    ui.status(f"indexed {built.meta.records} records ({built.meta.text_bytes} bytes of text) "
+              f"into {display_path(config.data.index)} ({built.size} bytes)")
     return EXIT_PASSED
 
 
 @index.command("info")
-@click.option("--config", "config_path", type=click.Path(path_type=Path))
+@config_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 def index_info(config_path: Path | None, fmt: str) -> int:
     """Print the index's size, record count and parameters (no key needed)."""
-    from dataclasses import asdict
+    from release.fingerprint.service import describe_index
 
-    from release.fingerprint.index import index_size, read_meta
-
-    config = _load(config_path)
-    meta = read_meta(config.data.index)
-    size = index_size(config.data.index)
-    info = {
-        "path": display_path(config.data.index), "bytes": size, "records": meta.records,
-        "units": meta.units, "grams": meta.grams, "sensitive_values": meta.sensitive,
-        "text_bytes": meta.text_bytes,
-        "bytes_per_text_byte": round(size / meta.text_bytes, 4) if meta.text_bytes else None,
-        "params": asdict(meta.params), "created": meta.created,
-        "sources": [{"key": s.key, "size": s.size} for s in meta.sources],
-        "tool_version": meta.tool_version,
-    }
+    info = describe_index(_load(config_path))
     if fmt == "json":
-        click.echo(json.dumps(info, indent=2))
+        click.echo(json.dumps(info.to_dict(), indent=2))
         return EXIT_PASSED
-    p = meta.params
-    click.echo(f"index      {info['path']} ({size} bytes, "
-               f"{info['bytes_per_text_byte']} per byte of indexed text)")
+    meta, p = info.meta, info.meta.params
+    click.echo(f"index      {info.path} ({info.size} bytes, "
+               f"{info.bytes_per_text_byte} per byte of indexed text)")
     click.echo(f"records    {meta.records} ({meta.text_bytes} bytes of text, "
                f"{meta.sensitive} sensitive values)")
     click.echo(f"grams      {meta.grams} stored: every {p.stride}th {p.gram_words}-word gram, "
@@ -426,38 +301,21 @@ def rules(fmt: str) -> int:
 @click.option("--by", "accepted_by", required=True, help="Who accepts it.")
 @click.option("--expires", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Date (YYYY-MM-DD) after which the finding fails again.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path))
-@_baseline_option
-@click.option("-q", "--quiet", is_flag=True)
-@click.option("-v", "--verbose", is_flag=True)
+@config_option
+@baseline_option
+@quiet_options
 def accept(fingerprints: Sequence[str], reason: str, accepted_by: str, expires: dt.datetime,
            config_path: Path | None, baseline_path: Path | None, quiet: bool,
            verbose: bool) -> int:
     """Accept findings by fingerprint into the baseline file, with a reason and an expiry."""
-    from release.baseline import Acceptance, Baseline, save_baseline
-    from release.config import DEFAULT_BASELINE_NAME
-    from release.pipeline.scan import baseline_for
-    from release.pipeline.scan import scan as run_scan
+    from release.pipeline.accept import accept_findings
 
-    ui = _ui("text", None, quiet, verbose)
-    if expires.date() < dt.date.today():
-        raise UsageError(f"--expires {expires.date().isoformat()} is in the past")
-    config = _load(config_path)
-    current = baseline_for(config, baseline_path)
-    findings = {f.fingerprint: f for f in run_scan(config, baseline=Baseline(None)).report.findings}
-    entries = {a.fingerprint: a for a in current.acceptances}
-    for fingerprint in fingerprints:
-        finding = findings.get(fingerprint)
-        if finding is None:
-            raise UsageError(f"no current finding has fingerprint {fingerprint} "
-                             "(see `release scan --format json`)")
-        entries[fingerprint] = Acceptance(fingerprint, reason, accepted_by, expires.date(),
-                                          finding.rule.id, finding.path)
-        ui.status(f"accepted {finding.rule.id} {finding.path or '(config)'} until "
-                  f"{expires.date().isoformat()}")
-    path = current.path or (config.root / DEFAULT_BASELINE_NAME)
-    save_baseline(Baseline(path, tuple(entries.values())))
-    ui.status(f"baseline {display_path(path)}")
+    ui = Ui(quiet=quiet, verbose=verbose)
+    accepted = accept_findings(_load(config_path), fingerprints, reason=reason, by=accepted_by,
+                               expires=expires.date(), baseline_path=baseline_path)
+    ui.notes([f"accepted {f.rule.id} {f.path or '(config)'} until {expires.date().isoformat()}"
+              for f in accepted.findings])
+    ui.status(f"baseline {display_path(accepted.path)}")
     return EXIT_PASSED
 
 

@@ -1,43 +1,98 @@
-"""File-level detectors: each takes an artifact read once and returns findings, never prints."""
+"""The detector registry: every module of this package registers its detectors, which return
+findings and never print. To add one, write a module here with a class that has
+`detect(artifact)` and `finish()` and decorate its factory with `@register`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
+from release.config import CheckSettings, DataSettings
 from release.findings import Finding
-from release.pipeline.inventory import Item
+from release.fingerprint.index import LoadedIndex
+from release.fingerprint.match import Matcher
+from release.pipeline.read import Artifact
+from release.pipeline.workers import Workers
+
+__all__ = ["Artifact", "DetectionContext", "Detector", "FileDetector", "create_detectors",
+           "register", "registered"]
 
 
 @dataclass(frozen=True)
-class Artifact:
-    """A shipped file as read once: its item, size, sha256 (None when a fast scan did not read
-    the whole file) and the bytes sniffers look at."""
+class DetectionContext:
+    """What a scan gives its detectors: the settings they read, the loaded index and its
+    matcher (None when no data sources are configured), and the threads they may use."""
 
-    item: Item
-    size: int
-    sha256: str | None
-    head: bytes
-    tail: bytes
-
-    @property
-    def complete(self) -> bool:
-        """Whether `head` holds the whole file."""
-        return len(self.head) >= self.size
+    config_path: Path
+    data: DataSettings
+    checks: CheckSettings
+    index: LoadedIndex | None
+    matcher: Matcher | None
+    workers: Workers
+    hash_files: bool  # False for the fast scan: only possible copies of the data are hashed
 
 
-FileDetector = Callable[[Artifact], list[Finding]]
+class Detector(Protocol):
+    """Findings about each shipped file as it is read (`detect`, in shipping order; the result
+    may be computed lazily, so iterate it only after the next artifact has been given), and
+    about the run as a whole once every file was seen (`finish`)."""
+
+    def detect(self, artifact: Artifact) -> Iterable[Finding]: ...
+
+    def finish(self) -> Iterable[Finding]: ...
 
 
-def file_detectors() -> tuple[FileDetector, ...]:
-    """Every detector run on each readable shipped file, in order."""
-    from release.detectors.formats import detect_data_file, detect_unsafe_serialization
+class FileDetector:
+    """A detector that looks at each file on its own and has nothing to say about the run:
+    subclasses define `detect`; registered as they are, they are built with the context."""
 
-    return (detect_unsafe_serialization, detect_data_file)
+    def __init__(self, context: DetectionContext) -> None:
+        self.context = context
+
+    def detect(self, artifact: Artifact) -> Iterable[Finding]:
+        raise NotImplementedError
+
+    def finish(self) -> Iterable[Finding]:
+        return ()
 
 
-def run_file_detectors(artifact: Artifact) -> list[Finding]:
-    findings: list[Finding] = []
-    for detector in file_detectors():
-        findings.extend(detector(artifact))
-    return findings
+DetectorFactory = Callable[[DetectionContext], Detector | None]  # None: nothing to check here
+_FACTORIES: list[DetectorFactory] = []
+_LOADED = False
+
+
+def register(factory: DetectorFactory) -> DetectorFactory:
+    """Add a detector factory (a class taking the context, or a function) to every scan."""
+    _FACTORIES.append(factory)
+    return factory
+
+
+@contextmanager
+def registered(factory: DetectorFactory) -> Iterator[DetectorFactory]:
+    """`register` for a while (a test's own detector)."""
+    _FACTORIES.append(factory)
+    try:
+        yield factory
+    finally:
+        _FACTORIES.remove(factory)
+
+
+def _load_builtin() -> None:
+    """Import every module of this package, so that each registers its detectors."""
+    global _LOADED
+    if not _LOADED:
+        for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+            importlib.import_module(f"{__name__}.{module}")
+        _LOADED = True
+
+
+def create_detectors(context: DetectionContext) -> list[Detector]:
+    """A fresh detector of every registered kind that applies to this scan, in order."""
+    _load_builtin()
+    created = (factory(context) for factory in list(_FACTORIES))
+    return [detector for detector in created if detector is not None]

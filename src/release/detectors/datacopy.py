@@ -1,4 +1,5 @@
-"""Detects shipped files that are byte-identical copies of a confidential data source."""
+"""Detects shipped files that are byte-identical copies of a confidential data source: by
+sha256 where the sources can be read, by the keyed digests the index recorded where not."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from pathlib import Path
 
 from release import rules
 from release.config import DataSource
+from release.detectors import DetectionContext, register
 from release.digests import sha256_file
 from release.findings import Finding
 from release.fingerprint.index import SourceStamp, shipped_digest
 from release.fingerprint.keys import IndexKey
+from release.pipeline.read import Artifact, artifact_sha256
 
 MAX_SOURCE_FILES = 100_000
 
@@ -66,14 +69,15 @@ def _folder_files(folder: Path) -> Iterable[tuple[Path, int]]:
 
 
 def find_copies(
-    shipped: Iterable[tuple[str, int, str]], source_files: list[SourceFile]
+    shipped: Iterable[tuple[str, int, str]], source_files: list[SourceFile],
+    digests: dict[Path, str | None] | None = None,
 ) -> list[Finding]:
     """Findings for shipped (path, size, sha256) equal to a source file; only source files
-    whose size matches some shipped file are ever hashed."""
+    whose size matches some shipped file are ever hashed (once: `digests` keeps them)."""
     by_size: dict[int, list[SourceFile]] = {}
     for source in source_files:
         by_size.setdefault(source.size, []).append(source)
-    digests: dict[Path, str | None] = {}
+    digests = {} if digests is None else digests
     findings = []
     for path, size, sha256 in shipped:
         for source in by_size.get(size, []):
@@ -106,3 +110,38 @@ def find_copies_by_digest(shipped: Iterable[tuple[str, str]], stamps: list[Sourc
                 f"is a byte-identical copy of confidential data ({source}, by index digest)",
                 evidence={"source": source, "sha256": sha256}, basis=source))
     return findings
+
+
+@register
+def data_copies(context: DetectionContext) -> DataCopies | None:
+    return DataCopies(context) if context.index is not None else None
+
+
+class DataCopies:
+    """Copies of the data sources among the shipped files; sources that cannot be read and that
+    the index does not cover either are findings of the run."""
+
+    def __init__(self, context: DetectionContext) -> None:
+        index = context.index
+        assert index is not None
+        self.key = index.key
+        self.source_files, unavailable = list_source_files(context.data.sources)
+        self.sizes = {f.size for f in self.source_files}
+        self.sizes |= {size for stamp in index.meta.sources for size, _digest in stamp.files}
+        missing = {f.evidence.get("source") for f in unavailable}
+        covered = {stamp.key for stamp in index.meta.sources}
+        self.uncovered = [f for f in unavailable if f.evidence.get("source") not in covered]
+        self.absent = [stamp for stamp in index.meta.sources if stamp.key in missing]
+        self.digests: dict[Path, str | None] = {}
+
+    def detect(self, artifact: Artifact) -> list[Finding]:
+        """Only a file whose size matches a source file's can be a copy: only those are
+        hashed (a fast scan has not hashed the others)."""
+        if artifact.size not in self.sizes:
+            return []
+        path, sha256 = artifact.item.path, artifact.sha256 or artifact_sha256(artifact)
+        findings = find_copies([(path, artifact.size, sha256)], self.source_files, self.digests)
+        return findings + find_copies_by_digest([(path, sha256)], self.absent, self.key)
+
+    def finish(self) -> list[Finding]:
+        return self.uncovered

@@ -6,7 +6,7 @@ import zipfile
 from pathlib import PurePosixPath
 
 from release import rules
-from release.detectors import Artifact
+from release.detectors import Artifact, FileDetector, register
 from release.extract.sniff import (
     COMPRESSIONS,
     DATA_FORMATS,
@@ -15,7 +15,7 @@ from release.extract.sniff import (
     text_format,
 )
 from release.findings import Finding
-from release.pipeline.inventory import DATA_SUFFIXES, classify_kind
+from release.pipeline.inventory import DATA_SUFFIXES, classify_kind, lower_suffix
 
 MAX_ZIP_MEMBERS = 100_000
 PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".joblib"})
@@ -24,10 +24,6 @@ SAFETENSORS_ADVICE = (
     "loading it runs arbitrary code; convert it to safetensors "
     "(safetensors.torch.save_file) and ship that instead"
 )
-
-
-def _suffix(path: str) -> str:
-    return PurePosixPath(path.lower()).suffix
 
 
 def _inner_head(artifact: Artifact, compression: str) -> bytes:
@@ -71,6 +67,27 @@ def _unreadable_zip(artifact: Artifact) -> Finding:
                    "zip archive is corrupt; its members could not be checked", basis="zip")
 
 
+@register
+class UnsafeSerialization(FileDetector):
+    """Pickles, compressed pickles (joblib) and torch zip checkpoints."""
+
+    def detect(self, artifact: Artifact) -> list[Finding]:
+        return detect_unsafe_serialization(artifact)
+
+
+@register
+class DataFiles(FileDetector):
+    """Data files by extension or by content, and data members of zip archives."""
+
+    def detect(self, artifact: Artifact) -> list[Finding]:
+        return detect_data_file(artifact)
+
+
+def file_format_findings(artifact: Artifact) -> list[Finding]:
+    """What the format detectors find in one file."""
+    return [*detect_unsafe_serialization(artifact), *detect_data_file(artifact)]
+
+
 def detect_unsafe_serialization(artifact: Artifact) -> list[Finding]:
     """Pickles, compressed pickles (joblib) and torch zip checkpoints."""
     path = artifact.item.path
@@ -88,7 +105,7 @@ def detect_unsafe_serialization(artifact: Artifact) -> list[Finding]:
             return [_unreadable_zip(artifact)]
         findings = []
         for name in names:
-            if _suffix(name) in PICKLE_SUFFIXES:
+            if lower_suffix(name) in PICKLE_SUFFIXES:
                 torch = PurePosixPath(name).name == "data.pkl"
                 what = "a torch checkpoint (zip with a pickle)" if torch else "a pickle member"
                 findings.append(Finding(
@@ -96,7 +113,7 @@ def detect_unsafe_serialization(artifact: Artifact) -> list[Finding]:
                     member=name, evidence={"format": "torch-zip" if torch else "pickle"},
                     basis="zip-pickle"))
         return findings
-    if _suffix(path) in PICKLE_SUFFIXES:
+    if lower_suffix(path) in PICKLE_SUFFIXES:
         return [Finding(rules.UNSAFE_SERIALIZATION, path,
                         f"is named as a pickle; {SAFETENSORS_ADVICE}",
                         evidence={"format": "pickle"}, basis="pickle")]

@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from release import rules
-from release.detectors import Artifact
-from release.errors import UsageError
+from release.detectors import Artifact, DetectionContext, Detector, FileDetector, register
+from release.errors import display_path
 from release.extract import Problem, Segment, extract_file
 from release.findings import Finding
 from release.fingerprint.match import Matcher
 from release.fingerprint.tokens import WordPlaces, count_newlines, utf8_length
-from release.progress import ProgressTask
+from release.pipeline.workers import Workers
 
 BATCH_CHARS = 1 << 20
 MAX_IDS_IN_EVIDENCE = 20
-MAX_SCAN_THREADS = 8
-THREADS_ENV = "RELEASE_SCAN_THREADS"
 
 
 @dataclass
@@ -43,11 +40,12 @@ class _Tally:
 
 @dataclass
 class _Scan:
-    """An artifact being scanned: what was found so far."""
+    """An artifact being scanned: what was found so far, and its findings once complete."""
 
     artifact: Artifact
     findings: list[Finding] = field(default_factory=list)
     tallies: dict[str | None, _Tally] = field(default_factory=dict)
+    result: list[Finding] | None = None
 
 
 @dataclass(frozen=True)
@@ -63,26 +61,77 @@ class _Located:
     new_value: bool = False  # the first record of the value found at this place
 
 
-def scan_threads() -> int:
-    """How many threads match text: RELEASE_SCAN_THREADS, or the CPUs this process may use
-    (at most MAX_SCAN_THREADS)."""
-    configured = os.environ.get(THREADS_ENV, "").strip()
-    if configured:
-        if not configured.isdigit() or int(configured) < 1:
-            raise UsageError(f"{THREADS_ENV} must be a whole number of at least 1, "
-                             f"not {configured!r}")
-        return int(configured)
-    available = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    return max(1, min(MAX_SCAN_THREADS, len(available) if available else os.cpu_count() or 1))
+@register
+def training_data(context: DetectionContext) -> Detector:
+    if context.matcher is None:
+        return NoDataSources(context)
+    return TrainingData(context.matcher, context.workers)
 
 
-class LeakScanner:
-    """Runs extraction and matching over artifacts; returns findings only, never text."""
+class NoDataSources(FileDetector):
+    """Without data sources nothing proves the training data stays out: a finding of the run."""
 
-    def __init__(self, matcher: Matcher, threads: int | None = None) -> None:
+    def detect(self, artifact: Artifact) -> Iterable[Finding]:
+        return ()
+
+    def finish(self) -> list[Finding]:
+        return [Finding(rules.NO_DATA_SOURCES, None,
+                        f"{display_path(self.context.config_path.name)} has no "
+                        "[[data.sources]]; add the confidential training data so it can be "
+                        "checked")]
+
+
+class _Settled:
+    """An artifact's findings, computed when first asked for (its last batches may still be
+    matching on a worker thread)."""
+
+    def __init__(self, detector: TrainingData, scan: _Scan) -> None:
+        self.detector = detector
+        self.scan = scan
+
+    def __iter__(self) -> Iterator[Finding]:
+        return iter(self.detector.settle(self.scan))
+
+
+class TrainingData:
+    """Training text and sensitive values in every artifact, reduced to text segments. This
+    thread extracts text; the workers match it (the kernels release the GIL), at most two
+    batches each ahead of the extraction, so memory stays bounded; results are taken in order,
+    so the findings are the same whatever the thread count."""
+
+    def __init__(self, matcher: Matcher, workers: Workers) -> None:
         self.matcher = matcher
         self.index = matcher.index
-        self.threads = threads if threads is not None else scan_threads()
+        self.workers = workers
+        # each artifact's batches in order, then the artifact itself (None) once all are in
+        self._pending: deque[tuple[_Scan, Future[list[_Located]] | None]] = deque()
+
+    def detect(self, artifact: Artifact) -> Iterable[Finding]:
+        scan = _Scan(artifact)
+        for batch in self._batches(scan):
+            self._pending.append((scan, self.workers.submit(self._locate, batch)))
+            while len(self._pending) > 2 * self.workers.threads:
+                self._take(*self._pending.popleft())
+        self._pending.append((scan, None))
+        return _Settled(self, scan)
+
+    def settle(self, scan: _Scan) -> list[Finding]:
+        """The artifact's findings, once every batch before its end has been taken."""
+        while scan.result is None:
+            self._take(*self._pending.popleft())
+        return scan.result
+
+    def finish(self) -> Iterable[Finding]:
+        while self._pending:
+            self._take(*self._pending.popleft())
+        return ()
+
+    def _take(self, scan: _Scan, future: Future[list[_Located]] | None) -> None:
+        if future is not None:
+            self._tally(future.result(), scan.tallies)
+        else:
+            scan.result = [*scan.findings,
+                           *self._findings(scan.artifact.item.path, scan.tallies)]
 
     def _record_id(self, number: int) -> str:
         return self.index.record_ids[number]
@@ -95,42 +144,6 @@ class LeakScanner:
         if text_hits or sensitive_hits:
             return "member#" + hashlib.sha256(member.encode("utf-8")).hexdigest()[:12]
         return member
-
-    def scan_all(self, artifacts: Iterable[Artifact], task: ProgressTask) -> list[Finding]:
-        """Findings of each artifact in turn. This thread extracts text; `threads` workers
-        match it (the kernels release the GIL), at most two batches each ahead of the
-        extraction, so memory stays bounded; results are applied in order, so the findings are
-        the same whatever the thread count."""
-        findings: list[Finding] = []
-        # each artifact's batches in order, then the artifact itself (None) once they are all in
-        pending: deque[tuple[_Scan, Future[list[_Located]] | None]] = deque()
-        with ThreadPoolExecutor(self.threads, thread_name_prefix="leak-match") as pool:
-
-            def submit(batch: list[Segment]) -> Future[list[_Located]]:
-                if self.threads == 1:  # no hand-over to a worker
-                    future: Future[list[_Located]] = Future()
-                    future.set_result(self._locate(batch))
-                    return future
-                return pool.submit(self._locate, batch)
-
-            def apply(scan: _Scan, future: Future[list[_Located]] | None) -> None:
-                if future is not None:
-                    self._apply(future.result(), scan.tallies)
-                    return
-                findings.extend(scan.findings)
-                findings.extend(self._findings(scan.artifact.item.path, scan.tallies))
-                task.advance(scan.artifact.size)
-
-            for artifact in artifacts:
-                scan = _Scan(artifact)
-                for batch in self._batches(scan):
-                    pending.append((scan, submit(batch)))
-                    while len(pending) > 2 * self.threads:
-                        apply(*pending.popleft())
-                pending.append((scan, None))
-            while pending:
-                apply(*pending.popleft())
-        return findings
 
     def _batches(self, scan: _Scan) -> Iterator[list[Segment]]:
         """The artifact's text in batches of about BATCH_CHARS; what cannot be reduced to text
@@ -188,7 +201,7 @@ class LeakScanner:
                                    frozenset((sensitive.record,)), value=True, new_value=first))
         return places
 
-    def _apply(self, places: list[_Located], tallies: dict[str | None, _Tally]) -> None:
+    def _tally(self, places: list[_Located], tallies: dict[str | None, _Tally]) -> None:
         for hit in places:
             tally = tallies.setdefault(hit.member, _Tally())
             if hit.value:

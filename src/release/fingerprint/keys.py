@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from release.errors import ConfigError, InputError, UsageError
+from release.errors import ConfigError, InputError, UsageError, display_path
 
 KEY_ENV = "RELEASE_INDEX_KEY"
 MIN_KEY_CHARS = 32
@@ -36,6 +36,12 @@ class IndexKey:
     def key_id(self) -> str:
         """A public fingerprint of the key, so an index opened with the wrong key is detected."""
         return self.mac("key-id", b"release index key check")
+
+
+def key_created_note(key_file: Path) -> str:
+    """What to tell the user once a key file was generated."""
+    return (f"generated a new index key in {display_path(key_file)}: keep it secret, out of "
+            f"git, and give it to CI as {KEY_ENV}")
 
 
 def _from_text(text: str, origin: str) -> IndexKey:

@@ -1,10 +1,11 @@
-"""Gets a usable index for a scan: loads it, rebuilds it when stale, or says how to build it."""
+"""The index as the commands use it: loaded for a scan (rebuilt when stale, or how to build it
+said), built on request, described without the key."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from release.config import Config
 from release.errors import UsageError, display_path
@@ -15,6 +16,7 @@ from release.fingerprint.index import (
     IndexParams,
     LoadedIndex,
     build_index,
+    index_size,
     load_index,
     read_meta,
 )
@@ -98,3 +100,46 @@ def _cannot_use(config: Config, reason: str) -> UsageError:
 
 def build(config: Config, key: IndexKey, progress: Progress) -> IndexMeta:
     return build_index(config, key, progress=progress, config_digest=sources_digest(config))
+
+
+@dataclass(frozen=True)
+class BuiltIndex:
+    meta: IndexMeta
+    size: int  # bytes on disk
+    key_created: bool  # a new key file was generated for this build
+
+
+def build_from_config(config: Config, progress: Progress) -> BuiltIndex:
+    """`release index build`: the key (generated on the first build) and the index."""
+    key, created = load_key(config.data.key_file, create=True)
+    meta = build(config, key, progress)
+    return BuiltIndex(meta, index_size(config.data.index), created)
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What `release index info` tells without the key: sizes, counts and parameters."""
+
+    path: str
+    size: int
+    meta: IndexMeta
+
+    @property
+    def bytes_per_text_byte(self) -> float | None:
+        return round(self.size / self.meta.text_bytes, 4) if self.meta.text_bytes else None
+
+    def to_dict(self) -> dict[str, object]:
+        meta = self.meta
+        return {
+            "path": self.path, "bytes": self.size, "records": meta.records, "units": meta.units,
+            "grams": meta.grams, "sensitive_values": meta.sensitive,
+            "text_bytes": meta.text_bytes, "bytes_per_text_byte": self.bytes_per_text_byte,
+            "params": asdict(meta.params), "created": meta.created,
+            "sources": [{"key": s.key, "size": s.size} for s in meta.sources],
+            "tool_version": meta.tool_version,
+        }
+
+
+def describe_index(config: Config) -> IndexInfo:
+    meta = read_meta(config.data.index)  # first: it says when there is no index
+    return IndexInfo(display_path(config.data.index), index_size(config.data.index), meta)

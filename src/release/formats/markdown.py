@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from release.findings import Finding
+from release.formats import register
 from release.pipeline.report import Report
 
 _ICONS = {"pass": "✅", "fail": "❌"}
@@ -24,6 +25,7 @@ def _row(finding: Finding) -> str:
             f"| {where} | {_cell(finding.message)} |")
 
 
+@register("markdown")
 def render(report: Report) -> str:
     summary = report.summary
     counts = summary["findings"]

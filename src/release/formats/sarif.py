@@ -7,6 +7,7 @@ from typing import Any
 
 from release import TOOL_NAME, __version__
 from release.findings import Finding, Rule, Severity
+from release.formats import register
 from release.pipeline.report import Report
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -59,6 +60,7 @@ def _result(report: Report, finding: Finding, index: int, sources: dict[str, str
     return result
 
 
+@register("sarif")
 def render(report: Report) -> str:
     rules = sorted({f.rule.id: f.rule for f in report.findings}.values(), key=lambda r: r.id)
     index = {rule.id: i for i, rule in enumerate(rules)}

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.text import Text
 
 from release.findings import Finding, Severity
+from release.formats import register
 from release.pipeline.context import PublishInfo
 from release.pipeline.report import Report
 
@@ -66,6 +67,7 @@ def _print_publish(console: Console, publish: PublishInfo) -> None:
             console.print(f"  pull request {record.pull_request}")
 
 
+@register("text")
 def render(report: Report, *, color: bool = False, width: int = 100) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width,

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import os
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 from release import rules
 from release.card.validate import agrees_with_licensing
+from release.config import DEFAULT_CONFIG_NAME, load_config
 from release.digests import sha256_file
-from release.errors import ReleaseError, UsageError
+from release.errors import ReleaseError, UsageError, display_path
 from release.findings import FileRecord, Finding, Outcome
 from release.licensing.catalog import load_catalog
 from release.pipeline.context import GitState, ReleaseInfo, ReportContext, StagedInfo
-from release.pipeline.inventory import classify_kind
+from release.pipeline.inventory import classify_kind, head_commit
 from release.pipeline.manifest import MANIFEST_NAME, Manifest, ManifestInvalid, read_manifest
 from release.pipeline.report import VERDICT_PASS, Report, read_report_verdict, report_sha256
 from release.progress import Progress, SilentProgress
@@ -142,3 +144,38 @@ def check_staged(
         staged=StagedInfo(staged_dir.name, len(manifest.files)),
         git=GitState(manifest.git_commit, manifest.git_branch, manifest.git_dirty))
     return Report.create("check", findings, records, context=context), manifest
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    report: Report
+    manifest: Manifest | None
+    notes: tuple[str, ...]  # what was and was not checked about the source commit
+
+
+def check_release(directory: Path | None, *, report_path: Path | None = None,
+                  expected_commit: str | None = None, config_path: Path | None = None,
+                  progress: Progress | None = None) -> CheckResult:
+    """`release check`: the staged folder (DIRECTORY, or the config's), its report, and the
+    commit it must have been built from (given, or the one checked out where the config's code
+    is). The config is read when no folder is given, when one is named, or when
+    ./release.toml exists; without it and without a commit, the commit is not checked."""
+    explicit = expected_commit is not None
+    notes = []
+    if directory is None or config_path is not None or Path(DEFAULT_CONFIG_NAME).is_file():
+        config = load_config(config_path)
+        directory = directory or config.staged_dir
+        report_path = report_path or config.report_path
+        where = config.code.path if config.code is not None else config.root
+        expected_commit = expected_commit or head_commit(where)
+    elif not explicit:
+        notes.append("not checking the source commit: give --commit, or run where "
+                     "release.toml is")
+    report, manifest = check_staged(directory, report_path, progress=progress,
+                                    expected_commit=expected_commit, require_commit=explicit)
+    if manifest is not None:
+        built = manifest.git_commit or "no git commit"
+        branch = f" on branch {manifest.git_branch}" if manifest.git_branch else ""
+        notes.append(f"{display_path(directory)} was built from {built}{branch}"
+                     + (f"; checking commit {expected_commit}" if expected_commit else ""))
+    return CheckResult(report, manifest, tuple(notes))

@@ -11,21 +11,25 @@ from pathlib import Path
 from typing import Any
 
 from release import rules
-from release.config import GitPublishSettings
-from release.digests import git_blob_sha1_of, sha256_file
+from release.config import Config, GitPublishSettings
+from release.digests import copy_verified, git_blob_sha1_of, sha256_file
 from release.errors import InputError, UsageError
 from release.findings import Finding
+from release.pipeline.manifest import Manifest
+from release.publish import register
 from release.publish.plan import (
+    CHANGED_AFTER_GATE,
     GITATTRIBUTES,
     MIB,
     PublishPlan,
     PublishRecord,
     PushOutcome,
-    copy_checked,
     expected_blobs,
     gitattributes_text,
+    make_plan,
     public_location,
     redact,
+    tag_conflict,
 )
 
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
@@ -37,6 +41,13 @@ def resolve_remote(remote: str, config_root: Path) -> str:
     if "://" in remote or _SCP_LIKE.match(remote) or Path(remote).is_absolute():
         return remote
     return str((config_root / remote).resolve())
+
+
+@register("git")
+def git_publisher(config: Config) -> GitPublisher:
+    if config.publish_git is None:
+        raise UsageError("[publish.git] is not configured", path=config.path)
+    return GitPublisher(config.publish_git, config.root)
 
 
 class GitPublisher:
@@ -130,7 +141,12 @@ class GitPublisher:
                              tag=plan.tag, commit=commit, url=self.destination, status=status,
                              manifest_sha256=plan.manifest_sha256)
 
-    def apply(self, plan: PublishPlan, staged_dir: Path) -> PushOutcome:
+    def plan(self, staged_dir: Path, manifest: Manifest) -> PublishPlan:
+        return make_plan("git", self.destination, self.settings.branch, self.settings.tag,
+                         staged_dir, manifest, self.settings.lfs, self.threshold_bytes)
+
+    def push(self, plan: PublishPlan, staged_dir: Path) -> PushOutcome:
+        ensure_git_lfs()
         expected = self.expected_tree(plan, staged_dir)
         with self._repository("publish") as repo:
             heads, tags = self._remote_refs(repo)
@@ -138,11 +154,7 @@ class GitPublisher:
                 commit = self._fetch_tag(repo, plan.tag)
                 if self._tree(repo, commit) == expected:
                     return PushOutcome(self._record(plan, commit, "unchanged"))
-                return PushOutcome(None, (Finding(
-                    rules.TAG_CONFLICT, None,
-                    f"tag {plan.tag} already exists on {self.destination} at commit "
-                    f"{commit[:12]} with other files; nothing was pushed (choose a new version "
-                    "or tag)", evidence={"tag": plan.tag, "commit": commit}),))
+                return tag_conflict(plan, self.destination, commit)
             head = heads.get(plan.ref)
             status = "published"
             if head is not None:
@@ -172,7 +184,8 @@ class GitPublisher:
             else:
                 child.unlink()
         for planned in plan.files:
-            copy_checked(staged_dir / planned.path, work / planned.path, planned)
+            copy_verified(staged_dir / planned.path, work / planned.path, planned.sha256,
+                          CHANGED_AFTER_GATE)
         (work / GITATTRIBUTES).write_text(gitattributes_text(plan, self.settings.lfs),
                                           encoding="utf-8")
         self._run(repo, "add", "-A", "--", ".")

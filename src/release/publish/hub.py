@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from release import rules
-from release.config import HubPublishSettings
+from release.config import Config, HubPublishSettings
 from release.digests import git_blob_sha1
 from release.errors import InputError, IntegrityError, UsageError
 from release.findings import Finding
+from release.pipeline.manifest import Manifest
+from release.publish import register
 from release.publish.plan import (
     CHANGED_AFTER_GATE,
     GITATTRIBUTES,
@@ -20,11 +22,19 @@ from release.publish.plan import (
     PublishPlan,
     PublishRecord,
     PushOutcome,
+    make_plan,
     redact,
+    tag_conflict,
 )
 
 T = TypeVar("T")
 IN_MEMORY_BYTES = 16 * 1024 * 1024
+# What a new Hub repository's .gitattributes routes through LFS, and the Hub's size cut-off:
+# the plan's prediction; the Hub itself decides at upload time.
+HUB_LFS_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.ckpt", "*.h5", "*.onnx",
+                    "*.gguf", "*.msgpack", "*.model", "*.npy", "*.npz", "*.zip", "*.gz", "*.tar",
+                    "*.zst")
+HUB_LFS_THRESHOLD = 10 * 1024 * 1024
 
 
 def hub_token() -> str:
@@ -38,16 +48,33 @@ def hub_token() -> str:
     return token
 
 
-class HubPublisher:
-    """Pushes with huggingface_hub; Xet or LFS is the library's choice, as for any upload."""
+@register("hub")
+def hub_publisher(config: Config) -> HubPublisher:
+    if config.publish_hub is None:
+        raise UsageError("[publish.hub] is not configured", path=config.path)
+    return HubPublisher(config.publish_hub)
 
-    def __init__(self, settings: HubPublishSettings, token: str) -> None:
-        from huggingface_hub import HfApi
+
+class HubPublisher:
+    """Pushes with huggingface_hub; Xet or LFS is the library's choice, as for any upload. The
+    token is asked for only when something is sent (a dry run needs none)."""
+
+    def __init__(self, settings: HubPublishSettings) -> None:
+        from huggingface_hub import constants
 
         self.settings = settings
-        self.token = token
-        self.api = HfApi(endpoint=settings.endpoint, token=token)
-        self.endpoint = self.api.endpoint.rstrip("/")
+        self.endpoint = (settings.endpoint or constants.ENDPOINT).rstrip("/")
+        self._api: Any = None
+        self.token: str | None = None
+
+    @property
+    def api(self) -> Any:
+        if self._api is None:
+            from huggingface_hub import HfApi
+
+            self.token = hub_token()
+            self._api = HfApi(endpoint=self.settings.endpoint, token=self.token)
+        return self._api
 
     @property
     def destination(self) -> str:
@@ -109,7 +136,11 @@ class HubPublisher:
                              url=f"{self.destination}/tree/{plan.tag}", status=status,
                              manifest_sha256=plan.manifest_sha256, pull_request=pull_request)
 
-    def apply(self, plan: PublishPlan, staged_dir: Path) -> PushOutcome:
+    def plan(self, staged_dir: Path, manifest: Manifest) -> PublishPlan:
+        return make_plan("hub", self.destination, self.settings.revision, self.settings.tag,
+                         staged_dir, manifest, HUB_LFS_PATTERNS, HUB_LFS_THRESHOLD)
+
+    def push(self, plan: PublishPlan, staged_dir: Path) -> PushOutcome:
         repo_id = self.settings.repo_id
         self._call("create the repository", self.api.create_repo, repo_id,
                    private=self.settings.private, exist_ok=True)
@@ -119,11 +150,7 @@ class HubPublisher:
         if tagged is not None:
             if not self.differences(plan, staged_dir, self._files_at(tagged)):
                 return PushOutcome(self._record(plan, tagged, "unchanged"))
-            return PushOutcome(None, (Finding(
-                rules.TAG_CONFLICT, None,
-                f"tag {plan.tag} already exists on {self.destination} at commit {tagged[:12]} "
-                "with other files; nothing was pushed (choose a new version or tag)",
-                evidence={"tag": plan.tag, "commit": tagged}),))
+            return tag_conflict(plan, self.destination, tagged)
         head = next((b.target_commit for b in refs.branches if b.name == plan.ref), None)
         head_files = self._files_at(head) if head is not None else {}
         done = head if head is not None and not self.differences(plan, staged_dir,

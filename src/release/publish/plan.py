@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from release.digests import file_chunks, git_blob_sha1, git_blob_sha1_of, lfs_pointer
+from release import rules
+from release.digests import git_blob_sha1, git_blob_sha1_of, lfs_pointer
 from release.findings import Finding
 from release.pipeline.inventory import matches_any
 from release.pipeline.manifest import MANIFEST_NAME, Manifest
@@ -76,12 +77,39 @@ class PushOutcome:
 
 
 class Publisher(Protocol):
-    """One target. `apply` pushes (idempotently) and `verify` reads the remote back."""
+    """One target: `plan` says what a push will do (a dry run stops there), `push` does it
+    (idempotently: a release already there is recorded, not pushed again) and `verify` reads
+    the remote back."""
 
-    def apply(self, plan: PublishPlan, staged_dir: Path) -> PushOutcome: ...
+    def plan(self, staged_dir: Path, manifest: Manifest) -> PublishPlan: ...
+
+    def push(self, plan: PublishPlan, staged_dir: Path) -> PushOutcome: ...
 
     def verify(self, plan: PublishPlan, staged_dir: Path, record: PublishRecord
                ) -> list[Finding]: ...
+
+
+def make_plan(target: str, destination: str, ref: str, tag_template: str, staged_dir: Path,
+              manifest: Manifest, lfs_patterns: Iterable[str], lfs_threshold: int
+              ) -> PublishPlan:
+    """The plan of a push of the staged folder to `destination`: the manifest's files (and
+    the manifest), which of them go through LFS, the commit message and the tag."""
+    manifest_bytes = (staged_dir / MANIFEST_NAME).read_bytes()
+    digest = hashlib.sha256(manifest_bytes).hexdigest()
+    return PublishPlan(target=target, destination=destination, ref=ref,
+                       tag=expand_tag(tag_template, manifest),
+                       message=commit_message(manifest, digest), manifest_sha256=digest,
+                       files=planned_files(manifest, manifest_bytes, lfs_patterns,
+                                           lfs_threshold))
+
+
+def tag_conflict(plan: PublishPlan, destination: str, commit: str) -> PushOutcome:
+    """The refusal when the release's tag is on the remote with other files."""
+    return PushOutcome(None, (Finding(
+        rules.TAG_CONFLICT, None,
+        f"tag {plan.tag} already exists on {destination} at commit {commit[:12]} with other "
+        "files; nothing was pushed (choose a new version or tag)",
+        evidence={"tag": plan.tag, "commit": commit}),))
 
 
 def public_location(url: str) -> str:
@@ -120,20 +148,6 @@ def planned_files(manifest: Manifest, manifest_bytes: bytes, patterns: Iterable[
     return tuple(PlannedFile(path, size, sha256,
                              size > 0 and routes_through_lfs(path, size, patterns, threshold_bytes))
                  for path, size, sha256 in sorted(entries))
-
-
-def copy_checked(source: Path, destination: Path, planned: PlannedFile) -> None:
-    """Copy one staged file, failing if its bytes are no longer the ones the gate verified."""
-    from release.errors import IntegrityError
-
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    with destination.open("wb") as writer:
-        for chunk in file_chunks(source):
-            digest.update(chunk)
-            writer.write(chunk)
-    if digest.hexdigest() != planned.sha256:
-        raise IntegrityError(CHANGED_AFTER_GATE, path=source)
 
 
 def commit_message(manifest: Manifest, manifest_sha256: str) -> str:
