@@ -5,9 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,6 +13,7 @@ from typing import Any, cast
 import numpy as np
 
 from release import __version__
+from release.atomic import building_folder, replace_folder
 from release.config import Config, DataSource
 from release.digests import sha256_file
 from release.errors import ConfigError, InputError, UsageError, display_path
@@ -355,23 +353,12 @@ def build_index(config: Config, key: IndexKey, *, progress: Progress | None = No
 
 def _write_index(target: Path, meta: IndexMeta, arrays: dict[str, np.ndarray],
                  record_ids: list[str]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    built = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
-    try:
+    with building_folder(target) as built:
         for name, array in arrays.items():
             np.save(built / f"{name}.npy", array, allow_pickle=False)
         (built / "records.json").write_text(json.dumps(record_ids), encoding="utf-8")
         (built / "meta.json").write_text(meta.to_json(), encoding="utf-8")
-        old = None
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.rename(target, old)
-        os.rename(built, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(built, ignore_errors=True)
-        raise
+        replace_folder(built, target)
 
 
 def read_meta(index_dir: Path) -> IndexMeta:
