@@ -4,10 +4,8 @@ findings and never print. To add one, write a module here with a class that has
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -18,6 +16,7 @@ from release.fingerprint.index import LoadedIndex
 from release.fingerprint.match import Matcher
 from release.pipeline.read import Artifact
 from release.pipeline.workers import Workers
+from release.registry import Registry
 
 __all__ = ["Artifact", "DetectionContext", "Detector", "FileDetector", "create_detectors",
            "register", "registered"]
@@ -62,37 +61,20 @@ class FileDetector:
 
 
 DetectorFactory = Callable[[DetectionContext], Detector | None]  # None: nothing to check here
-_FACTORIES: list[DetectorFactory] = []
-_LOADED = False
+DETECTORS: Registry[DetectorFactory] = Registry(__name__)
 
 
 def register(factory: DetectorFactory) -> DetectorFactory:
     """Add a detector factory (a class taking the context, or a function) to every scan."""
-    _FACTORIES.append(factory)
-    return factory
+    return DETECTORS.register()(factory)
 
 
-@contextmanager
-def registered(factory: DetectorFactory) -> Iterator[DetectorFactory]:
+def registered(factory: DetectorFactory) -> AbstractContextManager[DetectorFactory]:
     """`register` for a while (a test's own detector)."""
-    _FACTORIES.append(factory)
-    try:
-        yield factory
-    finally:
-        _FACTORIES.remove(factory)
-
-
-def _load_builtin() -> None:
-    """Import every module of this package, so that each registers its detectors."""
-    global _LOADED
-    if not _LOADED:
-        for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
-            importlib.import_module(f"{__name__}.{module}")
-        _LOADED = True
+    return DETECTORS.added(factory.__qualname__, factory)
 
 
 def create_detectors(context: DetectionContext) -> list[Detector]:
     """A fresh detector of every registered kind that applies to this scan, in order."""
-    _load_builtin()
-    created = (factory(context) for factory in list(_FACTORIES))
+    created = (factory(context) for factory in DETECTORS.entries())
     return [detector for detector in created if detector is not None]

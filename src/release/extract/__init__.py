@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from release.pipeline.inventory import classify_kind
+from release.registry import Registry
 
 MAX_DEPTH = 4  # archives inside archives
 MAX_MEMBERS = 10_000  # per archive
@@ -95,18 +96,12 @@ class Sniffed:
 
 # reads a seekable stream of `size` bytes in the format it was sniffed as
 Extractor = Callable[[IO[bytes], int, Context, Sniffed], Iterator[Extracted]]
-EXTRACTORS: dict[str, Extractor] = {}
+EXTRACTORS: Registry[Extractor] = Registry(__name__)
 
 
 def extractor(*formats: str) -> Callable[[Extractor], Extractor]:
     """Register the decorated function as the extractor of these sniffed formats."""
-
-    def add(function: Extractor) -> Extractor:
-        for name in formats:
-            EXTRACTORS[name] = function
-        return function
-
-    return add
+    return EXTRACTORS.register(*formats)
 
 
 def extract_file(path: Path, name: str, kind: str, size: int) -> Iterator[Extracted]:

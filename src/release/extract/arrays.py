@@ -5,25 +5,18 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from typing import IO
 
 import numpy as np
 
-from release.extract import Context, Extracted, Problem, Segment, Sniffed, extractor
-from release.extract.stream import read_whole
+from release.extract import Context, Extracted, Problem, Segment, extractor
+from release.extract.stream import whole
 
 
-@extractor("parquet", "arrow", "feather")
-def _columnar(handle: IO[bytes], size: int, context: Context, sniffed: Sniffed
-              ) -> Iterator[Extracted]:
+def _columns(data: bytes, context: Context) -> Iterator[Extracted]:
     """String columns of a parquet or Arrow file."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    data = read_whole(handle, size)
-    if data is None:
-        yield Problem("columnar data over the parse limit", context.member)
-        return
     try:
         if data[:4] == b"PAR1":
             table = pq.read_table(io.BytesIO(data))
@@ -40,13 +33,7 @@ def _columnar(handle: IO[bytes], size: int, context: Context, sniffed: Sniffed
                     yield Segment(value, context.at(f"column[{position}][{row}]"))
 
 
-@extractor("npy")
-def _npy(handle: IO[bytes], size: int, context: Context, sniffed: Sniffed
-         ) -> Iterator[Extracted]:
-    data = read_whole(handle, size)
-    if data is None:
-        yield Problem("array over the parse limit", context.member)
-        return
+def _array(data: bytes, context: Context) -> Iterator[Extracted]:
     try:
         array = np.load(io.BytesIO(data), allow_pickle=False)
     except ValueError:
@@ -59,3 +46,8 @@ def _npy(handle: IO[bytes], size: int, context: Context, sniffed: Sniffed
                 yield Segment(text, context.at(f"npy[{position}]"))
     elif array.dtype.kind in "ui" and array.dtype.itemsize == 1:
         yield Segment(array.tobytes().decode("utf-8", "replace"), context.at("npy"))
+
+
+extractor("parquet", "arrow", "feather")(whole(_columns, over_limit="columnar data over the "
+                                                           "parse limit"))
+extractor("npy")(whole(_array, over_limit="array over the parse limit"))

@@ -3,14 +3,11 @@ and recurses into the members of containers within the file's budget."""
 
 from __future__ import annotations
 
-import importlib
 import io
-import pkgutil
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-from release import extract
 from release.extract import (
     EXTRACTORS,
     MAX_DEPTH,
@@ -25,16 +22,6 @@ from release.extract import (
 from release.extract.sniff import HEAD_BYTES, TAIL_BYTES, extraction_format
 
 READ_CHUNK = 1 << 20
-_LOADED = False
-
-
-def _load_builtin() -> None:
-    """Import every module of the package, so that each registers its extractors."""
-    global _LOADED
-    if not _LOADED:
-        for module in sorted(m.name for m in pkgutil.iter_modules(extract.__path__)):
-            importlib.import_module(f"release.extract.{module}")
-        _LOADED = True
 
 
 def read_whole(handle: IO[bytes], size: int) -> bytes | None:
@@ -54,16 +41,18 @@ def read_limited(handle: IO[bytes], context: Context) -> bytes:
     return b"".join(parts)
 
 
-def whole(reader: Callable[[bytes, Context], Iterable[Extracted]], what: str) -> Extractor:
-    """An extractor that parses the whole file in memory with `reader` (within the limit)."""
+def whole(reader: Callable[[bytes, Context], Iterable[Extracted]], what: str = "",
+          over_limit: str = "") -> Extractor:
+    """An extractor that parses the whole file in memory with `reader`; over the parse limit,
+    a Problem (`over_limit`, or "WHAT data over N MiB is not parsed")."""
 
     def extract_whole(handle: IO[bytes], size: int, context: Context, sniffed: Sniffed
                       ) -> Iterator[Extracted]:
         data = read_whole(handle, size)
         if data is None:
             limit = MAX_STRUCTURED_BYTES >> 20
-            yield Problem(f"{what or sniffed.format} data over {limit} MiB is not parsed",
-                          context.member)
+            yield Problem(over_limit or f"{what or sniffed.format} data over {limit} MiB is not "
+                          "parsed", context.member)
             return
         yield from reader(data, context)
 
@@ -92,11 +81,10 @@ def extract_stream(handle: IO[bytes], size: int, context: Context) -> Iterator[E
     """Every segment of a seekable stream of `size` bytes."""
     if size == 0:
         return
-    _load_builtin()
     head, tail = _head_and_tail(handle, size)
     context.tokenizer = context.tokenizer or context.kind == "tokenizer"
     sniffed = Sniffed(extraction_format(head, tail, context.name), head, tail)
-    yield from EXTRACTORS[sniffed.format](handle, size, context, sniffed)
+    yield from EXTRACTORS.get(sniffed.format)(handle, size, context, sniffed)
 
 
 def nested(data: bytes, name: str, member: str, context: Context) -> Iterator[Extracted]:

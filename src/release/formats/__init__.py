@@ -3,43 +3,26 @@ name `--format` takes."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 from functools import partial
 
 from release.pipeline.report import Report
+from release.registry import Registry
 
 Renderer = Callable[..., str]  # render(report, *, color=False) -> str; only text uses colour
-_RENDERERS: dict[str, Renderer] = {}
-_LOADED = False
+RENDERERS: Registry[Renderer] = Registry(__name__)
 
 
 def register(name: str) -> Callable[[Renderer], Renderer]:
     """Make `--format NAME` render reports with this function."""
-
-    def add(render: Renderer) -> Renderer:
-        _RENDERERS[name] = render
-        return render
-
-    return add
-
-
-def _load_builtin() -> None:
-    global _LOADED
-    if not _LOADED:
-        for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
-            importlib.import_module(f"{__name__}.{module}")
-        _LOADED = True
+    return RENDERERS.register(name)
 
 
 def formats() -> tuple[str, ...]:
     """The format names, text (the default) first."""
-    _load_builtin()
-    return tuple(sorted(_RENDERERS, key=lambda name: (name != "text", name)))
+    return tuple(sorted(RENDERERS.names(), key=lambda name: (name != "text", name)))
 
 
 def renderer(name: str, *, color: bool = False) -> Callable[[Report], str]:
-    _load_builtin()
-    render = _RENDERERS[name]
+    render = RENDERERS.get(name)
     return partial(render, color=color) if name == "text" else render
