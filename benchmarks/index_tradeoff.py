@@ -20,7 +20,8 @@ import numpy as np
 from common import doc_texts, say, stdlib_files, timed, write_project
 
 from release.config import load_config
-from release.fingerprint.index import build_index, index_size, load_index
+from release.fingerprint.build import build_index
+from release.fingerprint.index import index_size, load_index
 from release.fingerprint.kernels.reference import gram_hashes
 from release.fingerprint.keys import IndexKey
 from release.fingerprint.match import Matcher

@@ -19,10 +19,12 @@ from release import rules
 from release.config import load_config
 from release.detectors import Artifact
 from release.detectors.leaks import LeakScanner, scan_threads
-from release.fingerprint.index import build_index, load_index
+from release.fingerprint.build import build_index
+from release.fingerprint.index import load_index
 from release.fingerprint.keys import IndexKey
 from release.fingerprint.match import Matcher
-from release.pipeline.inventory import Item, classify_kind
+from release.pipeline.inventory import Item
+from release.pipeline.kinds import classify_kind
 
 SLICE_CHARS = 60
 ROUNDS = 3

@@ -10,7 +10,7 @@ from pathlib import Path
 from release.atomic import write_atomic
 from release.config import DEFAULT_CONFIG_NAME, parse_config
 from release.errors import UsageError, display_path
-from release.pipeline.inventory import classify_kind
+from release.pipeline.kinds import classify_kind
 
 MAX_DEPTH = 4
 SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "dist", "__pycache__", ".release",

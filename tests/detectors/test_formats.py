@@ -25,7 +25,8 @@ from release import rules
 from release.detectors.formats import file_format_findings
 from release.extract.sniff import crc32c
 from release.findings import Finding
-from release.pipeline.inventory import Item, classify_kind
+from release.pipeline.inventory import Item
+from release.pipeline.kinds import classify_kind
 from release.pipeline.read import Artifact
 from release.pipeline.scan import read_artifact
 from release.progress import SilentProgress

@@ -21,7 +21,7 @@ import pytest
 import zstandard
 
 from release.extract import Problem, Segment, extract_file
-from release.pipeline.inventory import classify_kind
+from release.pipeline.kinds import classify_kind
 
 PHRASE = "the quick brown fox jumps over the lazy dog near the river bank"
 

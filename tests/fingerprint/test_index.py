@@ -150,12 +150,8 @@ def test_an_index_in_an_older_format_is_rebuilt_or_refused(config_path: Path) ->
        st.integers(1, 8))
 def test_sensitive_values_are_kept_exactly_when_long_enough_and_short_enough(
         values: list[str], min_chars: int) -> None:
-    from release.fingerprint.index import (
-        MAX_SENSITIVE_TOKENS,
-        IndexParams,
-        Values,
-        _Builder,
-    )
+    from release.fingerprint.build import Values, _Builder
+    from release.fingerprint.index import MAX_SENSITIVE_TOKENS, IndexParams
     from release.fingerprint.kernels.reference import gram_hashes
     from release.fingerprint.keys import IndexKey
     from release.fingerprint.tokens import normalize, tokenize

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from release.config import load_config
 from release.errors import KernelError
 from release.fingerprint import kernels as backends
-from release.fingerprint.index import build_index, load_index
+from release.fingerprint.build import build_index
+from release.fingerprint.index import load_index
 from release.fingerprint.kernels import NATIVE, NUMPY, Kernels
 from release.fingerprint.kernels.reference import gram_hashes, gram_hashes_at
 from release.fingerprint.keys import IndexKey

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from release.config import load_config
-from release.fingerprint.index import build_index, load_index
+from release.fingerprint.build import build_index
+from release.fingerprint.index import load_index
 from release.fingerprint.kernels import NATIVE, NUMPY, Kernels
 from release.fingerprint.keys import IndexKey
 from release.fingerprint.match import Matcher

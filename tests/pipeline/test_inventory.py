@@ -9,7 +9,9 @@ import pytest
 from release import rules
 from release.config import load_config
 from release.errors import ConfigError, InputError
-from release.pipeline.inventory import build_inventory, classify_kind, glob_match
+from release.pipeline.globs import glob_match
+from release.pipeline.inventory import build_inventory
+from release.pipeline.kinds import classify_kind
 from tests.conftest import Project, git
 
 

@@ -15,7 +15,7 @@ from release.extract.sniff import (
     text_format,
 )
 from release.findings import Finding
-from release.pipeline.inventory import DATA_SUFFIXES, classify_kind, lower_suffix
+from release.pipeline.kinds import DATA_SUFFIXES, classify_kind, lower_suffix
 
 MAX_ZIP_MEMBERS = 100_000
 PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".joblib"})

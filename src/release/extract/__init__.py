@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from release.pipeline.inventory import classify_kind
+from release.pipeline.kinds import classify_kind
 from release.registry import Registry
 
 MAX_DEPTH = 4  # archives inside archives

@@ -26,7 +26,7 @@ from release.extract import (
     extractor,
 )
 from release.extract.stream import extract_stream, nested, read_limited
-from release.pipeline.inventory import lower_suffix
+from release.pipeline.kinds import lower_suffix
 
 COMPRESSED_SUFFIXES = frozenset({".gz", ".bz2", ".xz", ".zst", ".zstd", ".tgz", ".tbz2", ".txz"})
 

@@ -16,7 +16,7 @@ from release.extract.structured import (
     yaml_segments,
 )
 from release.extract.text import detect_encoding, markup_text, stream_text, text_segments
-from release.pipeline.inventory import lower_suffix
+from release.pipeline.kinds import lower_suffix
 
 MARKUP_SUFFIXES = frozenset({".html", ".htm", ".xml", ".svg", ".xhtml"})
 STRUCTURED = {".ipynb": notebook_segments, ".json": json_segments, ".yaml": yaml_segments,

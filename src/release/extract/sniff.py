@@ -202,7 +202,7 @@ def extraction_format(head: bytes, tail: bytes, name: str) -> str:
     """What to read a stream as, by its bytes first and its name last: a tar, a format named
     by its magic bytes, an image, text, protobuf (by name), or "unknown"."""
     from release.extract.text import looks_like_text
-    from release.pipeline.inventory import lower_suffix
+    from release.pipeline.kinds import lower_suffix
 
     if head[257:262] == b"ustar":
         return "tar"

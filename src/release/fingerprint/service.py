@@ -9,13 +9,13 @@ from dataclasses import asdict, dataclass
 
 from release.config import Config
 from release.errors import UsageError, display_path
+from release.fingerprint.build import build_index
 from release.fingerprint.index import (
     INDEX_FORMAT,
     IndexFormatError,
     IndexMeta,
     IndexParams,
     LoadedIndex,
-    build_index,
     index_size,
     load_index,
     read_meta,

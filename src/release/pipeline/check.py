@@ -15,7 +15,8 @@ from release.errors import ReleaseError, UsageError, display_path
 from release.findings import FileRecord, Finding, Outcome
 from release.licensing.catalog import load_catalog
 from release.pipeline.context import GitState, ReleaseInfo, ReportContext, StagedInfo
-from release.pipeline.inventory import classify_kind, head_commit
+from release.pipeline.inventory import head_commit
+from release.pipeline.kinds import classify_kind
 from release.pipeline.manifest import MANIFEST_NAME, Manifest, ManifestInvalid, read_manifest
 from release.pipeline.report import VERDICT_PASS, Report, read_report_verdict, report_sha256
 from release.progress import Progress, SilentProgress

@@ -4,129 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from release import rules
 from release.config import Config
 from release.errors import ConfigError, InputError, UsageError, display_path
 from release.findings import Finding
+from release.pipeline.globs import matches_any
+from release.pipeline.kinds import classify_kind
 from release.pipeline.manifest import MANIFEST_NAME
 
 RESERVED_PATHS = frozenset({MANIFEST_NAME, "NOTICE", "REUSE.toml"})
 RESERVED_FOLDERS = ("LICENSES/",)
-
-WEIGHT_SUFFIXES = frozenset({
-    ".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".ggml", ".onnx", ".msgpack",
-    ".keras", ".pkl", ".pickle", ".joblib", ".tflite", ".mlmodel", ".pb", ".nemo",
-})
-TOKENIZER_NAMES = frozenset({
-    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
-    "vocab.txt", "merges.txt", "added_tokens.json", "tokenizer.model", "spiece.model",
-    "sentencepiece.bpe.model", "vocab.model",
-})
-DATA_SUFFIXES = frozenset({
-    ".csv", ".tsv", ".jsonl", ".ndjson", ".parquet", ".arrow", ".feather", ".npy", ".npz",
-    ".hdf5", ".sqlite", ".sqlite3", ".db", ".tfrecord", ".tfrecords", ".avro", ".orc",
-    ".xlsx", ".xls", ".dta", ".sav", ".rds", ".rdata",
-})
-COMPRESSION_SUFFIXES = frozenset({".gz", ".bz2", ".xz", ".zst", ".zstd", ".lz4"})
-ARCHIVE_SUFFIXES = frozenset({".zip", ".tar", ".tgz", ".tbz2", ".txz", ".7z", ".rar"})
-NOTEBOOK_SUFFIXES = frozenset({".ipynb"})
-CODE_SUFFIXES = frozenset({
-    ".py", ".pyi", ".pyx", ".sh", ".bash", ".r", ".jl", ".js", ".ts", ".c", ".cc", ".cpp",
-    ".h", ".hpp", ".cu", ".rs", ".go", ".java", ".scala", ".sql", ".lua", ".pl", ".rb",
-})
-CODE_NAMES = frozenset({"makefile", "dockerfile", "justfile", "snakefile"})
-CONFIG_SUFFIXES = frozenset({".json", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".conf"})
-DOC_SUFFIXES = frozenset({".md", ".rst", ".txt", ".html", ".htm", ".pdf", ".tex", ".adoc"})
-DOC_PREFIXES = ("readme", "license", "licence", "notice", "citation", "changelog", "authors")
-KERAS_HDF5_HINTS = ("model", "weights")
-
-
-def lower_suffix(name: str) -> str:
-    """The last suffix of a file name, lower-cased (".json" of "Config.JSON")."""
-    return PurePosixPath(name.lower()).suffix
-
-
-def classify_kind(name: str) -> str:
-    """The kind of a file from its name alone (content sniffing may later say 'data')."""
-    lower = name.lower()
-    suffixes = [s for s in PurePosixPath(lower).suffixes if len(s) <= 16]
-    suffix = suffixes[-1] if suffixes else ""
-    if lower in TOKENIZER_NAMES:
-        return "tokenizer"
-    if suffix in COMPRESSION_SUFFIXES and len(suffixes) >= 2:
-        inner = suffixes[-2]
-        if inner in DATA_SUFFIXES:
-            return "data"
-        if inner == ".tar":
-            return "archive"
-    if suffix in {".h5", ".hdf5"}:
-        return "weights" if any(h in lower for h in KERAS_HDF5_HINTS) else "data"
-    if suffix in WEIGHT_SUFFIXES:
-        return "weights"
-    if suffix in DATA_SUFFIXES:
-        return "data"
-    if suffix in ARCHIVE_SUFFIXES or suffix in COMPRESSION_SUFFIXES:
-        return "archive"
-    if suffix in NOTEBOOK_SUFFIXES:
-        return "notebook"
-    if suffix in CODE_SUFFIXES or lower in CODE_NAMES:
-        return "code"
-    if suffix in CONFIG_SUFFIXES or lower in {"requirements.txt", ".gitattributes"}:
-        return "config"
-    if suffix in DOC_SUFFIXES or lower.startswith(DOC_PREFIXES):
-        return "doc"
-    return "other"
-
-
-@lru_cache(maxsize=256)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    anchored = pattern.startswith("/") or "/" in pattern.rstrip("/")
-    body = pattern.strip("/")
-    out: list[str] = []
-    i = 0
-    while i < len(body):
-        if body.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif body.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif body[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif body[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif body[i] == "[" and "]" in body[i + 2:]:
-            end = body.index("]", i + 2)
-            chars = body[i + 1:end]
-            if chars.startswith("!"):
-                chars = "^" + chars[1:]
-            out.append("[" + chars.replace("\\", "\\\\") + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(body[i]))
-            i += 1
-    prefix = "" if anchored else "(?:.*/)?"
-    return re.compile(prefix + "".join(out) + "(?:/.*)?", re.DOTALL)
-
-
-def glob_match(path: str, pattern: str) -> bool:
-    """gitignore-style match of a relative posix path: `*`, `?`, `[..]`, `**`; a pattern
-    without a slash matches at any depth; a match on a folder covers everything under it."""
-    return _glob_regex(pattern).fullmatch(path) is not None
-
-
-def matches_any(path: str, patterns: Iterable[str]) -> bool:
-    return any(glob_match(path, p) for p in patterns)
-
 
 @dataclass(frozen=True)
 class Item:

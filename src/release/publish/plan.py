@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from release import rules
 from release.digests import git_blob_sha1, git_blob_sha1_of, lfs_pointer
 from release.findings import Finding
-from release.pipeline.inventory import matches_any
+from release.pipeline.globs import matches_any
 from release.pipeline.manifest import MANIFEST_NAME, Manifest
 
 GITATTRIBUTES = ".gitattributes"

@@ -1,0 +1,325 @@
+"""`release.toml` parsed once into the frozen settings; errors name the file and dotted key."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from release.config.settings import (
+    DEFAULT_CONFIG_NAME,
+    DEVICES,
+    DTYPES,
+    SEVERITY_NAMES,
+    SOURCE_FORMATS,
+    AgreementSettings,
+    BaseModel,
+    CardSettings,
+    CheckSettings,
+    CodeSettings,
+    Config,
+    DataSettings,
+    DataSource,
+    DifferentialPrivacy,
+    GitPublishSettings,
+    HubPublishSettings,
+    MemorizationSettings,
+    ModelSettings,
+    PrivacySettings,
+    ReleaseSettings,
+)
+from release.config.table import Table
+from release.errors import ConfigError
+
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+_VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_-]*$")
+
+T = TypeVar("T")
+
+
+def _optional(table: Table | None, read: Callable[[Table], T], default: T) -> T:
+    if table is None:
+        return default
+    value = read(table)
+    table.finish()
+    return value
+
+
+def _release(t: Table) -> ReleaseSettings:
+    name = t.text("name")
+    if not _NAME_PATTERN.match(name):
+        raise t.error("name", "must look like 'model' or 'org/model' (letters, digits, . _ -)")
+    version = t.text("version")
+    if not _VERSION_PATTERN.match(version):
+        raise t.error("version", "must be letters, digits and . + _ - only")
+    return ReleaseSettings(name=name, version=version, out=t.path("out", "dist"),
+                           copyright=t.text("copyright", None),
+                           license_texts=t.path("license_texts", None))
+
+
+def _base_model(t: Table) -> BaseModel:
+    return BaseModel(
+        name=t.text("name"), license=t.text("license", None), source=t.text("source", None)
+    )
+
+
+def _model(t: Table) -> ModelSettings:
+    return ModelSettings(
+        path=t.path("path"),
+        license=t.text("license", None),
+        base_model=_optional(t.table("base_model"), _base_model, None),
+    )
+
+
+def _code(t: Table) -> CodeSettings:
+    dest = t.text("dest", "training")
+    clean = Path(dest)
+    if clean.is_absolute() or ".." in clean.parts or dest.startswith(("/", "\\")):
+        raise t.error("dest", "must be a relative folder inside the release, without '..'")
+    return CodeSettings(
+        path=t.path("path", "."),
+        license=t.text("license", None),
+        include=t.strings("include"),
+        exclude=t.strings("exclude"),
+        dest=clean.as_posix().strip("/") if dest not in (".", "") else "",
+    )
+
+
+def _source(t: Table) -> DataSource:
+    path = t.path("path")
+    fmt = t.choice("format", SOURCE_FORMATS, None)
+    if fmt is None:
+        fmt = _guess_format(path)
+        if fmt is None:
+            raise t.error("format", f"cannot tell the format of {path.name}; set one of "
+                          f"{', '.join(SOURCE_FORMATS)}")
+    return DataSource(
+        path=path,
+        format=fmt,
+        id_field=t.text("id_field", None),
+        text_fields=t.strings("text_fields"),
+        sensitive_fields=t.strings("sensitive_fields"),
+        record=t.choice("record", ("line", "file"), "line"),
+    )
+
+
+def _guess_format(path: Path) -> str | None:
+    suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".zst", ".zstd")]
+    if not suffixes:
+        return "hf-dataset" if path.is_dir() else None
+    ext = suffixes[-1].lstrip(".")
+    return {"ndjson": "jsonl", "text": "txt"}.get(ext, ext if ext in SOURCE_FORMATS else None)
+
+
+def _data(t: Table) -> DataSettings:
+    index = t.path("index", ".release/index")
+    return DataSettings(
+        index=index,
+        key_file=t.path("key_file", None) or index.with_name(index.name + ".key"),
+        sources=tuple(_read_finished(s, _source) for s in t.tables("sources")),
+    )
+
+
+def _read_finished(t: Table, read: Callable[[Table], T]) -> T:
+    value = read(t)
+    t.finish()
+    return value
+
+
+def _privacy(t: Table) -> PrivacySettings:
+    dp_table = t.table("differential_privacy")
+    dp = _optional(
+        dp_table,
+        lambda d: DifferentialPrivacy(epsilon=d.number("epsilon"), delta=d.number("delta", None)),
+        None,
+    )
+    trusted = t._get(
+        "trusted_execution", None, lambda v: isinstance(v, str | bool), "a string or a boolean"
+    )
+    return PrivacySettings(
+        pseudonymization=t.flag("pseudonymization", None),
+        aggregation=t.flag("aggregation", None),
+        no_human_inspection=t.flag("no_human_inspection", None),
+        differential_privacy=dp,
+        trusted_execution=_describe_flag(trusted),
+    )
+
+
+def _describe_flag(value: str | bool | None) -> str | None:
+    """A technique given as true/false or as a description: true becomes "yes", false none."""
+    if isinstance(value, bool):
+        return "yes" if value else None
+    return value
+
+
+def _agreement(t: Table) -> AgreementSettings:
+    effective = t.day("effective_date", None)
+    term_end = t.day("term_end", None)
+    if term_end is None and effective is not None:
+        term_end = _add_years(effective, 1)
+    if effective and term_end and term_end < effective:
+        raise t.error("term_end", "is before effective_date")
+    d = AgreementSettings()
+    return AgreementSettings(
+        type=t.text("type", d.type),
+        data_provider=t.text("data_provider", d.data_provider),
+        data_user=t.text("data_user", d.data_user),
+        effective_date=effective,
+        term_end=term_end,
+        survival_days=t.integer("survival_days", d.survival_days, minimum=0),
+        deletion_days=t.integer("deletion_days", d.deletion_days, minimum=0),
+        release_url=t.text("release_url", d.release_url),
+        data_description=t.text("data_description", d.data_description, nonempty=False),
+        data_limitations=t.text("data_limitations", d.data_limitations, nonempty=False),
+        personal_data=t.flag("personal_data", d.personal_data),
+        provider_disclaimer=t.text("provider_disclaimer", d.provider_disclaimer),
+        privacy=_optional(t.table("privacy"), _privacy, d.privacy),
+    )
+
+
+def _add_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def _memorization(t: Table) -> MemorizationSettings:
+    d = MemorizationSettings()
+    rate = t.number("max_extractable_rate", d.max_extractable_rate)
+    if not 0.0 <= rate <= 1.0:
+        raise t.error("max_extractable_rate", "must be between 0 and 1")
+    epsilon = t.number("epsilon", d.epsilon)
+    if epsilon < 0:
+        raise t.error("epsilon", "must not be negative")
+    return MemorizationSettings(
+        samples=t.integer("samples", d.samples, minimum=1),
+        prefix_tokens=t.integer("prefix_tokens", d.prefix_tokens, minimum=1),
+        suffix_tokens=t.integer("suffix_tokens", d.suffix_tokens, minimum=1),
+        max_extractable_rate=rate,
+        seed=t.integer("seed", d.seed),
+        epsilon=epsilon,
+        batch_size=t.integer("batch_size", d.batch_size, minimum=1),
+        device=t.choice("device", DEVICES, d.device),
+        dtype=t.choice("dtype", DTYPES, d.dtype),
+        canaries=t.path("canaries", d.canaries),
+        records=t.strings("records", d.records),
+        holdout=_optional(t.table("holdout"), _source, d.holdout),
+    )
+
+
+def _checks(t: Table) -> CheckSettings:
+    d = CheckSettings()
+    return CheckSettings(
+        fail_on=t.choice("fail_on", SEVERITY_NAMES, d.fail_on),
+        min_match_words=t.integer("min_match_words", d.min_match_words, minimum=2),
+        min_sensitive_chars=t.integer("min_sensitive_chars", d.min_sensitive_chars, minimum=1),
+        baseline=t.path("baseline", d.baseline),
+        memorization=_optional(t.table("memorization"), _memorization, d.memorization),
+    )
+
+
+def _card(t: Table) -> CardSettings:
+    language = t._get(
+        "language",
+        CardSettings().language,
+        lambda v: isinstance(v, str)
+        or (isinstance(v, list) and all(isinstance(i, str) for i in v)),
+        "a string or a list of strings",
+    )
+    d = CardSettings()
+    return CardSettings(
+        license=t.text("license", d.license),
+        template=t.text("template", d.template),
+        language=(language,) if isinstance(language, str) else tuple(language),
+        pipeline_tag=t.text("pipeline_tag", d.pipeline_tag),
+        tags=t.strings("tags", d.tags),
+    )
+
+
+def _publish_git(t: Table) -> GitPublishSettings:
+    d = GitPublishSettings(remote="")
+    return GitPublishSettings(
+        remote=t.text("remote"),
+        branch=t.text("branch", d.branch),
+        tag=t.text("tag", d.tag),
+        lfs=t.strings("lfs", d.lfs),
+        lfs_threshold_mb=t.number("lfs_threshold_mb", d.lfs_threshold_mb),
+    )
+
+
+def _publish_hub(t: Table, default_repo: str) -> HubPublishSettings:
+    d = HubPublishSettings(repo_id=default_repo)
+    return HubPublishSettings(
+        repo_id=t.text("repo_id", d.repo_id),
+        private=t.flag("private", d.private),
+        revision=t.text("revision", d.revision),
+        create_pr=t.flag("create_pr", d.create_pr),
+        tag=t.text("tag", d.tag),
+        endpoint=t.text("endpoint", d.endpoint),
+    )
+
+
+def parse_config(file: Path, text: str) -> Config:
+    """Parse the text of a config file; `file` is used for relative paths and messages."""
+    file = file.absolute()
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(file, None, f"not valid TOML: {exc}") from None
+    top = Table(file, "", raw)
+    release = _read_finished(_present(top.table("release", required=True)), _release)
+    model = _read_finished(_present(top.table("model", required=True)), _model)
+    publish = top.table("publish")
+    publish_git = publish_hub = None
+    if publish is not None:
+        publish_git = _optional(publish.table("git"), _publish_git, None)
+        publish_hub = _optional(
+            publish.table("hub"), lambda t: _publish_hub(t, release.name), None
+        )
+        publish.finish()
+    data_table = top.table("data")
+    data = _optional(data_table, _data, None) or _data(Table(file, "data", {}))
+    config = Config(
+        path=file,
+        digest=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        release=release,
+        model=model,
+        code=_optional(top.table("code"), _code, None),
+        data=data,
+        agreement=_optional(top.table("agreement"), _agreement, AgreementSettings()),
+        checks=_optional(top.table("checks"), _checks, CheckSettings()),
+        card=_optional(top.table("card"), _card, CardSettings()),
+        publish_git=publish_git,
+        publish_hub=publish_hub,
+    )
+    top.finish()
+    return config
+
+
+def _present(table: Table | None) -> Table:
+    assert table is not None  # table(..., required=True) raised otherwise
+    return table
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read and parse `path` (default `./release.toml`); unreadable files are usage errors."""
+    file = (path or Path(DEFAULT_CONFIG_NAME)).absolute()
+    if not file.exists():
+        hint = " (run `release init` to write one)" if path is None else ""
+        raise ConfigError(file, None, f"config file not found{hint}")
+    if file.is_dir():
+        raise ConfigError(file, None, "is a folder, not a config file")
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise ConfigError(file, None, f"cannot read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(file, None, f"not UTF-8 (byte {exc.start})") from None
+    return parse_config(file, text)

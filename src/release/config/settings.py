@@ -1,0 +1,187 @@
+"""The configuration as frozen dataclasses: one per `release.toml` section, defaults given once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_CONFIG_NAME = "release.toml"
+DEFAULT_BASELINE_NAME = "release.baseline.json"
+SOURCE_FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "txt", "hf-dataset")
+SEVERITY_NAMES = ("error", "warning")
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+@dataclass(frozen=True)
+class ReleaseSettings:
+    name: str
+    version: str
+    out: Path
+    copyright: str | None = None  # holder named in REUSE.toml and NOTICE
+    license_texts: Path | None = None  # folder with texts of licences the tool does not ship
+
+    @property
+    def slug(self) -> str:
+        """The release name as one path component (`org/model` becomes `org--model`)."""
+        return self.name.replace("/", "--")
+
+    @property
+    def staged_name(self) -> str:
+        return f"{self.slug}-{self.version}"
+
+
+@dataclass(frozen=True)
+class BaseModel:
+    name: str
+    license: str | None
+    source: str | None
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    path: Path
+    license: str | None
+    base_model: BaseModel | None
+
+
+@dataclass(frozen=True)
+class CodeSettings:
+    path: Path
+    license: str | None
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+    dest: str
+
+
+@dataclass(frozen=True)
+class DataSource:
+    path: Path
+    format: str
+    id_field: str | None
+    text_fields: tuple[str, ...]
+    sensitive_fields: tuple[str, ...]
+    record: str  # "line" or "file", for txt sources
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    index: Path
+    key_file: Path  # default: the index path with ".key" appended
+    sources: tuple[DataSource, ...]
+
+
+@dataclass(frozen=True)
+class DifferentialPrivacy:
+    epsilon: float
+    delta: float | None
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    pseudonymization: bool | None = None
+    aggregation: bool | None = None
+    no_human_inspection: bool | None = None
+    differential_privacy: DifferentialPrivacy | None = None
+    trusted_execution: str | None = None
+
+
+@dataclass(frozen=True)
+class AgreementSettings:
+    type: str = "DUA-OAI"
+    data_provider: str | None = None
+    data_user: str | None = None
+    effective_date: dt.date | None = None
+    term_end: dt.date | None = None
+    survival_days: int = 0  # after term_end, the publication obligation may still be performed
+    deletion_days: int = 0  # after term_end, the data must be deleted by then
+    release_url: str | None = None
+    data_description: str | None = None
+    data_limitations: str | None = None
+    personal_data: bool | None = None
+    provider_disclaimer: str | None = None
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
+
+
+@dataclass(frozen=True)
+class MemorizationSettings:
+    samples: int = 1000
+    prefix_tokens: int = 32
+    suffix_tokens: int = 32
+    max_extractable_rate: float = 0.0
+    seed: int = 0
+    epsilon: float = 0.01  # logit margin under which a verdict is re-checked with generate
+    batch_size: int = 32
+    device: str = "auto"
+    dtype: str = "float32"
+    canaries: Path | None = None  # strings planted in training, one per line, always audited
+    records: tuple[str, ...] = ()  # ids of records always audited
+    holdout: DataSource | None = None  # records never trained on, for membership inference
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    fail_on: str = "error"
+    min_match_words: int = 12
+    min_sensitive_chars: int = 6
+    baseline: Path | None = None
+    memorization: MemorizationSettings = field(default_factory=MemorizationSettings)
+
+
+@dataclass(frozen=True)
+class CardSettings:
+    license: str = "CC-BY-4.0"  # the model card and other generated documents
+    template: str = "default"
+    language: tuple[str, ...] = ()
+    pipeline_tag: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GitPublishSettings:
+    remote: str
+    branch: str = "release"
+    tag: str = "v{version}"
+    lfs: tuple[str, ...] = ("*.safetensors", "*.bin", "*.gguf", "*.onnx")
+    lfs_threshold_mb: float = 10.0
+
+
+@dataclass(frozen=True)
+class HubPublishSettings:
+    repo_id: str
+    private: bool = True
+    revision: str = "main"
+    create_pr: bool = False
+    tag: str = "v{version}"
+    endpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration; `path` is the file it came from, `digest` its sha256."""
+
+    path: Path
+    digest: str
+    release: ReleaseSettings
+    model: ModelSettings
+    code: CodeSettings | None
+    data: DataSettings
+    agreement: AgreementSettings
+    checks: CheckSettings
+    card: CardSettings
+    publish_git: GitPublishSettings | None
+    publish_hub: HubPublishSettings | None
+
+    @property
+    def root(self) -> Path:
+        """The folder relative paths in the config are resolved against."""
+        return self.path.parent
+
+    @property
+    def staged_dir(self) -> Path:
+        return self.release.out / self.release.staged_name
+
+    @property
+    def report_path(self) -> Path:
+        return self.release.out / "release-report.json"

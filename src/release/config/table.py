@@ -1,0 +1,140 @@
+"""One TOML table of `release.toml` being read: typed getters whose errors name the file and
+the dotted key, and an error for every key nobody read (a typo must not disable a check)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from release.errors import ConfigError
+
+REQUIRED: Any = object()
+
+
+class Table:
+    """One TOML table being read: typed getters, and an error for every key nobody read."""
+
+    def __init__(self, file: Path, dotted: str, data: dict[str, Any]) -> None:
+        self.file = file
+        self.dotted = dotted
+        self.data = data
+        self.seen: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.dotted}.{name}" if self.dotted else name
+
+    def error(self, name: str | None, message: str) -> ConfigError:
+        return ConfigError(self.file, self.key(name) if name else self.dotted or None, message)
+
+    def _get(self, name: str, default: Any, check: Callable[[Any], bool], want: str) -> Any:
+        self.seen.add(name)
+        if name not in self.data:
+            if default is REQUIRED:
+                raise self.error(name, "is required")
+            return default
+        value = self.data[name]
+        if not check(value):
+            raise self.error(name, f"expected {want}, got {type_name(value)}")
+        return value
+
+    def text(self, name: str, default: Any = REQUIRED, *, nonempty: bool = True) -> Any:
+        value = self._get(name, default, lambda v: isinstance(v, str), "a string")
+        if nonempty and isinstance(value, str) and not value.strip():
+            raise self.error(name, "must not be empty")
+        return value
+
+    def flag(self, name: str, default: Any = REQUIRED) -> Any:
+        return self._get(name, default, lambda v: isinstance(v, bool), "true or false")
+
+    def integer(self, name: str, default: Any = REQUIRED, *, minimum: int | None = None) -> Any:
+        value = self._get(
+            name, default, lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"
+        )
+        if minimum is not None and isinstance(value, int) and value < minimum:
+            raise self.error(name, f"must be at least {minimum}, got {value}")
+        return value
+
+    def number(self, name: str, default: Any = REQUIRED) -> Any:
+        value = self._get(
+            name,
+            default,
+            lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+            "a number",
+        )
+        return float(value) if value is not None else None
+
+    def day(self, name: str, default: Any = REQUIRED) -> Any:
+        return self._get(
+            name,
+            default,
+            lambda v: isinstance(v, dt.date) and not isinstance(v, dt.datetime),
+            "a date (YYYY-MM-DD, unquoted)",
+        )
+
+    def strings(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        value = self._get(
+            name,
+            default,
+            lambda v: isinstance(v, list | tuple) and all(isinstance(i, str) for i in v),
+            "a list of strings",
+        )
+        return tuple(value)
+
+    def choice(self, name: str, choices: tuple[str, ...], default: Any = REQUIRED) -> Any:
+        value = self.text(name, default)
+        if value is not None and value not in choices:
+            raise self.error(name, f"must be one of {', '.join(choices)}; got {value!r}")
+        return value
+
+    def path(self, name: str, default: Any = REQUIRED) -> Any:
+        value = self.text(name, default)
+        if value is None or isinstance(value, Path):
+            return value
+        return (self.file.parent / Path(value).expanduser()).absolute()
+
+    def table(self, name: str, *, required: bool = False) -> Table | None:
+        self.seen.add(name)
+        if name not in self.data:
+            if required:
+                raise self.error(name, "section is required")
+            return None
+        value = self.data[name]
+        if not isinstance(value, dict):
+            raise self.error(name, f"expected a table, got {type_name(value)}")
+        return Table(self.file, self.key(name), value)
+
+    def tables(self, name: str) -> list[Table]:
+        self.seen.add(name)
+        value = self.data.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise self.error(name, f"expected an array of tables ([[{self.key(name)}]])")
+        return [Table(self.file, f"{self.key(name)}[{i}]", v) for i, v in enumerate(value)]
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            where = self.key(unknown[0])
+            raise ConfigError(self.file, where,
+                              "unknown key (a typo would silently disable a check)")
+
+
+def type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dt.datetime):
+        return "a date-time"
+    if isinstance(value, dt.date):
+        return "a date"
+    return type(value).__name__
