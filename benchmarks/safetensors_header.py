@@ -17,7 +17,7 @@ from pathlib import Path
 from common import say, synthetic_records, timed, write_project
 
 from release.config import load_config
-from release.pipeline.scan import scan
+from release.pipeline.scan import ScanOptions, scan
 
 CHUNK = 64 << 20
 
@@ -48,7 +48,7 @@ def main() -> None:
         target = folder / "model" / "model.safetensors"
         write_safetensors(target, int(args.gigabytes * (1 << 30)), records[42]["text"])
         config = load_config(config_path)
-        scan(config, hash_files=False)  # builds the index once, outside the timing
+        scan(config, ScanOptions(hash_files=False))  # builds the index once, outside the timing
         cat = shutil.which("cat") or "cat"
 
         def run_cat() -> None:
@@ -58,8 +58,8 @@ def main() -> None:
         cold, _ = timed(run_cat)
         warm, _ = timed(run_cat, repeat=3)
         evict(target)
-        scan_cold, _ = timed(lambda: scan(config, hash_files=False))
-        scan_warm, result = timed(lambda: scan(config, hash_files=False), repeat=5)
+        scan_cold, _ = timed(lambda: scan(config, ScanOptions(hash_files=False)))
+        scan_warm, result = timed(lambda: scan(config, ScanOptions(hash_files=False)), repeat=5)
         leaks = [f for f in result.report.findings if f.rule.id == "RL201"]
         size = target.stat().st_size / (1 << 30)
         say(f"{size:.2f} GiB safetensors, leak found at {[(f.path, f.member) for f in leaks]}")

@@ -17,8 +17,8 @@ PROBE = """
 import resource, sys
 from pathlib import Path
 from release.config import load_config
-from release.pipeline.scan import scan
-report = scan(load_config(Path(sys.argv[1])), hash_files=False).report
+from release.pipeline.scan import ScanOptions, scan
+report = scan(load_config(Path(sys.argv[1])), ScanOptions(hash_files=False)).report
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, report.summary["bytes"])
 """
 

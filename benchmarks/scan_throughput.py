@@ -17,14 +17,15 @@ from common import doc_texts, say, synthetic_records, timed, vocabulary, write_p
 
 from release import rules
 from release.config import load_config
-from release.detectors import Artifact
-from release.detectors.leaks import LeakScanner, scan_threads
+from release.detectors.leaks import TrainingData
 from release.fingerprint.build import build_index
 from release.fingerprint.index import load_index
 from release.fingerprint.keys import IndexKey
 from release.fingerprint.match import Matcher
 from release.pipeline.inventory import Item
 from release.pipeline.kinds import classify_kind
+from release.pipeline.read import Artifact
+from release.pipeline.workers import Workers, scan_threads
 
 SLICE_CHARS = 60
 ROUNDS = 3
@@ -54,13 +55,12 @@ def our_scan(matcher: Matcher, files: list[Path], threads: int) -> int:
     `threads` threads; returns how many files have training text."""
     artifacts = [Artifact(Item(path.name, path, classify_kind(path.name), "model"),
                           path.stat().st_size, None, b"", b"") for path in files]
-    findings = LeakScanner(matcher, threads).scan_all(artifacts, _NoProgress())
+    with Workers(threads) as workers:
+        detector = TrainingData(matcher, workers)
+        found = [detector.detect(artifact) for artifact in artifacts]
+        detector.finish()
+        findings = [finding for group in found for finding in group]
     return sum(f.rule is rules.TRAINING_TEXT for f in findings)
-
-
-class _NoProgress:
-    def advance(self, amount: int) -> None:
-        pass
 
 
 def grep_scan(patterns: Path, files: list[Path]) -> int:
