@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from release import rules
@@ -17,7 +18,7 @@ from release.audit.scoring import (
     teacher_forced,
 )
 from release.baseline import Baseline, baseline_for
-from release.config import Config
+from release.config import Config, MemorizationSettings
 from release.errors import UsageError, display_path
 from release.findings import Finding, Severity
 from release.fingerprint.keys import load_key
@@ -58,24 +59,23 @@ def auc(members: list[float], others: list[float]) -> float | None:
     return round(u / (len(members) * n_other), 4)
 
 
-def _weights_path(config: Config) -> str | None:
-    weights = sorted(config.model.path.glob("*.safetensors"))
+def _weights_path(model_path: Path) -> str | None:
+    weights = sorted(model_path.glob("*.safetensors"))
     return weights[0].name if weights else None
 
 
-def not_audited(config: Config, reason: str) -> AuditResult:
+def not_audited(model_path: Path, reason: str) -> AuditResult:
     return AuditResult(
-        findings=[Finding(rules.NOT_AUDITED, _weights_path(config),
+        findings=[Finding(rules.NOT_AUDITED, _weights_path(model_path),
                           f"the model was not audited for memorisation: {reason}",
                           basis="not-audited")],
         summary=MemorizationSummary.not_audited(reason))
 
 
-def _score_all(model: Any, samples: list[Sample], options: AuditOptions, config: Config,
-               eos: int | None, device: str, progress: Progress) -> tuple[dict[str, list[Any]],
-                                                                           int]:
+def _score_all(model: Any, samples: list[Sample], options: AuditOptions,
+               settings: MemorizationSettings, eos: int | None, device: str,
+               progress: Progress) -> tuple[dict[str, list[Any]], int]:
     torch = import_torch()
-    settings = config.checks.memorization
     prefix, suffix = settings.prefix_tokens, settings.suffix_tokens
     results: dict[str, list[Any]] = {"extractable": [], "matched": [], "margin": [],
                                      "loss": []}
@@ -121,48 +121,37 @@ def run_audit(config: Config, options: AuditOptions | None = None, *,
                          f"{length} tokens (prefix_tokens + suffix_tokens); lower them in "
                          f"[checks.memorization] of {display_path(config.path)}")
     eos = tokenizer.eos_token_id
-    results, rechecked = _score_all(model, drawn.samples, options, config, eos, device,
+    results, rechecked = _score_all(model, drawn.samples, options, settings, eos, device,
                                     progress)
     holdout_loss: list[float] = []
     if drawn.holdout:
-        held, _ = _score_all(model, drawn.holdout, options, config, eos, device, progress)
+        held, _ = _score_all(model, drawn.holdout, options, settings, eos, device, progress)
         holdout_loss = held["loss"]
-    return _result(config, drawn.samples, results, rechecked, drawn.too_short,
-                   drawn.population, holdout_loss, model, device, options)
+    scored = _Scored(drawn.samples, results, rechecked, drawn.too_short, drawn.population,
+                     holdout_loss)
+    return _result(settings, _weights_path(config.model.path), scored, model, device, options)
 
 
-def _result(config: Config, samples: list[Sample], results: dict[str, list[Any]],
-            rechecked: int, too_short: int, population: int, holdout_loss: list[float],
-            model: Any, device: str, options: AuditOptions) -> AuditResult:
-    settings = config.checks.memorization
-    suffix = settings.suffix_tokens
-    weights = _weights_path(config)
+@dataclass(frozen=True)
+class _Scored:
+    """What the model did with the drawn records, and what the drawing set aside."""
+
+    samples: list[Sample]
+    results: dict[str, list[Any]]
+    rechecked: int
+    too_short: int
+    population: int
+    holdout_loss: list[float]
+
+
+def _result(settings: MemorizationSettings, weights: str | None, scored: _Scored, model: Any,
+            device: str, options: AuditOptions) -> AuditResult:
+    samples, results = scored.samples, scored.results
     drawn = [i for i, s in enumerate(samples) if s.origin == "sample"]
     extracted = sum(1 for i in drawn if results["extractable"][i])
     rate = extracted / len(drawn) if drawn else 0.0
-    over = rate > settings.max_extractable_rate
-    findings = []
-    for sample, extractable, margin in zip(samples, results["extractable"], results["margin"],
-                                           strict=True):
-        if extractable:
-            # within an accepted rate a sampled record is a warning; a canary or a record the
-            # config names, or any record once the rate is exceeded, fails the gate
-            tolerated = sample.origin == "sample" and not over
-            findings.append(Finding(
-                rules.EXTRACTABLE_RECORD, weights,
-                f"greedy decoding from the first {settings.prefix_tokens} tokens of a training "
-                f"record reproduces its next {suffix} tokens verbatim ({sample.origin})",
-                evidence={"records": [sample.id], "prefix_tokens": settings.prefix_tokens,
-                          "suffix_tokens": suffix, "margin": round(float(margin), 4)},
-                basis=sample.id, severity=Severity.WARNING if tolerated else None))
-    if over:
-        findings.append(Finding(
-            rules.EXTRACTABLE_RATE, weights,
-            f"{extracted} of {len(drawn)} sampled training records are extractable "
-            f"(rate {rate:.4f}); the limit is {settings.max_extractable_rate}",
-            evidence={"extractable": extracted, "samples": len(drawn), "rate": round(rate, 6)},
-            basis="rate"))
-    histogram = [0] * (suffix + 1)
+    findings = _findings(settings, weights, scored, len(drawn), extracted, rate)
+    histogram = [0] * (settings.suffix_tokens + 1)
     for matched in results["matched"]:
         histogram[int(matched)] += 1
     member_loss = [results["loss"][i] for i in drawn] if results["loss"] else []
@@ -171,24 +160,54 @@ def _result(config: Config, samples: list[Sample], results: dict[str, list[Any]]
         samples=len(drawn),
         canaries=sum(1 for s in samples if s.origin == "canary"),
         named_records=sum(1 for s in samples if s.origin == "record"),
-        population=population,
-        too_short=too_short,
+        population=scored.population,
+        too_short=scored.too_short,
         extractable=extracted,
         extractable_total=sum(1 for e in results["extractable"] if e),
         rate=round(rate, 6),
         max_extractable_rate=settings.max_extractable_rate,
         prefix_tokens=settings.prefix_tokens,
-        suffix_tokens=suffix,
+        suffix_tokens=settings.suffix_tokens,
         matched_length_histogram=tuple(histogram),
-        rechecked_with_generate=rechecked,
+        rechecked_with_generate=scored.rechecked,
         epsilon=settings.epsilon,
-        membership_auc=auc(member_loss, holdout_loss),
-        holdout=len(holdout_loss),
+        membership_auc=auc(member_loss, scored.holdout_loss),
+        holdout=len(scored.holdout_loss),
         parameters=parameter_count(model),
         device=device,
         dtype=options.dtype,
     )
     return AuditResult(findings=findings, summary=summary)
+
+
+def _findings(settings: MemorizationSettings, weights: str | None, scored: _Scored,
+              drawn: int, extracted: int, rate: float) -> list[Finding]:
+    """Each extractable record (a warning for a sampled one while the rate is within the
+    limit; a canary or a record the config names, or any record once the rate is exceeded,
+    fails the gate), and the rate when it is over the limit."""
+    over = rate > settings.max_extractable_rate
+    findings = []
+    for sample, extractable, margin in zip(scored.samples, scored.results["extractable"],
+                                           scored.results["margin"], strict=True):
+        if extractable:
+            tolerated = sample.origin == "sample" and not over
+            findings.append(Finding(
+                rules.EXTRACTABLE_RECORD, weights,
+                f"greedy decoding from the first {settings.prefix_tokens} tokens of a training "
+                f"record reproduces its next {settings.suffix_tokens} tokens verbatim "
+                f"({sample.origin})",
+                evidence={"records": [sample.id], "prefix_tokens": settings.prefix_tokens,
+                          "suffix_tokens": settings.suffix_tokens,
+                          "margin": round(float(margin), 4)},
+                basis=sample.id, severity=Severity.WARNING if tolerated else None))
+    if over:
+        findings.append(Finding(
+            rules.EXTRACTABLE_RATE, weights,
+            f"{extracted} of {drawn} sampled training records are extractable "
+            f"(rate {rate:.4f}); the limit is {settings.max_extractable_rate}",
+            evidence={"extractable": extracted, "samples": drawn, "rate": round(rate, 6)},
+            basis="rate"))
+    return findings
 
 
 def audit_for_prepare(config: Config, progress: Progress) -> AuditResult:
@@ -199,7 +218,7 @@ def audit_for_prepare(config: Config, progress: Progress) -> AuditResult:
         return run_audit(config, AuditOptions(settings.device, settings.dtype,
                                               settings.batch_size), progress=progress)
     except AuditUnavailable as exc:
-        return not_audited(config, exc.detail)
+        return not_audited(config.model.path, exc.detail)
 
 
 def audit_report(config: Config, options: AuditOptions, *, baseline: Baseline | None = None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from release.config import Config, DataSource
@@ -95,7 +96,7 @@ def draw_samples(config: Config, tokenizer: Any, key: IndexKey) -> Drawn:
         raise InputError(f"[checks.memorization].records names {len(missing)} id(s) that are "
                          "not in the data sources", path=config.path)
     samples, short = _tokenize(tokenizer, chosen, "sample", length)
-    for origin, items in (("record", named), ("canary", _canaries(config))):
+    for origin, items in (("record", named), ("canary", _canaries(settings.canaries))):
         extra, extra_short = _tokenize(tokenizer, items, origin, length)
         samples += extra
         short += extra_short
@@ -106,8 +107,8 @@ def draw_samples(config: Config, tokenizer: Any, key: IndexKey) -> Drawn:
     return Drawn(samples, holdout, short, population + len(named))
 
 
-def _canaries(config: Config) -> list[tuple[str, str]]:
-    path = config.checks.memorization.canaries
+def _canaries(path: Path | None) -> list[tuple[str, str]]:
+    """The canaries file's lines, each with its id (canary:LINE)."""
     if path is None:
         return []
     try:

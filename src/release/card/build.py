@@ -23,8 +23,9 @@ def build_card(config: Config, report: Report, plan: LicensePlan, catalog: Catal
     """The card's text, summarising `report`, and the card's own findings."""
     model_files = [(a.item.path, a.size) for a in artifacts
                    if a.item.origin == "model" and a.item.path != CARD_PATH]
-    text = render(config, card_data(config, report, plan, catalog, model_files))
-    findings = check_card(text, plan, catalog, existing_metadata(config))
+    text = render(config.card.template, config.path,
+                  card_data(config, report, plan, catalog, model_files))
+    findings = check_card(text, plan, catalog, existing_metadata(config.model.path))
     if matcher is not None:
         text_hits, sensitive_hits = matcher.match([text])
         if text_hits or sensitive_hits:

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from release import __version__, rules
-from release.config import Config
+from release.config import Config, PrivacySettings
 from release.licensing.attach import disclaimer
 from release.licensing.catalog import Catalog
 from release.licensing.policy import LicensePlan, license_ids
@@ -93,8 +93,7 @@ def hf_license(expression: str | None, catalog: Catalog) -> dict[str, str]:
             "license_link": f"LICENSES/{first}.txt"}
 
 
-def _privacy(config: Config) -> list[str]:
-    privacy = config.agreement.privacy
+def _privacy(privacy: PrivacySettings) -> list[str]:
     found = []
     if privacy.pseudonymization:
         found.append("Pseudonymization of personal data")
@@ -137,7 +136,7 @@ def card_data(config: Config, report: Report, plan: LicensePlan, catalog: Catalo
     if config.card.language:
         meta["language"] = list(config.card.language)
     meta["tags"] = [*config.card.tags, "dua-oai-release"]
-    _, existing = split_front_matter(_existing_readme(config))
+    _, existing = split_front_matter(_existing_readme(config.model.path))
     counts = report.summary["findings"]
     memorization = (report.context.memorization
                     or MemorizationSummary.not_audited("the audit did not run"))
@@ -164,7 +163,7 @@ def card_data(config: Config, report: Report, plan: LicensePlan, catalog: Catalo
             "limitations": agreement.data_limitations or "",
             "personal_data": agreement.personal_data,
         },
-        "privacy": _privacy(config),
+        "privacy": _privacy(config.agreement.privacy),
         "checks": {
             "files": report.summary["files"], "scanned": report.summary["scanned"],
             "leaks": sum(1 for f in report.findings if f.rule in rules.TRAINING_DATA_IN_FILES),
@@ -175,7 +174,7 @@ def card_data(config: Config, report: Report, plan: LicensePlan, catalog: Catalo
         "licenses": {"model": plan.model or "not set", "code": plan.code,
                      "code_dest": (config.code.dest or ".") if config.code else ".",
                      "docs": plan.docs or "CC-BY-4.0"},
-        "disclaimer": disclaimer(config),
+        "disclaimer": disclaimer(config.agreement),
         "original": existing.strip(),
         "citation": f"{name}, version {config.release.version}"
                     + (f", {agreement.release_url}" if agreement.release_url else ""),
@@ -183,13 +182,14 @@ def card_data(config: Config, report: Report, plan: LicensePlan, catalog: Catalo
     }
 
 
-def _existing_readme(config: Config) -> str:
-    path = config.model.path / "README.md"
+def _existing_readme(model_path: Path) -> str:
+    path = model_path / "README.md"
     try:
         return path.read_text(encoding="utf-8") if path.is_file() else ""
     except (OSError, UnicodeDecodeError):
         return ""
 
 
-def existing_metadata(config: Config) -> dict[str, Any]:
-    return split_front_matter(_existing_readme(config))[0]
+def existing_metadata(model_path: Path) -> dict[str, Any]:
+    """The metadata of the model folder's own README.md, if it has one."""
+    return split_front_matter(_existing_readme(model_path))[0]

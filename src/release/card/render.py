@@ -8,21 +8,21 @@ from typing import Any
 
 import jinja2
 
-from release.config import Config
 from release.errors import ConfigError
 from release.resources import data_path
 
 BUILT_IN = ("default", "minimal")
 
 
-def _template(config: Config) -> jinja2.Template:
-    name = config.card.template
+def _template(name: str, config_path: Path) -> jinja2.Template:
+    """A built-in template by name, or the user's template file (relative to the config)."""
     if name in BUILT_IN:
         folder, file = data_path("model_card_templates"), f"{name}.md.j2"
     else:
-        path = (config.root / name).resolve() if not Path(name).is_absolute() else Path(name)
+        path = (config_path.parent / name).resolve() if not Path(name).is_absolute() \
+            else Path(name)
         if not path.is_file():
-            raise ConfigError(config.path, "card.template",
+            raise ConfigError(config_path, "card.template",
                               f"{name!r} is neither {' nor '.join(BUILT_IN)} nor a template file")
         folder, file = path.parent, path.name
     environment = jinja2.Environment(
@@ -31,13 +31,14 @@ def _template(config: Config) -> jinja2.Template:
     try:
         return environment.get_template(file)
     except jinja2.TemplateError as exc:
-        raise ConfigError(config.path, "card.template", f"the template is invalid ({exc})") \
+        raise ConfigError(config_path, "card.template", f"the template is invalid ({exc})") \
             from None
 
 
-def render(config: Config, data: dict[str, Any]) -> str:
+def render(template: str, config_path: Path, data: dict[str, Any]) -> str:
+    """The card from `template` (`[card].template`) and what card_data collected."""
     try:
-        return _template(config).render(**data)
+        return _template(template, config_path).render(**data)
     except jinja2.UndefinedError as exc:
-        raise ConfigError(config.path, "card.template",
+        raise ConfigError(config_path, "card.template",
                           f"the template uses a value the card does not have ({exc})") from None

@@ -6,8 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
-from release.config import Config
+from release.config import CheckSettings, Config, DataSettings
 from release.errors import UsageError, display_path
 from release.fingerprint.build import build_index
 from release.fingerprint.index import (
@@ -25,32 +26,31 @@ from release.progress import Progress
 from release.sources import source_mtime
 
 
-def sources_digest(config: Config) -> str:
+def sources_digest(data: DataSettings, checks: CheckSettings) -> str:
     """What the index depends on in the config: sources, their fields, and the thresholds."""
     described: list[list[object]] = [
         [str(s.path), s.format, s.id_field, list(s.text_fields), list(s.sensitive_fields),
          s.record]
-        for s in config.data.sources
+        for s in data.sources
     ]
-    described.append([config.checks.min_match_words, config.checks.min_sensitive_chars])
+    described.append([checks.min_match_words, checks.min_sensitive_chars])
     return hashlib.sha256(json.dumps(described).encode()).hexdigest()
 
 
-def sources_readable(config: Config) -> bool:
-    return bool(config.data.sources) and all(s.path.exists() for s in config.data.sources)
+def sources_readable(data: DataSettings) -> bool:
+    return bool(data.sources) and all(s.path.exists() for s in data.sources)
 
 
-def _stale_reason(meta: IndexMeta, config: Config) -> str | None:
-    wanted = IndexParams.for_checks(config.checks.min_match_words,
-                                    config.checks.min_sensitive_chars)
+def _stale_reason(meta: IndexMeta, data: DataSettings, checks: CheckSettings) -> str | None:
+    wanted = IndexParams.for_checks(checks.min_match_words, checks.min_sensitive_chars)
     if (meta.params.min_match_words, meta.params.min_sensitive_chars) != (
             wanted.min_match_words, wanted.min_sensitive_chars):
         return "it was built for other [checks] thresholds"
-    if meta.config_digest != sources_digest(config):
+    if meta.config_digest != sources_digest(data, checks):
         return "[data.sources] changed since it was built"
-    if not sources_readable(config):
+    if not sources_readable(data):
         return None  # where the data is absent (CI) the index is taken as built
-    for stamp, source in zip(meta.sources, config.data.sources, strict=True):
+    for stamp, source in zip(meta.sources, data.sources, strict=True):
         if (source.path.stat().st_size != stamp.size
                 or source_mtime(source) != stamp.mtime_ns):
             return f"{stamp.key} changed since it was built"
@@ -67,7 +67,7 @@ class IndexStatus:
 
 def ensure_index(config: Config, progress: Progress) -> IndexStatus:
     """The loaded index; built first when missing or stale and the data is readable here."""
-    readable = sources_readable(config)
+    readable = sources_readable(config.data)
     meta = None
     unusable = "there is no index yet"
     if (config.data.index / "meta.json").exists():
@@ -77,29 +77,30 @@ def ensure_index(config: Config, progress: Progress) -> IndexStatus:
             unusable = f"it is in index format {exc.found}; this version of release reads " \
                        f"{INDEX_FORMAT}"
     if meta is None and not readable:
-        raise _cannot_use(config, unusable)
+        raise _cannot_use(config.data.index, config.path, unusable)
     key, created = load_key(config.data.key_file, create=readable)
     reason: str | None = unusable
     if meta is not None:
-        reason = _stale_reason(meta, config)
+        reason = _stale_reason(meta, config.data, config.checks)
         if reason is None and meta.key_id != key.key_id and readable:
             reason = f"it was built with another key than {key.origin}"
     if reason is not None:
         if not readable:
-            raise _cannot_use(config, reason)
+            raise _cannot_use(config.data.index, config.path, reason)
         build(config, key, progress)
     return IndexStatus(load_index(config.data.index, key), reason is not None, reason, created)
 
 
-def _cannot_use(config: Config, reason: str) -> UsageError:
+def _cannot_use(index: Path, config_path: Path, reason: str) -> UsageError:
     return UsageError(
-        f"the fingerprint index at {display_path(config.data.index)} cannot be used ({reason}) "
-        "and the data sources are not readable here; run `release index build --config "
-        f"{display_path(config.path)}` where the data lives")
+        f"the fingerprint index at {display_path(index)} cannot be used ({reason}) and the "
+        "data sources are not readable here; run `release index build --config "
+        f"{display_path(config_path)}` where the data lives")
 
 
 def build(config: Config, key: IndexKey, progress: Progress) -> IndexMeta:
-    return build_index(config, key, progress=progress, config_digest=sources_digest(config))
+    return build_index(config, key, progress=progress,
+                       config_digest=sources_digest(config.data, config.checks))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from release.config import Config
+from release.config import AgreementSettings, Config
 from release.errors import IntegrityError
 from release.licensing.catalog import Catalog
 from release.licensing.policy import MANIFEST_LICENSE, LicensePlan
@@ -30,8 +30,7 @@ def copyright_holder(config: Config) -> str:
             or config.release.name.split("/")[0])
 
 
-def disclaimer(config: Config) -> str:
-    agreement = config.agreement
+def disclaimer(agreement: AgreementSettings) -> str:
     if agreement.provider_disclaimer:
         return agreement.provider_disclaimer
     provider = agreement.data_provider or "the Data Provider"
@@ -53,9 +52,9 @@ def _annotation(paths: list[str], holder: str, expression: str) -> str:
             f"SPDX-License-Identifier = {_toml_string(expression)}\n")
 
 
-def reuse_toml(config: Config, plan: LicensePlan, model_paths: list[str],
-               code_paths: list[str], year: int) -> str:
-    holder = f"{year} {copyright_holder(config)}"
+def reuse_toml(holder: str, plan: LicensePlan, model_paths: list[str],
+               code_paths: list[str]) -> str:
+    """REUSE.toml: each component's files with `holder` ("YEAR NAME") and their licence."""
     docs = plan.docs or "CC-BY-4.0"
     model_paths = [p for p in model_paths if p not in ("README.md",)]
     parts = ["version = 1\n"]
@@ -88,7 +87,7 @@ def notice(config: Config, plan: LicensePlan) -> str:
               + (f" by {agreement.data_provider}" if agreement.data_provider else "") + ".",
               "  The training data is not distributed with this release and is not covered by "
               "any licence in it.", ""]
-    lines += ["Disclaimer in favour of the Data Provider", f"  {disclaimer(config)}", ""]
+    lines += ["Disclaimer in favour of the Data Provider", f"  {disclaimer(config.agreement)}", ""]
     base = config.model.base_model
     if base is not None:
         lines += ["Base model",
@@ -112,8 +111,8 @@ def attach(staging: Path, config: Config, catalog: Catalog, plan: LicensePlan,
         target = licenses / f"{spdx_id}.txt"
         target.write_bytes(info.text_path.read_bytes())
         written.append(f"LICENSES/{spdx_id}.txt")
-    year = dt.date.today().year
-    (staging / REUSE_NAME).write_text(reuse_toml(config, plan, model_paths, code_paths, year),
+    holder = f"{dt.date.today().year} {copyright_holder(config)}"
+    (staging / REUSE_NAME).write_text(reuse_toml(holder, plan, model_paths, code_paths),
                                       encoding="utf-8")
     (staging / NOTICE_NAME).write_text(notice(config, plan) + "\n", encoding="utf-8")
     written += [REUSE_NAME, NOTICE_NAME]

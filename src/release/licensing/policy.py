@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from license_expression import ExpressionError, get_spdx_licensing
 
 from release import rules
-from release.config import Config
+from release.config import AgreementSettings, BaseModel, Config
 from release.findings import Finding
 from release.licensing.catalog import Catalog
 from release.pipeline.context import AgreementDates
@@ -45,8 +45,8 @@ def license_ids(expression: str) -> tuple[list[str], list[list[str]]]:
     return ids, alternatives
 
 
-def _component(config: Config, catalog: Catalog, plan: LicensePlan, key: str,
-               expression: str | None, *, open_required: bool) -> str | None:
+def _component(catalog: Catalog, plan: LicensePlan, key: str, expression: str | None, *,
+               open_required: bool) -> str | None:
     if expression is None:
         if open_required:
             plan.findings.append(Finding(
@@ -88,8 +88,7 @@ def _component(config: Config, catalog: Catalog, plan: LicensePlan, key: str,
     return expression
 
 
-def _agreement(config: Config, plan: LicensePlan, today: dt.date) -> None:
-    agreement = config.agreement
+def _agreement(agreement: AgreementSettings, plan: LicensePlan, today: dt.date) -> None:
     if not (agreement.provider_disclaimer or agreement.data_provider):
         plan.findings.append(Finding(
             rules.MISSING_DISCLAIMER, None,
@@ -119,8 +118,7 @@ def _agreement(config: Config, plan: LicensePlan, today: dt.date) -> None:
             f"be deleted by {deletion.isoformat()} ({CLAUSE_TERM})", basis="after"))
 
 
-def _base_model(config: Config, catalog: Catalog, plan: LicensePlan) -> None:
-    base = config.model.base_model
+def _base_model(base: BaseModel | None, catalog: Catalog, plan: LicensePlan) -> None:
     if base is None:
         return
     if base.license is None:
@@ -130,7 +128,7 @@ def _base_model(config: Config, catalog: Catalog, plan: LicensePlan) -> None:
             "right to train and redistribute it", basis="base-license"))
         return
     before = len(plan.findings)
-    _component(config, catalog, plan, "model.base_model.license", base.license,
+    _component(catalog, plan, "model.base_model.license", base.license,
                open_required=False)
     if len(plan.findings) > before:
         return
@@ -172,15 +170,15 @@ def _release_url(config: Config, plan: LicensePlan) -> None:
 def plan_licenses(config: Config, catalog: Catalog, *, today: dt.date | None = None
                   ) -> LicensePlan:
     plan = LicensePlan()
-    plan.model = _component(config, catalog, plan, "model.license", config.model.license,
+    plan.model = _component(catalog, plan, "model.license", config.model.license,
                             open_required=True)
     if config.code is not None:
-        plan.code = _component(config, catalog, plan, "code.license", config.code.license,
+        plan.code = _component(catalog, plan, "code.license", config.code.license,
                                open_required=True)
-    plan.docs = _component(config, catalog, plan, "card.license", config.card.license,
+    plan.docs = _component(catalog, plan, "card.license", config.card.license,
                            open_required=False)
     plan.ids.add(MANIFEST_LICENSE)
-    _agreement(config, plan, today or dt.date.today())
-    _base_model(config, catalog, plan)
+    _agreement(config.agreement, plan, today or dt.date.today())
+    _base_model(config.model.base_model, catalog, plan)
     _release_url(config, plan)
     return plan

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from release import rules
-from release.config import Config
+from release.config import CodeSettings, Config, DataSettings
 from release.errors import ConfigError, InputError, UsageError, display_path
 from release.findings import Finding
 from release.pipeline.globs import matches_any
@@ -124,11 +124,11 @@ def _digest_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
-def _require_folder(path: Path, config: Config, key: str) -> None:
+def _require_folder(path: Path, config_path: Path, key: str) -> None:
     if not path.exists():
-        raise ConfigError(config.path, key, f"{display_path(path)} does not exist")
+        raise ConfigError(config_path, key, f"{display_path(path)} does not exist")
     if not path.is_dir():
-        raise ConfigError(config.path, key, f"{display_path(path)} is not a folder")
+        raise ConfigError(config_path, key, f"{display_path(path)} is not a folder")
     if not os.access(path, os.R_OK | os.X_OK):
         raise InputError("folder is not readable", path=path)
 
@@ -138,22 +138,21 @@ def _never_code(config: Config) -> list[Path]:
     return [config.release.out.absolute(), config.model.path.absolute()]
 
 
-def _index_and_key(config: Config) -> list[Path]:
+def _index_and_key(data: DataSettings) -> list[Path]:
     """The fingerprint index and its key: skipped when walking, a finding when tracked by git."""
-    return [config.data.index.absolute(), config.data.key_file.absolute()]
+    return [data.index.absolute(), data.key_file.absolute()]
 
 
-def _model_items(config: Config) -> list[Item]:
-    root = config.model.path
-    _require_folder(root, config, "model.path")
+def _model_items(root: Path, out: Path, config_path: Path) -> list[Item]:
+    _require_folder(root, config_path, "model.path")
     items = []
-    for source in _walk(root, skip=[config.release.out]):
+    for source in _walk(root, skip=[out]):
         _check_name(source)
         release_path = source.relative_to(root).as_posix()
         items.append(Item(release_path, source, classify_kind(source.name), "model",
                           _judge(source, root, release_path)))
     if not items:
-        raise ConfigError(config.path, "model.path",
+        raise ConfigError(config_path, "model.path",
                           f"{display_path(root)} holds no files; a release needs a model")
     return items
 
@@ -200,11 +199,9 @@ def _git_info(repo: object, code_root: Path, shipped: dict[str, str]) -> GitInfo
     return GitInfo(root=top, commit=commit, branch=branch, dirty=frozenset(dirty))
 
 
-def _code_items(config: Config) -> tuple[list[Item], GitInfo | None]:
-    code = config.code
-    assert code is not None
+def _code_items(code: CodeSettings, config: Config) -> tuple[list[Item], GitInfo | None]:
     root = code.path
-    _require_folder(root, config, "code.path")
+    _require_folder(root, config.path, "code.path")
     repo = _git_repo(root)
     never = _never_code(config)
     if repo is not None:
@@ -213,7 +210,7 @@ def _code_items(config: Config) -> tuple[list[Item], GitInfo | None]:
         # tracked paths come back through the repository's real path
         candidates = [root / p.relative_to(real_root) for p in candidates]
     else:
-        candidates = list(_walk(root, skip=never + _index_and_key(config)))
+        candidates = list(_walk(root, skip=never + _index_and_key(config.data)))
     items: list[Item] = []
     for source in candidates:
         _check_name(source)
@@ -227,7 +224,7 @@ def _code_items(config: Config) -> tuple[list[Item], GitInfo | None]:
             continue
         release_path = f"{code.dest}/{relative}" if code.dest else relative
         problem = _judge(source, root, release_path)
-        if problem is None and _is_index_or_key(absolute, config):
+        if problem is None and _is_index_or_key(absolute, config.data):
             problem = Finding(rules.SECRET_SHIPPED, release_path,
                               "the fingerprint index or its secret key is part of the code; "
                               "remove it from git and rotate the key")
@@ -239,8 +236,8 @@ def _code_items(config: Config) -> tuple[list[Item], GitInfo | None]:
     return items, git_info
 
 
-def _is_index_or_key(path: Path, config: Config) -> bool:
-    return any(path == p or p in path.parents for p in _index_and_key(config))
+def _is_index_or_key(path: Path, data: DataSettings) -> bool:
+    return any(path == p or p in path.parents for p in _index_and_key(data))
 
 
 def _collisions(items: list[Item]) -> list[Finding]:
@@ -269,9 +266,9 @@ def _collisions(items: list[Item]) -> list[Finding]:
 def build_inventory(config: Config) -> Inventory:
     """List every file that would ship; problems found without reading files become findings."""
     inventory = Inventory()
-    inventory.items.extend(_model_items(config))
+    inventory.items.extend(_model_items(config.model.path, config.release.out, config.path))
     if config.code is not None:
-        code_items, inventory.git = _code_items(config)
+        code_items, inventory.git = _code_items(config.code, config)
         if not code_items:
             raise ConfigError(
                 config.path, "code.path",
@@ -288,7 +285,7 @@ def build_inventory(config: Config) -> Inventory:
     return inventory
 
 
-def files_inventory(config: Config, files: Iterable[Path], base: Path) -> Inventory:
+def files_inventory(data: DataSettings, files: Iterable[Path], base: Path) -> Inventory:
     """Just the named files (a pre-commit hook's staged files), each judged like shipped code;
     paths in the report are relative to `base`, where the hook runs."""
     inventory = Inventory()
@@ -305,7 +302,7 @@ def files_inventory(config: Config, files: Iterable[Path], base: Path) -> Invent
         if source.is_dir() and not source.is_symlink():
             raise UsageError("is a folder; --files takes files", path=given)
         problem = _judge(source, base, path)
-        if problem is None and _is_index_or_key(source.absolute(), config):
+        if problem is None and _is_index_or_key(source.absolute(), data):
             problem = Finding(rules.SECRET_SHIPPED, path,
                               "the fingerprint index or its secret key is being committed; "
                               "keep it out of git and rotate the key")

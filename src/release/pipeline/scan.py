@@ -61,7 +61,7 @@ def scan(config: Config, options: ScanOptions | None = None,
     """Inventory and scan of everything that would ship."""
     options = options or ScanOptions()
     progress = progress or SilentProgress()
-    inventory = (files_inventory(config, options.files, options.files_base or Path.cwd())
+    inventory = (files_inventory(config.data, options.files, options.files_base or Path.cwd())
                  if options.files is not None else build_inventory(config))
     matcher, notes = _training_data(config, progress)
     with Workers(scan_threads()) as workers:
