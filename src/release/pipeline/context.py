@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from release.publish.plan import PublishPlan, PublishRecord
@@ -34,7 +34,7 @@ class GitState:
     branch: str | None
     dirty: tuple[str, ...] | bool
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"commit": self.commit, "branch": self.branch,
                 "dirty": self.dirty if isinstance(self.dirty, bool) else list(self.dirty)}
 
@@ -48,7 +48,7 @@ class Licensing:
     docs: str | None
     attached: tuple[str, ...]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"model": self.model, "code": self.code, "docs": self.docs,
                 "attached": list(self.attached)}
 
@@ -64,7 +64,7 @@ class AgreementDates:
     data_deletion_deadline: dt.date
     days_until_data_deletion: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {name: value.isoformat() if isinstance(value, dt.date) else value
                 for name, value in asdict(self).items()}
 
@@ -99,7 +99,7 @@ class MemorizationSummary:
     def not_audited(cls, reason: str) -> MemorizationSummary:
         return cls(audited=False, reason=reason)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         if not self.audited:
             return {"audited": False, "reason": self.reason}
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "reason"}
@@ -124,8 +124,8 @@ class PublishInfo:
     plan: PublishPlan | None = None
     record: PublishRecord | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"target": self.target, "dry_run": self.dry_run}
+    def to_dict(self) -> dict[str, object]:
+        data: dict[str, object] = {"target": self.target, "dry_run": self.dry_run}
         if self.plan is not None:
             data["plan"] = self.plan.to_dict()
         if self.record is not None:
@@ -155,8 +155,8 @@ class ReportContext:
             names.insert(names.index("release") + 1, "staged")
         return names
 
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {}
+    def to_dict(self) -> dict[str, object]:
+        data: dict[str, object] = {}
         for name in self._order():
             block = getattr(self, name)
             if block is not None:
