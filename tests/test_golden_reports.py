@@ -103,14 +103,16 @@ PROJECTS: dict[str, Callable[[Path, pytest.MonkeyPatch], Path]] = {
 
 
 def _mask(text: str, volatile: dict[str, str]) -> str:
-    """The output with what differs between runs replaced by placeholders: times, the tool
-    version, day counts, and the digests that cover them (named in `volatile`)."""
+    """The output with what differs between runs replaced by placeholders: times, the release
+    date (today), the tool version, day counts, and the digests that cover them (named in
+    `volatile`)."""
     from release import __version__
 
     for value, name in volatile.items():
         text = text.replace(value, f"<{name}>")
     text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\+00:00|Z)?", "<time>", text)
     text = re.sub(r'("days_until_data_deletion": )\d+', r"\1<days>", text)
+    text = re.sub(r'("release_date": )"\d{4}-\d\d-\d\d"', r'\1"<date>"', text)
     text = re.sub(r"\(\d+ days\)", "(<days> days)", text)
     return text.replace(__version__, "<version>")
 
