@@ -4,6 +4,7 @@ the dotted key, and an error for every key nobody read (a typo must not disable 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,8 @@ class Table:
         value = self.text(name, default)
         if value is None or isinstance(value, Path):
             return value
-        return (self.file.parent / Path(value).expanduser()).absolute()
+        # normalised (no "..", no "//"), so that paths compare as the folders they name
+        return Path(os.path.normpath((self.file.parent / Path(value).expanduser()).absolute()))
 
     def table(self, name: str, *, required: bool = False) -> Table | None:
         self.seen.add(name)

@@ -37,6 +37,7 @@ from release.fingerprint.tokens import (
     siphash13,
     tokenize,
 )
+from release.ownership import clean_leftovers, is_index_folder, require_replaceable
 from release.progress import Progress, SilentProgress
 from release.sources import RecordBatch, iter_batches, source_files, source_mtime
 
@@ -205,6 +206,9 @@ def build_index(config: Config, key: IndexKey, *, progress: Progress | None = No
                                     config.checks.min_sensitive_chars)
     if not config.data.sources:
         raise ConfigError(config.path, "data.sources", "no data sources to index")
+    require_replaceable(config.data.index, is_index_folder, config_path=config.path,
+                        key="data.index", what="a fingerprint index")
+    clean_leftovers(config.data.index)
     stamps = []
     for number, source in enumerate(config.data.sources):
         try:

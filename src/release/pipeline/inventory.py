@@ -60,8 +60,9 @@ def _check_name(path: Path) -> None:
 
 
 def _walk(root: Path, skip: Iterable[Path]) -> Iterator[Path]:
-    """Every non-directory entry under root, sorted, without descending into `skip` or .git."""
-    skip_set = {p.absolute() for p in skip}
+    """Every non-directory entry under root, sorted, without descending into `skip` or .git
+    (compared as real paths, however the config spelled them)."""
+    skip_set = {p.absolute() for p in skip} | {p.resolve() for p in skip}
 
     def on_error(exc: OSError) -> None:
         raise InputError(f"cannot list folder: {exc.strerror}", path=exc.filename or root)
@@ -71,7 +72,7 @@ def _walk(root: Path, skip: Iterable[Path]) -> Iterator[Path]:
         kept = []
         for d in sorted(dirs):
             sub = here / d
-            if d == ".git" or sub.absolute() in skip_set:
+            if d == ".git" or sub.absolute() in skip_set or sub.resolve() in skip_set:
                 continue
             if sub.is_symlink():
                 files.append(d)  # judged like any other link
@@ -143,10 +144,12 @@ def _index_and_key(data: DataSettings) -> list[Path]:
     return [data.index.absolute(), data.key_file.absolute()]
 
 
-def _model_items(root: Path, out: Path, config_path: Path) -> list[Item]:
+def _model_items(root: Path, skip: list[Path], config_path: Path) -> list[Item]:
+    """Every file of the model folder but those of `skip` (release's own output, the index and
+    its key, wherever the config put them)."""
     _require_folder(root, config_path, "model.path")
     items = []
-    for source in _walk(root, skip=[out]):
+    for source in _walk(root, skip=skip):
         _check_name(source)
         release_path = source.relative_to(root).as_posix()
         items.append(Item(release_path, source, classify_kind(source.name), "model",
@@ -266,7 +269,8 @@ def _collisions(items: list[Item]) -> list[Finding]:
 def build_inventory(config: Config) -> Inventory:
     """List every file that would ship; problems found without reading files become findings."""
     inventory = Inventory()
-    inventory.items.extend(_model_items(config.model.path, config.release.out, config.path))
+    inventory.items.extend(_model_items(
+        config.model.path, [config.release.out, *_index_and_key(config.data)], config.path))
     if config.code is not None:
         code_items, inventory.git = _code_items(config.code, config)
         if not code_items:

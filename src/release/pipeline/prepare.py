@@ -16,6 +16,7 @@ from release.config import Config
 from release.findings import Finding
 from release.licensing.catalog import load_catalog
 from release.licensing.policy import LicensePlan, plan_licenses
+from release.ownership import is_release_report, require_replaceable
 from release.pipeline.context import Licensing
 from release.pipeline.report import Report, report_text
 from release.pipeline.scan import ScanOptions, ScanResult, make_report, scan
@@ -78,6 +79,8 @@ def prepare(config: Config, *, baseline: Baseline | None = None,
     assembled = assemble(config, options, progress)
     notes = assembled.scan.notes
     if not assembled.report.passed:
+        require_replaceable(config.report_path, is_release_report, config_path=config.path,
+                            key="release.out", what="a release report")
         write_atomic(config.report_path, report_text(assembled.report.to_dict()))
         return PrepareResult(assembled.report, config.report_path, None, notes)
     extras = StagedExtras(assembled.licenses, assembled.card, assembled.report)

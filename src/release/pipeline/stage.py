@@ -17,6 +17,13 @@ from release.errors import UsageError
 from release.licensing.attach import attach, reuse_lint
 from release.licensing.catalog import load_catalog
 from release.licensing.policy import LicensePlan
+from release.ownership import (
+    clean_leftovers,
+    is_release_report,
+    is_spdx_document,
+    is_staged_release,
+    require_replaceable,
+)
 from release.pipeline.context import StagedInfo
 from release.pipeline.manifest import MANIFEST_NAME, Manifest, ManifestFile
 from release.pipeline.read import Artifact
@@ -92,6 +99,7 @@ def stage_release(config: Config, result: ScanResult, extras: StagedExtras | Non
         raise UsageError("the scan did not pass; nothing is staged")
     progress = progress or SilentProgress()
     final = config.staged_dir
+    _require_ours(config, final)
     artifacts = sorted((a for a in result.artifacts.values()
                         if extras is None or a.item.path != CARD_PATH), key=lambda a: a.item.path)
     pending: list[PendingFile] = []
@@ -120,6 +128,16 @@ def stage_release(config: Config, result: ScanResult, extras: StagedExtras | Non
     return StagedRelease(path=final, report_path=config.report_path, report=report,
                          manifest=manifest,
                          manifest_sha256=hashlib.sha256(manifest_text.encode("utf-8")).hexdigest())
+
+
+def _require_ours(config: Config, final: Path) -> None:
+    """Stage only over what release staged before, and clean up after killed runs."""
+    spdx = final.with_name(f"{final.name}.spdx")
+    for path, ours, what in ((final, is_staged_release, "a staged release"),
+                             (config.report_path, is_release_report, "a release report"),
+                             (spdx, is_spdx_document, "an SPDX document")):
+        require_replaceable(path, ours, config_path=config.path, key="release.out", what=what)
+        clean_leftovers(path)
 
 
 def _manifest(config: Config, result: ScanResult, files: list[ManifestFile],
