@@ -82,7 +82,7 @@ def test_unknown_keys_are_errors_naming_the_dotted_key(extra: str, key: str) -> 
         ("[checks]\nmin_match_words = '12'\n", "checks.min_match_words", "an integer"),
         ("[checks]\nmin_match_words = true\n", "checks.min_match_words", "an integer"),
         ("[checks]\nfail_on = 'never'\n", "checks.fail_on", "one of"),
-        ("[checks]\nmin_match_words = 1\n", "checks.min_match_words", "at least 2"),
+        ("[checks]\nmin_match_words = 1\n", "checks.min_match_words", "at least 8"),
         ("[[data.sources]]\npath = 'a.jsonl'\ntext_fields = 'note'\n",
          "data.sources[0].text_fields", "a list of strings"),
         ("[[data.sources]]\npath = 'a.bin'\n", "data.sources[0].format", "cannot tell"),

@@ -83,3 +83,59 @@ def test_an_index_inside_the_model_folder_is_not_shipped(project: Project, cli: 
     paths = [f["path"] for f in json.loads(result.out)["files"]]
     assert (project.model / ".index" / "meta.json").is_file()
     assert not any(p.startswith(".index") for p in paths), paths
+
+
+# 2. a configuration that would check nothing is an error, not a pass ---------------------------
+
+LONG_NOTE = ("the patient arrived on a quiet morning and described a persistent ache in the "
+             "left shoulder that had lasted for several weeks")
+
+
+@pytest.fixture
+def leaking(project: Project) -> Project:
+    """The project, with a record long enough to be found as text, planted in the code."""
+    with project.data.open("a") as data:
+        data.write(json.dumps({"id": "long", "name": "Quentin Leakworthy",
+                               "email": "quentin@example.invalid", "note": LONG_NOTE}) + "\n")
+    (project.code / "notes.md").write_text(f"# Notes\n\n{LONG_NOTE}\n")
+    project.commit_code("notes")
+    return project
+
+
+def test_the_planted_leak_fails_with_the_config_as_written(leaking: Project, cli: Cli) -> None:
+    result = cli("scan", "--config", leaking.config, "--format", "json")
+    assert result.code == 1
+    assert "RL201" in {f["rule_id"] for f in json.loads(result.out)["findings"]}
+
+
+def test_text_fields_left_out_index_every_field(leaking: Project, cli: Cli) -> None:
+    edit_config(leaking.config, 'text_fields = ["note"]\n', "")
+    result = cli("scan", "--config", leaking.config, "--format", "json")
+    assert result.code == 1, result.err
+    assert "RL201" in {f["rule_id"] for f in json.loads(result.out)["findings"]}
+
+
+@pytest.mark.parametrize(("old", "new", "key"), [
+    ('text_fields = ["note"]', "text_fields = []", "data.sources[0].text_fields"),
+    ('text_fields = ["note"]', 'text_fields = ["body"]', "data.sources[0].text_fields"),
+    ('sensitive_fields = ["name", "email"]', 'sensitive_fields = ["fullname"]',
+     "data.sources[0].sensitive_fields"),
+    ('format = "jsonl"', 'format = "csv"', "data.sources[0].format"),
+    ("[agreement]", "[checks]\nmin_match_words = 10000\n\n[agreement]", "checks.min_match_words"),
+    ("[agreement]", "[checks]\nmin_match_words = 2\n\n[agreement]", "checks.min_match_words"),
+    ("[agreement]", "[checks]\nmin_sensitive_chars = 10000\n\n[agreement]",
+     "checks.min_sensitive_chars"),
+])
+def test_a_config_that_would_check_nothing_is_an_error(leaking: Project, cli: Cli, old: str,
+                                                       new: str, key: str) -> None:
+    edit_config(leaking.config, old, new)
+    result = cli("scan", "--config", leaking.config)
+    assert result.code == 2, (result.out, result.err)
+    assert key in result.err and "Traceback" not in result.err
+
+
+def test_a_source_whose_records_hold_no_text_is_an_error(leaking: Project, cli: Cli) -> None:
+    leaking.data.write_text("".join(json.dumps({"id": f"r{i}", "note": "", "name": "",
+                                                "email": ""}) + "\n" for i in range(5)))
+    result = cli("scan", "--config", leaking.config)
+    assert result.code == 2 and "data.sources[0]" in result.err and "text" in result.err

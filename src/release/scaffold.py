@@ -154,8 +154,8 @@ def render_config(root: Path) -> tuple[str, list[str]]:
             lines += [
                 "[[data.sources]]",
                 f"path = {_toml(_relative(path, root))}",
-                "text_fields = []                         # TODO: free-text fields, e.g. "
-                "[\"note\"]",
+                "# text_fields = [\"note\"]                 # TODO: the free-text fields; "
+                "left out, every field is indexed as text",
                 "sensitive_fields = []                    # TODO: names, emails, record numbers",
                 "",
             ]

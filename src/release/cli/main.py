@@ -252,7 +252,8 @@ def index_info(config_path: Path | None, fmt: str) -> int:
                f"{p.fingerprint_bytes}-byte fingerprints, {p.check_bits} check bits per "
                f"neighbouring word")
     click.echo(f"guarantee  every shared run of >= {p.min_match_words} words is found; "
-               f"sensitive values of >= {p.min_sensitive_chars} characters")
+               f"sensitive values of >= {p.min_sensitive_chars} characters" if meta.text_bytes
+               else "guarantee  none: the index holds no text, so no run of it can be found")
     click.echo(f"built      {meta.created} by release {meta.tool_version}")
     return EXIT_PASSED
 

@@ -9,6 +9,8 @@ from release.config.settings import (
     DEFAULT_CONFIG_NAME,
     DEVICES,
     DTYPES,
+    MATCH_WORDS,
+    SENSITIVE_CHARS,
     SEVERITY_NAMES,
     SOURCE_FORMATS,
     AgreementSettings,
@@ -29,7 +31,8 @@ from release.config.settings import (
 )
 
 __all__ = [
-    "DEFAULT_BASELINE_NAME", "DEFAULT_CONFIG_NAME", "DEVICES", "DTYPES", "SEVERITY_NAMES",
+    "DEFAULT_BASELINE_NAME", "DEFAULT_CONFIG_NAME", "DEVICES", "DTYPES", "MATCH_WORDS",
+    "SENSITIVE_CHARS", "SEVERITY_NAMES",
     "SOURCE_FORMATS", "AgreementSettings", "BaseModel", "CardSettings", "CheckSettings",
     "CodeSettings", "Config", "DataSettings", "DataSource", "DifferentialPrivacy",
     "GitPublishSettings", "HubPublishSettings", "MemorizationSettings", "ModelSettings",

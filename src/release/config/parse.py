@@ -14,6 +14,8 @@ from release.config.settings import (
     DEFAULT_CONFIG_NAME,
     DEVICES,
     DTYPES,
+    MATCH_WORDS,
+    SENSITIVE_CHARS,
     SEVERITY_NAMES,
     SOURCE_FORMATS,
     AgreementSettings,
@@ -101,10 +103,24 @@ def _source(t: Table) -> DataSource:
         path=path,
         format=fmt,
         id_field=t.text("id_field", None),
-        text_fields=t.strings("text_fields"),
+        text_fields=_text_fields(t),
         sensitive_fields=t.strings("sensitive_fields"),
         record=t.choice("record", ("line", "file"), "line"),
     )
+
+
+def _text_fields(t: Table) -> tuple[str, ...] | None:
+    """The fields that hold training text; not set, every field is; an empty list would index
+    no text at all, so it is an error."""
+    if "text_fields" not in t.data:
+        t.seen.add("text_fields")
+        return None
+    fields = t.strings("text_fields")
+    if not fields:
+        raise t.error("text_fields", "is empty, so no training text would be indexed and every "
+                      "leak would pass; name the fields that hold text, or leave the key out to "
+                      "index every field")
+    return fields
 
 
 def _guess_format(path: Path) -> str | None:
@@ -216,8 +232,10 @@ def _checks(t: Table) -> CheckSettings:
     d = CheckSettings()
     return CheckSettings(
         fail_on=t.choice("fail_on", SEVERITY_NAMES, d.fail_on),
-        min_match_words=t.integer("min_match_words", d.min_match_words, minimum=2),
-        min_sensitive_chars=t.integer("min_sensitive_chars", d.min_sensitive_chars, minimum=1),
+        min_match_words=t.integer("min_match_words", d.min_match_words,
+                                  minimum=MATCH_WORDS[0], maximum=MATCH_WORDS[1]),
+        min_sensitive_chars=t.integer("min_sensitive_chars", d.min_sensitive_chars,
+                                      minimum=SENSITIVE_CHARS[0], maximum=SENSITIVE_CHARS[1]),
         baseline=t.path("baseline", d.baseline),
         memorization=_optional(t.table("memorization"), _memorization, d.memorization),
     )

@@ -12,6 +12,11 @@ SOURCE_FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "txt", "hf-dataset")
 SEVERITY_NAMES = ("error", "warning")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("float32", "bfloat16", "float16")
+# [checks] ranges: a guarantee under 8 words reports common phrases, one over 64 words cannot be
+# confirmed by the index's check bits; values shorter than 4 characters are common words, and
+# none longer than 256 is a name, an email or a record number
+MATCH_WORDS = (8, 64)
+SENSITIVE_CHARS = (4, 256)
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ class DataSource:
     path: Path
     format: str
     id_field: str | None
-    text_fields: tuple[str, ...]
+    text_fields: tuple[str, ...] | None  # None (not set): every field but the id is text
     sensitive_fields: tuple[str, ...]
     record: str  # "line" or "file", for txt sources
 

@@ -49,12 +49,19 @@ class Table:
     def flag(self, name: str, default: Any = REQUIRED) -> Any:
         return self._get(name, default, lambda v: isinstance(v, bool), "true or false")
 
-    def integer(self, name: str, default: Any = REQUIRED, *, minimum: int | None = None) -> Any:
+    def integer(self, name: str, default: Any = REQUIRED, *, minimum: int | None = None,
+                maximum: int | None = None) -> Any:
         value = self._get(
             name, default, lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"
         )
-        if minimum is not None and isinstance(value, int) and value < minimum:
-            raise self.error(name, f"must be at least {minimum}, got {value}")
+        if not isinstance(value, int):
+            return value
+        if minimum is not None and value < minimum:
+            raise self.error(name, f"must be at least {minimum}" + (
+                f" and at most {maximum}" if maximum is not None else "") + f", got {value}")
+        if maximum is not None and value > maximum:
+            raise self.error(name, f"must be at most {maximum}" + (
+                f" and at least {minimum}" if minimum is not None else "") + f", got {value}")
         return value
 
     def number(self, name: str, default: Any = REQUIRED) -> Any:

@@ -39,7 +39,13 @@ from release.fingerprint.tokens import (
 )
 from release.ownership import clean_leftovers, is_index_folder, require_replaceable
 from release.progress import Progress, SilentProgress
-from release.sources import RecordBatch, iter_batches, source_files, source_mtime
+from release.sources import (
+    RecordBatch,
+    format_mismatch,
+    iter_batches,
+    source_files,
+    source_mtime,
+)
 
 BATCH_BYTES = 1 << 20
 
@@ -165,24 +171,62 @@ def batch_record_ids(batch: RecordBatch, key: IndexKey) -> list[str]:
     return [record_id(record, key) for record in batch.records()]
 
 
+@dataclass
+class _SourceTally:
+    """What one source gave: its records, their fields, and how much text."""
+
+    records: int = 0
+    text_chars: int = 0
+    fields: set[str] = field(default_factory=set)
+
+
 def _records_in_batches(sources: Iterable[tuple[int, DataSource]], key: IndexKey,
-                        builder: _Builder, progress_step: Any) -> Iterator[None]:
+                        builder: _Builder, progress_step: Any, config_path: Path
+                        ) -> Iterator[None]:
     texts, sensitive = Values(), Values()
     size = 0
-    for _, source in sources:
+    for number, source in sources:
+        tally = _SourceTally()
         for batch in iter_batches(source):
             first = len(builder.record_ids)
             builder.record_ids.extend(batch_record_ids(batch, key))
             texts.add(batch.texts, batch.text_records + first)
             sensitive.add(batch.sensitive, batch.sensitive_records + first)
-            size += sum(map(len, batch.texts))
+            chars = sum(map(len, batch.texts))
+            size += chars
+            tally.records += len(batch)
+            tally.text_chars += chars
+            tally.fields |= batch.fields
             if size >= BATCH_BYTES:
                 builder.add_batch(texts, sensitive)
                 progress_step(size)
                 texts, sensitive, size = Values(), Values(), 0
                 yield None
+        _require_text(number, source, tally, config_path)
     builder.add_batch(texts, sensitive)
     progress_step(size)
+
+
+def _require_text(number: int, source: DataSource, tally: _SourceTally,
+                  config_path: Path) -> None:
+    """A source must give the index text: fields it names must exist in its records, and some
+    record must hold text, or the scan would pass every leak of it."""
+    where = f"data.sources[{number}]"
+    if source.format != "txt":
+        for name in ("text_fields", "sensitive_fields"):
+            named = getattr(source, name) or ()
+            missing = [f for f in named if f not in tally.fields]
+            if missing and tally.records:
+                raise ConfigError(
+                    config_path, f"{where}.{name}",
+                    f"{', '.join(map(repr, missing))} is in none of the {tally.records} records "
+                    f"of {display_path(source.path)}; name fields the records have")
+    if tally.text_chars == 0:
+        raise ConfigError(
+            config_path, where,
+            f"none of the {tally.records} records of {display_path(source.path)} holds any "
+            "text in its text fields, so nothing of it could be found in the release; check "
+            "path, format and text_fields")
 
 
 def _concat(parts: list[np.ndarray], dtype: Any, width: int | None = None) -> np.ndarray:
@@ -211,6 +255,11 @@ def build_index(config: Config, key: IndexKey, *, progress: Progress | None = No
     clean_leftovers(config.data.index)
     stamps = []
     for number, source in enumerate(config.data.sources):
+        content = format_mismatch(source)
+        if content is not None:
+            raise ConfigError(config.path, f"data.sources[{number}].format",
+                              f"is {source.format!r} but {display_path(source.path)} holds "
+                              f"{content}; set the format the file has")
         try:
             stamps.append(source_stamp(number, source, key))
         except OSError as exc:
@@ -221,7 +270,7 @@ def build_index(config: Config, key: IndexKey, *, progress: Progress | None = No
     total = sum(s.size for s in stamps)
     with progress.task("Indexing training data", total) as task:
         for _ in _records_in_batches(enumerate(config.data.sources), key, builder,
-                                     lambda n: task.advance(n)):
+                                     lambda n: task.advance(n), config.path):
             pass
     fingerprints = _concat(builder.fingerprints, np.uint64)
     width = fingerprint_bytes_for(fingerprints.shape[0])

@@ -29,7 +29,8 @@ from release.sources import source_mtime
 def sources_digest(data: DataSettings, checks: CheckSettings) -> str:
     """What the index depends on in the config: sources, their fields, and the thresholds."""
     described: list[list[object]] = [
-        [str(s.path), s.format, s.id_field, list(s.text_fields), list(s.sensitive_fields),
+        [str(s.path), s.format, s.id_field,
+         None if s.text_fields is None else list(s.text_fields), list(s.sensitive_fields),
          s.record]
         for s in data.sources
     ]

@@ -58,3 +58,30 @@ def source_mtime(source: DataSource) -> int:
     """The newest modification time of a source, its files included (nanoseconds)."""
     files = source_files(source)
     return max([source.path.stat().st_mtime_ns] + [p.stat().st_mtime_ns for p in files])
+
+
+_FAMILIES = {"csv": "table", "tsv": "table", "jsonl": "jsonl", "json-records": "json",
+             "json": "json", "parquet": "parquet"}
+
+
+def format_mismatch(source: DataSource) -> str | None:
+    """What the source's first bytes say it is, when that is another kind of file than its
+    `format` (a JSON Lines file read as CSV gives no text); None when they agree or the bytes
+    do not tell."""
+    from release.extract.sniff import HEAD_BYTES, magic_format, text_format
+    from release.sources.streams import open_binary
+
+    declared = _FAMILIES.get(source.format)
+    if declared is None or source.path.is_dir():
+        return None
+    try:
+        with open_binary(source.path) as stream:
+            head = stream.read(HEAD_BYTES)
+            complete = len(head) < HEAD_BYTES or not stream.read(1)
+    except (OSError, EOFError, zstandard.ZstdError):
+        return None  # reading it fails later, with the reason
+    found = "parquet" if magic_format(head, None) == "parquet" else text_format(head, complete)
+    if found is None or _FAMILIES.get(found) == declared:
+        return None
+    return {"json-records": "a JSON array of records", "jsonl": "JSON Lines",
+            "csv": "CSV", "tsv": "TSV", "parquet": "Parquet"}[found]

@@ -28,9 +28,40 @@ def plain_arrow_type(kind: Any) -> bool:
                 or pa.types.is_null(kind))
 
 
-def wanted_columns(source: DataSource) -> list[str]:
+def wanted_columns(source: DataSource) -> list[str] | None:
+    """The columns a source reads; None: all of them (every field is text)."""
+    if source.text_fields is None:
+        return None
     return list(dict.fromkeys([*source.text_fields, *source.sensitive_fields,
                                *([source.id_field] if source.id_field else [])]))
+
+
+def select(batch: Any, columns: list[str] | None) -> Any:
+    """The batch with only the wanted columns it has (all of them for None)."""
+    if columns is None:
+        return batch
+    return batch.select([c for c in columns if c in batch.schema.names])
+
+
+def _text_columns(source: DataSource, batch: Any) -> tuple[str, ...] | None:
+    """The columns that hold text: those named, or every string column but the id; None when
+    some other column could hold text too (a list or a struct: the row path reads those)."""
+    if source.text_fields is not None:
+        return source.text_fields
+    import pyarrow as pa
+
+    names = [f.name for f in batch.schema if f.name != source.id_field]
+    kinds = [batch.schema.field(name).type for name in names]
+    if any(pa.types.is_list(k) or pa.types.is_large_list(k) or pa.types.is_struct(k)
+           for k in kinds):
+        return None
+    return tuple(name for name, kind in zip(names, kinds, strict=True) if _is_string(kind))
+
+
+def _present(batch: Any) -> frozenset[str]:
+    """The columns with a value in some row of the batch."""
+    return frozenset(name for name, column in zip(batch.schema.names, batch.columns, strict=True)
+                     if column.null_count < len(column))
 
 
 def _is_string(kind: Any) -> bool:
@@ -71,7 +102,8 @@ def arrow_batch(source: DataSource, batch: Any) -> RecordBatch:
     through the row path (so every value reads exactly as `json.loads` would give it)."""
     import pyarrow as pa
 
-    texts = _flat_values(batch, source.text_fields)
+    text_columns = _text_columns(source, batch)
+    texts = None if text_columns is None else _flat_values(batch, text_columns)
     sensitive = _flat_values(batch, source.sensitive_fields)
     ids: list[str | None] | None = [None] * batch.num_rows
     if source.id_field and source.id_field in batch.schema.names:
@@ -84,16 +116,17 @@ def arrow_batch(source: DataSource, batch: Any) -> RecordBatch:
             ids = None
     if texts is None or sensitive is None or ids is None:
         return RecordBatch.of([record_of(source, row) for row in batch.to_pylist()])
-    return RecordBatch(ids, texts[0], texts[1], sensitive[0], sensitive[1])
+    return RecordBatch(ids, texts[0], texts[1], sensitive[0], sensitive[1], _present(batch))
 
 
-def _arrow_batches(path: Path, columns: list[str]) -> Iterator[Any]:
+def _arrow_batches(path: Path, columns: list[str] | None) -> Iterator[Any]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     if path.suffix.lower() == ".parquet":
         parquet = pq.ParquetFile(path)
-        present = [c for c in columns if c in parquet.schema_arrow.names]
+        present = None if columns is None else [c for c in columns
+                                                if c in parquet.schema_arrow.names]
         yield from parquet.iter_batches(batch_size=BATCH_RECORDS, columns=present)
         return
     with pa.memory_map(str(path)) as stream:
@@ -105,7 +138,7 @@ def _arrow_batches(path: Path, columns: list[str]) -> Iterator[Any]:
             file_reader = pa.ipc.open_file(stream)
             batches = (file_reader.get_batch(i) for i in range(file_reader.num_record_batches))
         for batch in batches:
-            yield batch.select([c for c in columns if c in batch.schema.names])
+            yield select(batch, columns)
 
 
 def _columnar(source: DataSource, files: list[Path]) -> Iterator[RecordBatch]:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 from release.config import DataSource
 from release.errors import InputError
-from release.sources.arrow import arrow_batch, plain_arrow_type, wanted_columns
+from release.sources.arrow import arrow_batch, plain_arrow_type, select, wanted_columns
 from release.sources.records import Record, RecordBatch, grouped, record_of
 from release.sources.streams import open_binary, open_text
 
@@ -31,7 +31,7 @@ def columnar_batches(source: DataSource) -> Iterator[RecordBatch]:
     try:
         with open_binary(source.path) as stream:
             for batch in pa_json.open_json(stream, read_options=options):
-                selected = batch.select([c for c in columns if c in batch.schema.names])
+                selected = select(batch, columns)
                 if not all(plain_arrow_type(f.type) for f in selected.schema):
                     raise NotColumnar
                 yield arrow_batch(source, selected)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,11 +17,13 @@ BATCH_RECORDS = 4096
 
 @dataclass(frozen=True)
 class Record:
-    """One training record: its id (given or keyed-hash), free-text values, sensitive values."""
+    """One training record: its id (given or keyed-hash), free-text values, sensitive values,
+    and the fields it has (to tell a config naming fields no record has)."""
 
     id: str | None
     texts: tuple[str, ...]
     sensitive: tuple[str, ...]
+    fields: frozenset[str] = field(default=frozenset(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class RecordBatch:
     text_records: npt.NDArray[np.int64]
     sensitive: list[str]
     sensitive_records: npt.NDArray[np.int64]
+    fields: frozenset[str] = frozenset()  # the fields some record of the batch has a value in
 
     @classmethod
     def of(cls, records: Sequence[Record]) -> RecordBatch:
@@ -47,7 +50,8 @@ class RecordBatch:
             sensitive.extend(record.sensitive)
             sensitive_records.extend([number] * len(record.sensitive))
         return cls([r.id for r in records], texts, np.array(text_records, dtype=np.int64),
-                   sensitive, np.array(sensitive_records, dtype=np.int64))
+                   sensitive, np.array(sensitive_records, dtype=np.int64),
+                   frozenset().union(*(r.fields for r in records)))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -83,10 +87,20 @@ def value_texts(value: Any) -> list[str]:
     return [str(value)]
 
 
+def text_field_names(source: DataSource, row: dict[str, Any]) -> list[str]:
+    """The fields of `row` that hold training text: those the source names, or, when it names
+    none, every field but the id whose value is a string (or a list or table of them)."""
+    if source.text_fields is not None:
+        return list(source.text_fields)
+    return [name for name, value in row.items()
+            if name != source.id_field and isinstance(value, str | list | dict)]
+
+
 def record_of(source: DataSource, row: dict[str, Any]) -> Record:
     raw_id = row.get(source.id_field) if source.id_field else None
     return Record(
         id=None if raw_id is None else str(raw_id),
-        texts=tuple(t for f in source.text_fields for t in value_texts(row.get(f))),
+        texts=tuple(t for f in text_field_names(source, row) for t in value_texts(row.get(f))),
         sensitive=tuple(t for f in source.sensitive_fields for t in value_texts(row.get(f))),
+        fields=frozenset(name for name, value in row.items() if value is not None),
     )
