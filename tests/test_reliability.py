@@ -139,3 +139,63 @@ def test_a_source_whose_records_hold_no_text_is_an_error(leaking: Project, cli: 
                                                 "email": ""}) + "\n" for i in range(5)))
     result = cli("scan", "--config", leaking.config)
     assert result.code == 2 and "data.sources[0]" in result.err and "text" in result.err
+
+
+# 3. one odd file is a finding on that file, and the rest is still scanned ----------------------
+
+def safetensors_bytes(header: object, payload: bytes = b"\0" * 16) -> bytes:
+    raw = json.dumps(header).encode()
+    return len(raw).to_bytes(8, "little") + raw + payload
+
+
+def tensor(offsets: list[int], dtype: str = "F32", shape: list[int] | None = None) -> object:
+    return {"dtype": dtype, "shape": shape if shape is not None else [4],
+            "data_offsets": offsets}
+
+
+HOSTILE = {
+    "reversed.safetensors": safetensors_bytes({"w": tensor([16, 0])}),
+    "negative.safetensors": safetensors_bytes({"w": tensor([-16, 0])}),
+    "past-end.safetensors": safetensors_bytes({"w": tensor([0, 64], shape=[16])}),
+    "array.safetensors": safetensors_bytes([{"w": 1}]),
+    "metadata.safetensors": safetensors_bytes({"__metadata__": {"n": 3}, "w": tensor([0, 16])}),
+    "dtype.safetensors": safetensors_bytes({"w": tensor([0, 16], dtype="Q7")}),
+    "shape.safetensors": safetensors_bytes({"w": tensor([0, 16], shape=[5])}),
+    "garbage.gz": b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + bytes(range(256)) * 4,
+}
+
+
+def test_every_malformed_file_is_a_finding_and_the_leak_is_still_found(
+        leaking: Project, cli: Cli) -> None:
+    import os
+
+    for name, data in HOSTILE.items():
+        (leaking.model / name).write_bytes(data)
+    (leaking.model / "line\nbreak.txt").write_text("x\n")
+    with open(os.fsencode(leaking.model) + b"/bad-\xfe.bin", "wb") as handle:
+        handle.write(b"x")
+    for command in ("scan", "prepare"):
+        result = cli(command, "--config", leaking.config, "--format", "json")
+        assert result.code == 1, result.err
+        report = json.loads(result.out)
+        flagged = {f["path"] for f in report["findings"]
+                   if f["rule_id"] in ("RL110", "RL112", "RL113")}
+        assert flagged >= set(HOSTILE) | {"line\nbreak.txt", "bad-\\xfe.bin"}, flagged
+        leaks = {(f["rule_id"], f["path"]) for f in report["findings"]}
+        assert ("RL201", "training/notes.md") in leaks
+        assert not (leaking.root / "dist" / "test-org--tiny-model-0.1.0").exists()
+
+
+# 12. text output cannot be forged by a file name ----------------------------------------------
+
+def test_a_file_name_cannot_forge_a_pass_line(project: Project, cli: Cli) -> None:
+    (project.model / "x\nPASS  0 errors, 0 warnings\x1b[32m [bold]y.txt").write_text("x")
+    for fmt in ("text", "markdown"):
+        result = cli("scan", "--config", project.config, "--format", fmt)
+        assert result.code == 1
+        lines = result.out.splitlines()
+        assert not any(line.startswith("PASS") for line in lines), result.out
+        assert "\x1b" not in result.out
+        assert "\\nPASS  0 errors" in result.out and "\\x1b[32m" in result.out
+    text = cli("scan", "--config", project.config).out
+    assert "[bold]y.txt" in text  # shown as written, not taken for markup

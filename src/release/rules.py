@@ -39,6 +39,13 @@ UNSCANNABLE_CONTENT = Rule(
 ARCHIVE_LIMIT = Rule(
     "RL111", "archive-limit", E,
     "An archive expands past the size, ratio, depth or member limits (a possible bomb).")
+BAD_FILE_NAME = Rule(
+    "RL112", "bad-file-name", E,
+    "A file name is not valid UTF-8 or holds control characters; it cannot be shipped as is.")
+MALFORMED_FILE = Rule(
+    "RL113", "malformed-file", E,
+    "A file's structure is broken (a safetensors header that does not match its data), so its "
+    "users' loaders refuse it.")
 TRAINING_TEXT = Rule(
     "RL201", "training-text", E,
     "A run of at least min_match_words words of a training record appears verbatim.")

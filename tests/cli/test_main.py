@@ -144,11 +144,15 @@ def test_unreadable_file_is_a_finding(project: Project, cli: Cli,
 
 
 def test_invalid_utf8_file_name(project: Project, cli: Cli) -> None:
+    """A file name that cannot ship is a finding on that file (issue 15: one odd file must not
+    abort the run); the rest is still scanned and nothing is staged."""
     with open(os.fsencode(project.model) + b"/bad-\xfe.bin", "wb") as handle:
         handle.write(b"x")
-    assert_clean_failure(cli("prepare", "--config", project.config), 3, "bad-\\xfe.bin",
-                         "UTF-8")
-    assert not (project.root / "dist").exists()
+    result = cli("prepare", "--config", project.config)
+    assert result.code == 1 and "Traceback" not in result.err
+    assert "RL112 bad-\\xfe.bin" in result.out and "UTF-8" in result.out
+    assert "5 scanned" in result.out  # every other file
+    assert sorted(p.name for p in (project.root / "dist").iterdir()) == ["release-report.json"]
 
 
 def test_internal_error_withholds_the_message(project: Project, cli: Cli,

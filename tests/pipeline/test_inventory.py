@@ -8,7 +8,7 @@ import pytest
 
 from release import rules
 from release.config import load_config
-from release.errors import ConfigError, InputError
+from release.errors import ConfigError
 from release.pipeline.globs import glob_match
 from release.pipeline.inventory import build_inventory
 from release.pipeline.kinds import classify_kind
@@ -143,15 +143,22 @@ def test_fifo_is_a_special_file(project: Project) -> None:
     assert [(f.rule, f.path) for f in inventory.findings] == [(rules.SPECIAL_FILE, "pipe")]
 
 
-def test_invalid_utf8_name_is_an_input_error(project: Project) -> None:
+def test_invalid_utf8_name_is_a_finding_on_that_file(project: Project) -> None:
+    """Issue 15: one odd name is a finding, not an abort of the whole inventory."""
     bad = os.fsencode(project.model) + b"/weird-\xff.txt"
     with open(bad, "wb") as handle:
         handle.write(b"x")
-    with pytest.raises(InputError) as info:
-        build_inventory(load_config(project.config))
-    assert "not valid UTF-8" in str(info.value)
-    assert "weird-\\xff.txt" in str(info.value)
-    assert info.value.exit_code == 3
+    inventory = build_inventory(load_config(project.config))
+    assert [(f.rule, f.path) for f in inventory.findings] == [
+        (rules.BAD_FILE_NAME, "weird-\\xff.txt")]
+    assert "not valid UTF-8" in inventory.findings[0].message
+    assert len(inventory.items) == 6  # the other files (model and code) are still there
+
+
+def test_control_characters_in_a_name_are_a_finding(project: Project) -> None:
+    (project.model / "forged\nPASS  0 errors.txt").write_text("x")
+    inventory = build_inventory(load_config(project.config))
+    assert [f.rule for f in inventory.findings] == [rules.BAD_FILE_NAME]
 
 
 def test_missing_or_empty_model_folder(project: Project) -> None:

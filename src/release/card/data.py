@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +11,13 @@ import yaml
 
 from release import __version__, rules
 from release.config import Config, PrivacySettings
+from release.extract.safetensors import header_problems, read_header
 from release.licensing.attach import disclaimer
 from release.licensing.catalog import Catalog
 from release.licensing.policy import LicensePlan, license_ids
 from release.pipeline.context import MemorizationSummary
 from release.pipeline.report import Report
 
-MAX_HEADER = 100 << 20
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n?", re.DOTALL)
 DTYPE_NAMES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16", "F64": "float64",
                "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8",
@@ -35,28 +34,25 @@ def _size_text(size: int) -> str:
 
 
 def safetensors_summary(folder: Path) -> tuple[int, list[str]]:
-    """Parameter count and dtypes from the safetensors headers alone (payloads are not read)."""
-    parameters, dtypes = 0, set()
+    """Parameter count and dtypes from the safetensors headers alone (payloads are not read);
+    files that are not valid safetensors (findings of their own) are left out."""
+    parameters, dtypes = 0, set[str]()
     for path in sorted(folder.glob("*.safetensors")):
+        if path.is_symlink() or not path.is_file():
+            continue
+        size = path.stat().st_size
         with path.open("rb") as handle:
-            raw = handle.read(8)
-            if len(raw) < 8:
-                continue
-            (length,) = struct.unpack("<Q", raw)
-            if length > MAX_HEADER:
-                continue
-            try:
-                header = json.loads(handle.read(length))
-            except ValueError:
-                continue
-        for name, info in header.items():
+            header = read_header(handle, size)
+        if header_problems(header, size) or not isinstance(header.value, dict):
+            continue
+        for name, info in header.value.items():
             if name == "__metadata__" or not isinstance(info, dict):
                 continue
             count = 1
-            for dimension in info.get("shape", []):
-                count *= int(dimension)
+            for dimension in info["shape"]:
+                count *= dimension
             parameters += count
-            dtypes.add(DTYPE_NAMES.get(str(info.get("dtype")), str(info.get("dtype"))))
+            dtypes.add(DTYPE_NAMES.get(str(info["dtype"]), str(info["dtype"])))
     return parameters, sorted(dtypes)
 
 

@@ -113,3 +113,9 @@ def extract_file(path: Path, name: str, kind: str, size: int) -> Iterator[Extrac
         yield from extract_path(path, context)
     except BombError as exc:
         yield Problem(f"archive limit: {exc}; not scanned further", context.member, bomb=True)
+    except MemoryError:
+        raise  # the machine's fault, not the file's
+    except Exception as exc:  # fail closed, per file: whatever a malformed file makes a reader
+        # raise is a finding on that file (the type only: a message could quote its content)
+        yield Problem(f"could not be read to its end ({type(exc).__name__}); the rest of it "
+                      "was not scanned", None)

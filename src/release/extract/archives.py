@@ -114,7 +114,7 @@ def _compressed(handle: IO[bytes], compression: str, context: Context) -> Iterat
     stream = _decompressor(handle, compression)
     try:
         peek = stream.read(512)
-    except (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError):
+    except (OSError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError):
         yield Problem(f"{compression} data is corrupt", context.member)
         return
     if peek[257:262] == b"ustar":
@@ -123,7 +123,7 @@ def _compressed(handle: IO[bytes], compression: str, context: Context) -> Iterat
     try:
         context.budget.spend(len(peek))
         data = peek + read_limited(stream, context)
-    except (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError):
+    except (OSError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError):
         yield Problem(f"{compression} data is corrupt", context.member)
         return
     inner = context.name

@@ -1,21 +1,17 @@
-"""Binary formats that carry text: safetensors, pickles (never unpickled), GGUF, protobuf
+"""Binary formats that carry text: pickles (never unpickled), GGUF, protobuf
 (ONNX, sentencepiece, TF graphs), PNG text chunks, printable strings of databases and images;
 and the formats that cannot be read as text, which are Problems."""
 
 from __future__ import annotations
 
-import json
 import pickletools
 import struct
 import zlib
 from collections.abc import Iterator
 from typing import IO
 
-import numpy as np
-
 from release.extract import (
     MAX_STRUCTURED_BYTES,
-    MAX_TENSOR_BYTES,
     Context,
     Extracted,
     Problem,
@@ -26,10 +22,6 @@ from release.extract import (
 from release.extract.stream import whole
 from release.extract.text import printable_strings, untokenize
 
-MAX_SAFETENSORS_HEADER = 100 << 20
-TEXT_DTYPES = {"U8": np.uint8, "I8": np.int8}
-CODEPOINT_DTYPES = {"I16": "<i2", "U16": "<u2", "I32": "<i4", "U32": "<u4", "I64": "<i8",
-                    "U64": "<u8"}
 _PICKLE_TEXT_OPS = frozenset({"UNICODE", "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8",
                               "STRING", "BINSTRING", "SHORT_BINSTRING"})
 _PICKLE_BYTES_OPS = frozenset({"BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8"})
@@ -38,64 +30,6 @@ MAX_PROTOBUF_DEPTH = 32
 
 def _bytes_text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
-
-
-def safetensors_segments(handle: IO[bytes], size: int, context: Context
-                         ) -> Iterator[Segment | Problem]:
-    """`__metadata__` values and integer tensors; float payloads are never read."""
-    head = handle.read(8)
-    if len(head) < 8:
-        yield Problem("safetensors file is truncated", context.member)
-        return
-    (header_size,) = struct.unpack("<Q", head)
-    if header_size > min(MAX_SAFETENSORS_HEADER, size - 8):
-        yield Problem("safetensors header is larger than the file or the limit", context.member)
-        return
-    try:
-        header = json.loads(handle.read(header_size))
-        if not isinstance(header, dict):
-            raise ValueError
-    except (ValueError, UnicodeDecodeError):
-        yield Problem("safetensors header is not valid JSON", context.member)
-        return
-    metadata = header.pop("__metadata__", None) or {}
-    if isinstance(metadata, dict):
-        for position, (key, value) in enumerate(metadata.items()):
-            label = key if isinstance(key, str) and key.isidentifier() else f"#{position}"
-            yield Segment(str(key), context.at(f"__metadata__.{label}{{key}}"))
-            yield Segment(str(value), context.at(f"__metadata__.{label}"))
-    base = 8 + header_size
-    for position, (name, info) in enumerate(header.items()):
-        if not isinstance(info, dict):
-            continue
-        dtype = info.get("dtype")
-        if dtype not in TEXT_DTYPES and dtype not in CODEPOINT_DTYPES:
-            continue
-        label = name if isinstance(name, str) and len(name) < 200 else f"#{position}"
-        try:
-            begin, end = (int(x) for x in info["data_offsets"])
-        except (KeyError, TypeError, ValueError):
-            yield Problem("tensor entry without valid data_offsets", context.at(f"{label}"))
-            continue
-        if end - begin > MAX_TENSOR_BYTES or begin < 0 or base + end > size:
-            yield Problem(f"integer tensor of {end - begin} bytes is over the scan limit",
-                          context.at(f"tensor:{label}"))
-            continue
-        handle.seek(base + begin)
-        raw = handle.read(end - begin)
-        yield from _tensor_text(raw, dtype, context.at(f"tensor:{label}"))
-
-
-def _tensor_text(raw: bytes, dtype: str, member: str) -> Iterator[Segment]:
-    if dtype in TEXT_DTYPES:
-        yield Segment(_bytes_text(raw), member)
-        return
-    values = np.frombuffer(raw, dtype=CODEPOINT_DTYPES[dtype])
-    if values.size and int(values.min()) >= 0 and int(values.max()) < 0x110000:
-        codes = values.astype(np.uint32)
-        codes = codes[(codes < 0xD800) | (codes > 0xDFFF)]
-        yield Segment(codes.astype("<u4").tobytes().decode("utf-32-le", errors="replace"),
-                      member)
 
 
 def pickle_segments(data: bytes, context: Context) -> Iterator[Segment | Problem]:
@@ -293,12 +227,6 @@ def strings_segments(data: bytes, context: Context, label: str) -> Iterator[Segm
     """Printable runs of a binary format whose text is stored uncompressed (image metadata)."""
     for position, text in enumerate(printable_strings(data)):
         yield Segment(text, context.at(f"{label}:str[{position}]"))
-
-
-@extractor("safetensors")
-def _safetensors(handle: IO[bytes], size: int, context: Context, sniffed: Sniffed
-                 ) -> Iterator[Extracted]:
-    yield from safetensors_segments(handle, size, context)
 
 
 @extractor("gguf")

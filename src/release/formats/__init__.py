@@ -3,11 +3,22 @@ name `--format` takes."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import partial
 
 from release.pipeline.report import Report
 from release.registry import Registry
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """`text` with control characters shown as escapes (`\\n`, `\\x1b`): a file name or a
+    message that holds them must not forge lines or terminal colours in text output."""
+    return _CONTROL.sub(lambda m: _NAMED.get(m.group(), f"\\x{ord(m.group()):02x}"), text)
+
 
 Renderer = Callable[..., str]  # render(report, *, color=False) -> str; only text uses colour
 RENDERERS: Registry[Renderer] = Registry(__name__)

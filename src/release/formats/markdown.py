@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from release.findings import Finding
-from release.formats import register
+from release.formats import printable, register
 from release.pipeline.report import Report
 
 _ICONS = {"pass": "✅", "fail": "❌"}
@@ -12,7 +12,7 @@ _ICONS = {"pass": "✅", "fail": "❌"}
 def _cell(text: str | None) -> str:
     if not text:
         return ""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "\\`")
+    return printable(text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`"))
 
 
 def _row(finding: Finding) -> str:

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.text import Text
 
 from release.findings import Finding, Severity
-from release.formats import register
+from release.formats import printable, register
 from release.pipeline.context import PublishInfo
 from release.pipeline.report import Report
 
@@ -20,13 +20,13 @@ def _finding_line(report: Report, finding: Finding) -> Text:
     severity = finding.effective_severity
     line.append(f"{severity.value:<7}", style=_STYLES[severity])
     line.append(f" {finding.rule.id} ", style="bold")
-    where = finding.path or "(config)"
+    where = printable(finding.path or "(config)")
     if finding.member:
-        where += f" [{finding.member}]"
+        where += f" [{printable(finding.member)}]"
     if finding.line:
         where += f":{finding.line}"
     line.append(where, style="magenta")
-    line.append(f"  {finding.message}")
+    line.append(f"  {printable(finding.message)}")
     if finding.fingerprint in report.accepted:
         acceptance = report.accepted[finding.fingerprint]
         line.append(f"  (accepted until {acceptance.expires.isoformat()})", style="dim")
@@ -56,7 +56,7 @@ def _print_publish(console: Console, publish: PublishInfo) -> None:
                       f"{plan.manifest_sha256}")
         for entry in plan.files:
             via = "lfs" if entry.lfs else "git"
-            console.print(f"  {via:<4} {_human_bytes(entry.size):>9}  {entry.path}")
+            console.print(f"  {via:<4} {_human_bytes(entry.size):>9}  {printable(entry.path)}")
     if record is not None:
         console.print()
         console.print(Text(f"Publication: {record.status}", style="bold"))
@@ -71,7 +71,7 @@ def _print_publish(console: Console, publish: PublishInfo) -> None:
 def render(report: Report, *, color: bool = False, width: int = 100) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width,
-                      highlight=False, soft_wrap=True)
+                      highlight=False, soft_wrap=True, markup=False, emoji=False)
     summary = report.summary
     kinds: dict[str, int] = {}
     for record in report.files:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -50,13 +51,32 @@ class Inventory:
     git: GitInfo | None = None
 
 
-def _check_name(path: Path) -> None:
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _name_problem(path: Path, release_path: str) -> Finding | None:
+    """A finding when the name cannot ship: not UTF-8 (git, the Hub and REUSE need it), or
+    with control characters (a newline breaks REUSE.toml and forges lines of text output)."""
     try:
         os.fsencode(path).decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError(
-            "file name is not valid UTF-8; rename it (release paths must be UTF-8)", path=path
-        ) from None
+        return Finding(rules.BAD_FILE_NAME, release_path,
+                       "file name is not valid UTF-8; rename it (release paths must be UTF-8)",
+                       basis="utf-8")
+    if _CONTROL.search(release_path):
+        return Finding(rules.BAD_FILE_NAME, release_path,
+                       "file name holds control characters (a newline, a tab, an escape); "
+                       "rename it", basis="control")
+    return None
+
+
+def _file_name(release_path: str) -> str:
+    return release_path.rsplit("/", 1)[-1]
+
+
+def _release_path(relative: Path) -> str:
+    """A release path, printable even when the name is not UTF-8 (then it cannot ship)."""
+    return display_path(relative.as_posix())
 
 
 def _walk(root: Path, skip: Iterable[Path]) -> Iterator[Path]:
@@ -150,10 +170,10 @@ def _model_items(root: Path, skip: list[Path], config_path: Path) -> list[Item]:
     _require_folder(root, config_path, "model.path")
     items = []
     for source in _walk(root, skip=skip):
-        _check_name(source)
-        release_path = source.relative_to(root).as_posix()
-        items.append(Item(release_path, source, classify_kind(source.name), "model",
-                          _judge(source, root, release_path)))
+        release_path = _release_path(source.relative_to(root))
+        problem = _name_problem(source, release_path) or _judge(source, root, release_path)
+        items.append(Item(release_path, source, classify_kind(_file_name(release_path)), "model",
+                          problem))
     if not items:
         raise ConfigError(config_path, "model.path",
                           f"{display_path(root)} holds no files; a release needs a model")
@@ -216,7 +236,6 @@ def _code_items(code: CodeSettings, config: Config) -> tuple[list[Item], GitInfo
         candidates = list(_walk(root, skip=never + _index_and_key(config.data)))
     items: list[Item] = []
     for source in candidates:
-        _check_name(source)
         relative = source.relative_to(root).as_posix()
         if code.include and not matches_any(relative, code.include):
             continue
@@ -225,13 +244,15 @@ def _code_items(code: CodeSettings, config: Config) -> tuple[list[Item], GitInfo
         absolute = source.absolute()
         if any(absolute == p or p in absolute.parents for p in never):
             continue
-        release_path = f"{code.dest}/{relative}" if code.dest else relative
-        problem = _judge(source, root, release_path)
+        shown = _release_path(source.relative_to(root))
+        release_path = f"{code.dest}/{shown}" if code.dest else shown
+        problem = _name_problem(source, release_path) or _judge(source, root, release_path)
         if problem is None and _is_index_or_key(absolute, config.data):
             problem = Finding(rules.SECRET_SHIPPED, release_path,
                               "the fingerprint index or its secret key is part of the code; "
                               "remove it from git and rotate the key")
-        items.append(Item(release_path, source, classify_kind(source.name), "code", problem))
+        items.append(Item(release_path, source, classify_kind(_file_name(release_path)), "code",
+                          problem))
     git_info = None
     if repo is not None:
         shipped = {(i.source.resolve()).as_posix(): i.path for i in items if i.problem is None}
@@ -296,21 +317,21 @@ def files_inventory(data: DataSettings, files: Iterable[Path], base: Path) -> In
     base = base.absolute()
     for given in files:
         source = given if given.is_absolute() else base / given
-        _check_name(source)
         try:
-            path = source.absolute().relative_to(base).as_posix()
+            path = _release_path(source.absolute().relative_to(base))
         except ValueError:
             path = display_path(source.absolute().as_posix())
         if not source.exists() and not source.is_symlink():
             raise UsageError("no such file", path=given)
         if source.is_dir() and not source.is_symlink():
             raise UsageError("is a folder; --files takes files", path=given)
-        problem = _judge(source, base, path)
+        problem = _name_problem(source, path) or _judge(source, base, path)
         if problem is None and _is_index_or_key(source.absolute(), data):
             problem = Finding(rules.SECRET_SHIPPED, path,
                               "the fingerprint index or its secret key is being committed; "
                               "keep it out of git and rotate the key")
-        inventory.items.append(Item(path, source, classify_kind(source.name), "code", problem))
+        inventory.items.append(Item(path, source, classify_kind(_file_name(path)), "code",
+                                    problem))
     inventory.findings.extend(i.problem for i in inventory.items if i.problem is not None)
     return inventory
 
