@@ -199,3 +199,105 @@ def test_a_file_name_cannot_forge_a_pass_line(project: Project, cli: Cli) -> Non
         assert "\\nPASS  0 errors" in result.out and "\\x1b[32m" in result.out
     text = cli("scan", "--config", project.config).out
     assert "[bold]y.txt" in text  # shown as written, not taken for markup
+
+
+# 4. nothing blocks on a special file or a stalled server ----------------------------------------
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_data_source_that_is_not_a_regular_file_is_refused(project: Project, cli: Cli,
+                                                             kind: str) -> None:
+    import os
+
+    project.data.unlink()
+    if kind == "fifo":
+        os.mkfifo(project.data)
+    else:
+        os.symlink("/dev/zero", project.data)
+    result = cli("scan", "--config", project.config)
+    assert result.code in (2, 3), result.err
+    assert "data.sources[0]" in result.err and "regular file" in result.err
+
+
+def test_a_key_file_that_is_a_fifo_is_refused(project: Project, cli: Cli,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.delenv("RELEASE_INDEX_KEY")
+    (project.root / ".release").mkdir()
+    os.mkfifo(project.root / ".release" / "index.key")
+    result = cli("scan", "--config", project.config)
+    assert result.code == 2 and "index.key" in result.err and "FIFO" in result.err
+
+
+@pytest.mark.parametrize("name", ["release.baseline.json", "canaries.txt"])
+def test_other_inputs_that_are_fifos_are_refused(project: Project, cli: Cli, name: str) -> None:
+    import os
+
+    os.mkfifo(project.root / name)
+    if name == "canaries.txt":
+        edit_config(project.config, "[agreement]",
+                    '[checks.memorization]\ncanaries = "canaries.txt"\n\n[agreement]')
+    result = cli("prepare" if name == "canaries.txt" else "scan", "--config", project.config)
+    assert result.code in (0, 1, 2, 3) and "Traceback" not in result.err
+
+
+def test_a_stalled_hub_fails_with_the_step_named(tmp_path: Path) -> None:
+    """A server that accepts the connection and never answers: each request times out."""
+    import socket
+    import threading
+
+    from tests.conftest import run_module
+    from tests.publish.conftest import HUB_TOKEN, make_publishable
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: [held.append(listener.accept()[0]) for _ in range(8)],
+                     daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    target = make_publishable(tmp_path, url, extra="timeout = 2\n")
+    import os
+
+    os.environ["HF_TOKEN"] = HUB_TOKEN
+    try:
+        result = run_module("publish", "--to", "hub", "--config", target.config)
+    finally:
+        del os.environ["HF_TOKEN"]
+        listener.close()
+    assert result.returncode == 3, result.stderr
+    assert "could not create the repository" in result.stderr
+
+
+# 7. the key file is written whole or not at all --------------------------------------------------
+
+def test_an_empty_key_file_is_replaced_while_nothing_was_built_with_it(
+        project: Project, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RELEASE_INDEX_KEY")
+    key = project.root / ".release" / "index.key"
+    key.parent.mkdir()
+    key.write_text("")  # what a run killed between creating and writing it left
+    assert cli("scan", "--config", project.config).code == 0
+    assert len(key.read_text().strip()) == 64 and oct(key.stat().st_mode)[-3:] == "600"
+    key.write_text("")  # now an index was built with the lost key: that is an error
+    result = cli("scan", "--config", project.config)
+    assert result.code == 2 and "index.key" in result.err
+
+
+def test_concurrent_first_builds_agree_on_one_key(project: Project,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    monkeypatch.delenv("RELEASE_INDEX_KEY")
+    runs = [subprocess.Popen([sys.executable, "-m", "release", "index", "build", "--config",
+                              str(project.config), "-q"], stderr=subprocess.PIPE, text=True)
+            for _ in range(3)]
+    errors = [run.communicate(timeout=300)[1] for run in runs]
+    key = (project.root / ".release" / "index.key").read_text()
+    assert len(key.strip()) == 64
+    assert all("Traceback" not in e for e in errors)
+    again = subprocess.run([sys.executable, "-m", "release", "scan", "--config",
+                            str(project.config), "-q"], capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0, again.stderr

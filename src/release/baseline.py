@@ -11,6 +11,7 @@ from typing import Any
 from release.atomic import write_atomic
 from release.config import DEFAULT_BASELINE_NAME, Config
 from release.errors import ConfigError, InputError
+from release.regular import read_regular
 
 BASELINE_VERSION = 1
 
@@ -61,7 +62,7 @@ def load_baseline(path: Path | None) -> Baseline:
     if path is None or not path.exists():
         return Baseline(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_regular(path).decode("utf-8"))
     except OSError as exc:
         raise InputError(f"cannot read baseline: {exc.strerror}", path=path) from None
     except (ValueError, UnicodeDecodeError) as exc:

@@ -7,12 +7,14 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from release.regular import open_regular
+
 CHUNK = 1024 * 1024
 
 
 def file_chunks(path: Path) -> Iterator[bytes]:
     """The file's bytes in CHUNK-sized pieces, streamed."""
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:
         while chunk := handle.read(CHUNK):
             yield chunk
 

@@ -13,6 +13,7 @@ from release.config import Config, DataSource
 from release.errors import InputError
 from release.fingerprint.index import record_id
 from release.fingerprint.keys import IndexKey
+from release.regular import read_regular
 from release.sources import Record, iter_records
 
 
@@ -112,7 +113,7 @@ def _canaries(path: Path | None) -> list[tuple[str, str]]:
     if path is None:
         return []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = read_regular(path).decode("utf-8", errors="replace").splitlines()
     except OSError as exc:
         raise InputError(f"cannot read canaries: {exc.strerror}", path=path) from None
     return [(f"canary:{number}", line) for number, line in enumerate(lines, start=1)

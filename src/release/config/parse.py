@@ -36,6 +36,7 @@ from release.config.settings import (
 )
 from release.config.table import Table
 from release.errors import ConfigError
+from release.regular import read_regular
 
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 _VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_-]*$")
@@ -266,7 +267,9 @@ def _publish_git(t: Table) -> GitPublishSettings:
         branch=t.text("branch", d.branch),
         tag=t.text("tag", d.tag),
         lfs=t.strings("lfs", d.lfs),
-        lfs_threshold_mb=t.number("lfs_threshold_mb", d.lfs_threshold_mb),
+        lfs_threshold_mb=t.number("lfs_threshold_mb", d.lfs_threshold_mb, minimum=0,
+                                  maximum=1 << 20),
+        timeout=t.number("timeout", d.timeout, minimum=1, maximum=86400),
     )
 
 
@@ -279,6 +282,7 @@ def _publish_hub(t: Table, default_repo: str) -> HubPublishSettings:
         create_pr=t.flag("create_pr", d.create_pr),
         tag=t.text("tag", d.tag),
         endpoint=t.text("endpoint", d.endpoint),
+        timeout=t.number("timeout", d.timeout, minimum=1, maximum=86400),
     )
 
 
@@ -333,7 +337,7 @@ def load_config(path: Path | None = None) -> Config:
     if file.is_dir():
         raise ConfigError(file, None, "is a folder, not a config file")
     try:
-        raw = file.read_bytes()
+        raw = read_regular(file)
     except OSError as exc:
         raise ConfigError(file, None, f"cannot read: {exc.strerror}") from None
     try:

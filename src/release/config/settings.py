@@ -150,6 +150,7 @@ class GitPublishSettings:
     tag: str = "v{version}"
     lfs: tuple[str, ...] = ("*.safetensors", "*.bin", "*.gguf", "*.onnx")
     lfs_threshold_mb: float = 10.0
+    timeout: float = 60.0  # seconds a transfer may stall before the push fails
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ class HubPublishSettings:
     create_pr: bool = False
     tag: str = "v{version}"
     endpoint: str | None = None
+    timeout: float = 60.0  # seconds any request may wait for the Hub before it fails
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ the dotted key, and an error for every key nobody read (a typo must not disable 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -64,14 +65,24 @@ class Table:
                 f" and at least {minimum}" if minimum is not None else "") + f", got {value}")
         return value
 
-    def number(self, name: str, default: Any = REQUIRED) -> Any:
+    def number(self, name: str, default: Any = REQUIRED, *, minimum: float | None = None,
+               maximum: float | None = None) -> Any:
+        """A finite number (nan and inf are errors), within the bounds when given."""
         value = self._get(
             name,
             default,
             lambda v: isinstance(v, int | float) and not isinstance(v, bool),
             "a number",
         )
-        return float(value) if value is not None else None
+        if value is None:
+            return None
+        if not math.isfinite(value):
+            raise self.error(name, f"must be a finite number, got {value}")
+        if minimum is not None and value < minimum:
+            raise self.error(name, f"must be at least {minimum:g}, got {value:g}")
+        if maximum is not None and value > maximum:
+            raise self.error(name, f"must be at most {maximum:g}, got {value:g}")
+        return float(value)
 
     def day(self, name: str, default: Any = REQUIRED) -> Any:
         return self._get(

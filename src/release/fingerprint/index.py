@@ -16,6 +16,7 @@ from release.fingerprint.keys import IndexKey
 from release.fingerprint.tokens import (
     sorted_with_order,
 )
+from release.regular import open_regular, read_regular
 from release.sources import Record
 
 INDEX_FORMAT = 2  # 2: word hashes read long words whole (no 32-byte limit)
@@ -140,7 +141,7 @@ def check_bytes(p: IndexParams) -> int:
 def read_meta(index_dir: Path) -> IndexMeta:
     path = index_dir / "meta.json"
     try:
-        return IndexMeta.from_json(path.read_text(encoding="utf-8"), path)
+        return IndexMeta.from_json(read_regular(path).decode("utf-8"), path)
     except FileNotFoundError:
         raise InputError("no index here (run `release index build`)", path=index_dir) from None
     except OSError as exc:
@@ -176,7 +177,8 @@ class LoadedIndex:
 def _load_array(index_dir: Path, name: str) -> np.ndarray:
     path = index_dir / f"{name}.npy"
     try:
-        return np.asarray(np.load(path, allow_pickle=False))
+        with open_regular(path) as handle:
+            return np.asarray(np.load(handle, allow_pickle=False))
     except (OSError, ValueError) as exc:
         raise InputError(f"index file is unreadable ({exc}); rebuild the index", path=path) \
             from None
@@ -199,7 +201,7 @@ def load_index(index_dir: Path, key: IndexKey, kernels: Kernels = KERNELS) -> Lo
     p = meta.params
     arrays = {name: _load_array(index_dir, name) for name in ARRAYS}
     try:
-        record_ids = json.loads((index_dir / "records.json").read_text(encoding="utf-8"))
+        record_ids = json.loads(read_regular(index_dir / "records.json", 1 << 40))
     except (OSError, ValueError):
         raise InputError("records.json is unreadable; rebuild the index", path=index_dir) \
             from None

@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from release.atomic import PARTIAL_SUFFIX
 from release.errors import ConfigError, InputError, UsageError, display_path
+from release.regular import NotRegular, read_regular
 
 KEY_ENV = "RELEASE_INDEX_KEY"
 MIN_KEY_CHARS = 32
@@ -53,25 +56,61 @@ def _from_text(text: str, origin: str) -> IndexKey:
     return IndexKey(hashlib.sha256(text.encode("utf-8")).digest(), origin)
 
 
-def load_key(key_file: Path, *, create: bool = False) -> tuple[IndexKey, bool]:
+def _read_key_file(key_file: Path) -> str:
+    try:
+        return read_regular(key_file, 1 << 16).decode("utf-8")
+    except NotRegular as exc:
+        raise UsageError(f"the index key file is {exc.strerror}; point data.key_file at the "
+                         "key", path=key_file) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the index key ({type(exc).__name__})",
+                         path=key_file) from None
+
+
+def _write_key(key_file: Path, *, replace: bool) -> str:
+    """A new key, written whole to a temporary file, flushed, and then linked into place (or,
+    replacing a broken one, renamed over it): a killed run never leaves a half-written key, and
+    of two first builds at once one key wins and both use it."""
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    text = secrets.token_hex(32) + "\n"
+    fd, name = tempfile.mkstemp(prefix=f".{key_file.name}.", suffix=PARTIAL_SUFFIX,
+                                dir=key_file.parent)
+    temporary = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o600)
+        if replace:
+            os.replace(temporary, key_file)
+        else:
+            try:
+                os.link(temporary, key_file)
+            except FileExistsError:  # another run made it first: that key is the key
+                return _read_key_file(key_file)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return text
+
+
+def load_key(key_file: Path, *, create: bool = False,
+             replace_broken: bool = False) -> tuple[IndexKey, bool]:
     """The key from the environment or the key file; with `create`, a missing key file is
-    generated (mode 0600). Returns the key and whether it was just created."""
+    generated (mode 0600). A key file too short to be a key (a run killed while writing it
+    before keys were written atomically) is replaced when `replace_broken` says nothing was
+    built with it, and is an error otherwise. Returns the key and whether it was created."""
     env = os.environ.get(KEY_ENV)
     if env:
         return _from_text(env, KEY_ENV), False
-    if key_file.exists():
-        try:
-            return _from_text(key_file.read_text(encoding="utf-8"), str(key_file)), False
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read the index key ({type(exc).__name__})",
-                             path=key_file) from None
+    if key_file.exists() or key_file.is_symlink():
+        text = _read_key_file(key_file)
+        if len(text.strip()) >= MIN_KEY_CHARS or not (create and replace_broken):
+            return _from_text(text, str(key_file)), False
+        return _from_text(_write_key(key_file, replace=True), str(key_file)), True
     if not create:
         raise ConfigError(key_file, "data.key_file",
                           f"no index key: set {KEY_ENV} or provide this key file (the one the "
                           "index was built with)")
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    text = secrets.token_hex(32)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text + "\n")
+    text = _write_key(key_file, replace=False)
     return _from_text(text, str(key_file)), True

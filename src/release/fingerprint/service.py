@@ -22,6 +22,7 @@ from release.fingerprint.index import (
     read_meta,
 )
 from release.fingerprint.keys import IndexKey, load_key
+from release.ownership import is_index_folder
 from release.progress import Progress
 from release.sources import source_mtime
 
@@ -79,7 +80,8 @@ def ensure_index(config: Config, progress: Progress) -> IndexStatus:
                        f"{INDEX_FORMAT}"
     if meta is None and not readable:
         raise _cannot_use(config.data.index, config.path, unusable)
-    key, created = load_key(config.data.key_file, create=readable)
+    key, created = load_key(config.data.key_file, create=readable,
+                            replace_broken=meta is None)
     reason: str | None = unusable
     if meta is not None:
         reason = _stale_reason(meta, config.data, config.checks)
@@ -113,7 +115,8 @@ class BuiltIndex:
 
 def build_from_config(config: Config, progress: Progress) -> BuiltIndex:
     """`release index build`: the key (generated on the first build) and the index."""
-    key, created = load_key(config.data.key_file, create=True)
+    key, created = load_key(config.data.key_file, create=True,
+                            replace_broken=not is_index_folder(config.data.index))
     meta = build(config, key, progress)
     return BuiltIndex(meta, index_size(config.data.index), created)
 

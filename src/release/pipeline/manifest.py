@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from release import TOOL_NAME, __version__
+from release.regular import read_regular
 
 MANIFEST_NAME = "release-manifest.json"
 MANIFEST_VERSION = 1
@@ -96,7 +97,7 @@ def parse_manifest(text: bytes) -> Manifest:
 def read_manifest(staged_dir: Path) -> Manifest:
     path = staged_dir / MANIFEST_NAME
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path)
     except FileNotFoundError:
         raise ManifestInvalid(f"{MANIFEST_NAME} is missing") from None
     except OSError as exc:

@@ -17,6 +17,7 @@ from release.baseline import Acceptance, Baseline
 from release.errors import InputError
 from release.findings import FileRecord, Finding, Outcome, Severity
 from release.pipeline.context import ReportContext
+from release.regular import read_regular
 
 SCHEMA_VERSION = 1
 VERDICT_PASS = "pass"
@@ -167,7 +168,7 @@ def report_text(data: Mapping[str, Any]) -> str:
 
 def report_sha256(path: Path) -> str:
     """The digest the manifest pins: the report as staged, without later publish records."""
-    raw = path.read_bytes()
+    raw = read_regular(path)
     try:
         data = json.loads(raw)
     except ValueError:
@@ -191,7 +192,7 @@ def append_publication(path: Path, record: Mapping[str, Any]) -> None:
 def read_report_verdict(path: Path) -> tuple[str, dict[str, Any]]:
     """The verdict and parsed body of a JSON report file written by `release`."""
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(read_regular(path))
     except OSError as exc:
         raise InputError(f"cannot read report: {exc.strerror}", path=path) from None
     except ValueError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -75,8 +76,15 @@ class GitPublisher:
         scratch = Path(tempfile.mkdtemp(prefix=f"release-{purpose}-"))
         try:
             repo = git.Repo.init(scratch / "repo")
-            repo.git.update_environment(GIT_TERMINAL_PROMPT="0", GIT_LFS_SKIP_SMUDGE="1",
-                                        GIT_ASKPASS="", SSH_ASKPASS="")
+            stall = str(int(self.settings.timeout))
+            # a transfer slower than 1 KB/s for `timeout` seconds fails instead of hanging
+            # (http: git's low-speed limit; ssh: keep-alives and a connect timeout)
+            repo.git.update_environment(
+                GIT_TERMINAL_PROMPT="0", GIT_LFS_SKIP_SMUDGE="1", GIT_ASKPASS="", SSH_ASKPASS="",
+                GIT_HTTP_LOW_SPEED_LIMIT="1000", GIT_HTTP_LOW_SPEED_TIME=stall,
+                GIT_SSH_COMMAND=os.environ.get("GIT_SSH_COMMAND") or (
+                    f"ssh -o BatchMode=yes -o ConnectTimeout={stall} "
+                    "-o ServerAliveInterval=15 -o ServerAliveCountMax=4"))
             self._run(repo, "remote", "add", "origin", self.remote)
             self._run(repo, "lfs", "install", "--local")
             yield repo

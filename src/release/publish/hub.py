@@ -70,10 +70,12 @@ class HubPublisher:
     @property
     def api(self) -> Any:
         if self._api is None:
-            from huggingface_hub import HfApi
+            from huggingface_hub import HfApi, get_session
 
             self.token = hub_token()
             self._api = HfApi(endpoint=self.settings.endpoint, token=self.token)
+            # the library's shared client waits forever by default; a stalled Hub must fail
+            get_session().timeout = self.settings.timeout
         return self._api
 
     @property

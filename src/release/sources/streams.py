@@ -11,6 +11,8 @@ from typing import IO, cast
 
 import zstandard
 
+from release.regular import open_regular
+
 
 def _compression(path: Path) -> str | None:
     suffix = path.suffix.lower()
@@ -21,7 +23,7 @@ def _compression(path: Path) -> str | None:
 def open_binary(path: Path) -> Iterator[IO[bytes]]:
     """The file's bytes, transparently decompressed (gzip, zstd), streamed."""
     compression = _compression(path)
-    with path.open("rb") as raw:
+    with open_regular(path) as raw:
         if compression == "gzip":
             with gzip.GzipFile(fileobj=raw) as stream:
                 yield cast(IO[bytes], stream)
