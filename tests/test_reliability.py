@@ -301,3 +301,46 @@ def test_concurrent_first_builds_agree_on_one_key(project: Project,
                             str(project.config), "-q"], capture_output=True, text=True,
                            timeout=300)
     assert again.returncode == 0, again.stderr
+
+
+# 6. a staged file edited together with its manifest entry is refused ---------------------------
+
+def _staged(project: Project, cli: Cli) -> Path:
+    assert cli("prepare", "--config", project.config).code == 0
+    return project.root / "dist" / "test-org--tiny-model-0.1.0"
+
+
+def _rewrite_manifest(staged: Path, change: Callable[[dict[str, object]], None]) -> None:
+    manifest = staged / "release-manifest.json"
+    data = json.loads(manifest.read_text())
+    change(data)
+    manifest.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def test_a_file_edited_with_its_manifest_entry_is_refused(project: Project, cli: Cli) -> None:
+    import hashlib
+
+    staged = _staged(project, cli)
+    forged = b'{"model_type": "never scanned"}'
+    (staged / "config.json").write_bytes(forged)
+
+    def follow(data: dict[str, object]) -> None:
+        for entry in data["files"]:  # type: ignore[attr-defined]
+            if entry["path"] == "config.json":
+                entry["sha256"] = hashlib.sha256(forged).hexdigest()
+                entry["size"] = len(forged)
+
+    _rewrite_manifest(staged, follow)
+    checked = cli("check", "--config", project.config, "--format", "json")
+    assert checked.code == 1
+    assert ("RL611", "config.json") in {(f["rule_id"], f["path"])
+                                        for f in json.loads(checked.out)["findings"]}
+    assert cli("publish", "--to", "git", "--config", project.config).code in (1, 2)
+
+
+def test_a_manifest_with_another_version_is_refused(project: Project, cli: Cli) -> None:
+    staged = _staged(project, cli)
+    _rewrite_manifest(staged, lambda data: data.update(version="9.9.9"))
+    checked = cli("check", "--config", project.config, "--format", "json")
+    assert checked.code == 1
+    assert "RL611" in {f["rule_id"] for f in json.loads(checked.out)["findings"]}

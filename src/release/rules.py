@@ -130,6 +130,10 @@ TAG_CONFLICT = Rule(
 REMOTE_DIFFERS = Rule(
     "RL609", "remote-differs", E,
     "After the push, the remote does not hold exactly the files of the manifest.")
+MANIFEST_NOT_SCANNED = Rule(
+    "RL611", "manifest-not-scanned", E,
+    "The manifest lists a file the report's scan never saw, or with other bytes, or another "
+    "name or version than the report's.")
 SOURCE_COMMIT_MISMATCH = Rule(
     "RL610", "source-commit-mismatch", E,
     "The staged release was built from a different git commit than the one being checked.")

@@ -84,13 +84,49 @@ def _check_report(report_path: Path, manifest: Manifest) -> list[Finding]:
         return [Finding(rules.REPORT_MISMATCH, None,
                         f"{report_path.name} is not the report this release was staged with")]
     try:
-        verdict, _ = read_report_verdict(report_path)
+        verdict, data = read_report_verdict(report_path)
     except ReleaseError as exc:
         return [Finding(rules.REPORT_MISMATCH, None, f"{report_path.name}: {exc}")]
     if verdict != VERDICT_PASS:
         return [Finding(rules.REPORT_NOT_PASSED, None,
                         f"{report_path.name} has verdict {verdict!r}", basis=verdict)]
-    return []
+    return _manifest_against_report(manifest, data, report_path.name)
+
+
+def _manifest_against_report(manifest: Manifest, report: dict[str, object], name: str
+                             ) -> list[Finding]:
+    """Every file of the manifest is one the report's scan saw, with the same bytes, or one
+    the staging wrote (listed in the report's staged block); and the release is the report's:
+    so a file edited together with its manifest entry, or a manifest given another version,
+    is refused."""
+    files = report.get("files")
+    staged = report.get("staged")
+    release = report.get("release")
+    scanned = {f.get("path"): f.get("sha256") for f in files if isinstance(f, dict)} \
+        if isinstance(files, list) else {}
+    generated = set(staged.get("generated") or []) if isinstance(staged, dict) else set()
+    findings = []
+    for entry in manifest.files:
+        if entry.path in generated:
+            continue
+        if entry.path not in scanned:
+            findings.append(Finding(rules.MANIFEST_NOT_SCANNED, entry.path,
+                                    f"is in the manifest but {name} never scanned it",
+                                    basis="unscanned"))
+        elif scanned[entry.path] != entry.sha256:
+            findings.append(Finding(
+                rules.MANIFEST_NOT_SCANNED, entry.path,
+                f"its manifest entry is not the sha256 {name} scanned (file and manifest edited "
+                "after staging)", evidence={"manifest_sha256": entry.sha256,
+                                            "scanned_sha256": scanned[entry.path]},
+                basis="digest"))
+    if not isinstance(release, dict) or (release.get("name"), release.get("version")) != (
+            manifest.name, manifest.version):
+        findings.append(Finding(
+            rules.MANIFEST_NOT_SCANNED, MANIFEST_NAME,
+            f"the manifest names {manifest.name} {manifest.version}, not the release {name} "
+            "is about", basis="release"))
+    return findings
 
 
 def _check_licensing(staged_dir: Path) -> list[Finding]:

@@ -109,10 +109,18 @@ class MemorizationSummary:
 
 @dataclass(frozen=True)
 class StagedInfo:
-    """The staged folder a report belongs to: its name and how many files it holds."""
+    """The staged folder a report belongs to: its name, how many shipped files it holds, and
+    the files release wrote into it (the card, the licensing), which no scan saw as files."""
 
     path: str
     files: int
+    generated: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        data: dict[str, object] = {"path": self.path, "files": self.files}
+        if self.generated:
+            data["generated"] = list(self.generated)
+        return data
 
 
 @dataclass(frozen=True)

@@ -106,8 +106,9 @@ def stage_release(config: Config, result: ScanResult, extras: StagedExtras | Non
     try:
         with building_folder(final) as built:
             files = _write_files(built, config, artifacts, extras, progress)
+            generated = tuple(sorted(f.path for f in files[len(artifacts):]))
             report = dataclasses.replace(scanned, context=dataclasses.replace(
-                scanned.context, staged=StagedInfo(final.name, len(artifacts))))
+                scanned.context, staged=StagedInfo(final.name, len(artifacts), generated)))
             text = render_report_json(report.to_dict())
             manifest = _manifest(config, result, files, text)
             manifest_text = manifest.to_json()
