@@ -344,3 +344,44 @@ def test_a_manifest_with_another_version_is_refused(project: Project, cli: Cli) 
     checked = cli("check", "--config", project.config, "--format", "json")
     assert checked.code == 1
     assert "RL611" in {f["rule_id"] for f in json.loads(checked.out)["findings"]}
+
+
+# 5. bad values are usage errors naming the key, and a full disk is said as such ----------------
+
+@pytest.mark.parametrize(("old", "new", "key"), [
+    ("[agreement]\n", "[agreement]\neffective_date = 9999-12-31\n", "agreement.effective_date"),
+    ("[agreement]\n", "[agreement]\nsurvival_days = 1000000000000\n", "agreement.survival_days"),
+    ("[agreement]\n", "[agreement]\nterm_end = 9999-12-31\ndeletion_days = 30\n",
+     "agreement.term_end"),
+    ('name = "test-org/tiny-model"', f'name = "test-org/{"m" * 300}"', "release.name"),
+    ('version = "0.1.0"', f'version = "{"1" * 10_000_000}"', "release.version"),
+    ('out = "dist"', 'out = "release.toml"', "release.out"),
+    ("[agreement]", '[publish.git]\nremote = "x.git"\nlfs_threshold_mb = nan\n\n[agreement]',
+     "publish.git.lfs_threshold_mb"),
+    ("[agreement]", '[publish.git]\nremote = "a\\u0000b"\n\n[agreement]', "publish.git.remote"),
+    ("[agreement]", "deep = " + "[" * 3000 + "]" * 3000 + "\n\n[agreement]", "nested"),
+])
+def test_bad_values_name_their_key(project: Project, cli: Cli, old: str, new: str,
+                                   key: str) -> None:
+    edit_config(project.config, old, new)
+    result = cli("scan", "--config", project.config)
+    assert result.code == 2, (result.code, result.err[:300])
+    assert key in result.err and "internal error" not in result.err
+
+
+def test_a_full_disk_is_said_with_the_path(project: Project, cli: Cli,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from release import atomic
+
+    def full(path: Path, text: str, mode: int = 0o644) -> atomic.PendingFile:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(atomic, "prepare_file", full)
+    monkeypatch.setattr("release.pipeline.stage.prepare_file", full)
+    result = cli("prepare", "--config", project.config)
+    assert result.code == 3
+    assert "No space left on device" in result.err and ".spdx" in result.err
+    assert "internal error" not in result.err
+    assert not (project.root / "dist" / "test-org--tiny-model-0.1.0").exists()

@@ -42,6 +42,9 @@ def prepare_file(path: Path, text: str, mode: int = 0o644) -> PendingFile:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, mode)
+    except OSError as exc:  # a full disk: say which file could not be written
+        temporary.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

@@ -60,7 +60,10 @@ def copy_verified(source: Path, destination: Path, sha256: str | None, changed: 
     with destination.open("xb") as target:
         for chunk in file_chunks(source):
             digest.update(chunk)
-            target.write(chunk)
+            try:
+                target.write(chunk)
+            except OSError as exc:  # a full disk: say which file could not be written
+                raise OSError(exc.errno, exc.strerror, str(destination)) from None
             if on_bytes is not None:
                 on_bytes(len(chunk))
     os.chmod(destination, 0o644)

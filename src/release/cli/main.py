@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -33,6 +35,7 @@ from release.errors import (
     UsageError,
     display_path,
 )
+from release.formats import printable
 from release.publish import targets
 
 
@@ -331,6 +334,23 @@ def _internal_error(exc: BaseException, verbose: bool) -> None:
         click.echo("".join(traceback.format_tb(exc.__traceback__)), err=True)
 
 
+# faults of the machine a user can act on; their messages quote no data, only a path
+ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EMFILE,
+                                errno.ENFILE, errno.ENOMEM})
+
+
+def _environment_error(exc: OSError, verbose: bool) -> int:
+    """A full disk or a read-only file system is said as such (exit 3); any other OSError
+    that reaches here is an internal error."""
+    if exc.errno not in ENVIRONMENT_ERRNOS:
+        _internal_error(exc, verbose)
+        return EXIT_TOOL_FAILED
+    where = f" writing {printable(display_path(exc.filename))}" if exc.filename else ""
+    click.echo(f"release: error: {os.strerror(exc.errno or 0)}{where}; nothing was left "
+               "half-written: free the space or fix the file system and run again", err=True)
+    return EXIT_TOOL_FAILED
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = "-v" in args or "--verbose" in args
@@ -344,9 +364,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("release: aborted", err=True)
         code = EXIT_TOOL_FAILED
-    except ReleaseError as exc:
-        click.echo(f"release: error: {exc}", err=True)
+    except ReleaseError as exc:  # control characters of a name or key shown as escapes
+        click.echo(f"release: error: {printable(str(exc))}", err=True)
         code = exc.exit_code
+    except OSError as exc:
+        code = _environment_error(exc, verbose)
     except KeyboardInterrupt:
         click.echo("release: interrupted; nothing was left half-written", err=True)
         code = 130

@@ -42,6 +42,7 @@ _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9.
 _VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_-]*$")
 
 T = TypeVar("T")
+MAX_DAYS = 36_525  # a hundred years: longer windows are mistakes, and overflow date arithmetic
 
 
 def _optional(table: Table | None, read: Callable[[Table], T], default: T) -> T:
@@ -53,14 +54,18 @@ def _optional(table: Table | None, read: Callable[[Table], T], default: T) -> T:
 
 
 def _release(t: Table) -> ReleaseSettings:
-    name = t.text("name")
+    # the Hub allows 96 characters for a repository name and as many for its owner
+    name = t.text("name", max_length=193, single_line=True)
     if not _NAME_PATTERN.match(name):
         raise t.error("name", "must look like 'model' or 'org/model' (letters, digits, . _ -)")
-    version = t.text("version")
+    version = t.text("version", max_length=64, single_line=True)
     if not _VERSION_PATTERN.match(version):
         raise t.error("version", "must be letters, digits and . + _ - only")
-    return ReleaseSettings(name=name, version=version, out=t.path("out", "dist"),
-                           copyright=t.text("copyright", None),
+    out = t.path("out", "dist")
+    if out.exists() and not out.is_dir():
+        raise t.error("out", f"{out} exists and is not a folder")
+    return ReleaseSettings(name=name, version=version, out=out,
+                           copyright=t.text("copyright", None, single_line=True),
                            license_texts=t.path("license_texts", None))
 
 
@@ -178,17 +183,26 @@ def _agreement(t: Table) -> AgreementSettings:
     term_end = t.day("term_end", None)
     if term_end is None and effective is not None:
         term_end = _add_years(effective, 1)
+        if term_end is None:
+            raise t.error("effective_date", "leaves no year for the term to end in; set "
+                          "term_end")
     if effective and term_end and term_end < effective:
         raise t.error("term_end", "is before effective_date")
     d = AgreementSettings()
+    survival = t.integer("survival_days", d.survival_days, minimum=0, maximum=MAX_DAYS)
+    deletion = t.integer("deletion_days", d.deletion_days, minimum=0, maximum=MAX_DAYS)
+    if term_end is not None and term_end > dt.date.max - dt.timedelta(
+            days=max(survival, deletion)):
+        raise t.error("term_end", "is so late that its survival or deletion window ends after "
+                      "year 9999")
     return AgreementSettings(
         type=t.text("type", d.type),
         data_provider=t.text("data_provider", d.data_provider),
         data_user=t.text("data_user", d.data_user),
         effective_date=effective,
         term_end=term_end,
-        survival_days=t.integer("survival_days", d.survival_days, minimum=0),
-        deletion_days=t.integer("deletion_days", d.deletion_days, minimum=0),
+        survival_days=survival,
+        deletion_days=deletion,
         release_url=t.text("release_url", d.release_url),
         data_description=t.text("data_description", d.data_description, nonempty=False),
         data_limitations=t.text("data_limitations", d.data_limitations, nonempty=False),
@@ -198,7 +212,10 @@ def _agreement(t: Table) -> AgreementSettings:
     )
 
 
-def _add_years(day: dt.date, years: int) -> dt.date:
+def _add_years(day: dt.date, years: int) -> dt.date | None:
+    """The same day `years` later (28 February for 29 February); None past year 9999."""
+    if day.year + years > dt.MAXYEAR:
+        return None
     try:
         return day.replace(year=day.year + years)
     except ValueError:  # 29 February
@@ -293,6 +310,9 @@ def parse_config(file: Path, text: str) -> Config:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(file, None, f"not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(file, None, "not valid TOML: arrays or tables nested too deeply") \
+            from None
     top = Table(file, "", raw)
     release = _read_finished(_present(top.table("release", required=True)), _release)
     model = _read_finished(_present(top.table("model", required=True)), _model)

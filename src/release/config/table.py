@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,12 @@ from typing import Any
 from release.errors import ConfigError
 
 REQUIRED: Any = object()
+MAX_TEXT = 100_000  # characters of one string value
+MAX_LIST = 10_000  # entries of one list
+MAX_PATH = 4000  # characters of a path (PATH_MAX is 4096 bytes)
+MAX_NAME = 255  # bytes of one path component (NAME_MAX)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class Table:
@@ -41,10 +48,20 @@ class Table:
             raise self.error(name, f"expected {want}, got {type_name(value)}")
         return value
 
-    def text(self, name: str, default: Any = REQUIRED, *, nonempty: bool = True) -> Any:
+    def text(self, name: str, default: Any = REQUIRED, *, nonempty: bool = True,
+             max_length: int = MAX_TEXT, single_line: bool = False) -> Any:
+        """A string: not empty (unless allowed), at most `max_length` characters, without
+        control characters (but line breaks and tabs in free text)."""
         value = self._get(name, default, lambda v: isinstance(v, str), "a string")
-        if nonempty and isinstance(value, str) and not value.strip():
+        if not isinstance(value, str):
+            return value
+        if nonempty and not value.strip():
             raise self.error(name, "must not be empty")
+        if len(value) > max_length:
+            raise self.error(name, f"is {len(value)} characters long; at most {max_length}")
+        if (_CONTROL if single_line else _CONTROL_BUT_LINES).search(value):
+            raise self.error(name, "must not hold control characters"
+                             + ("" if single_line else " (other than line breaks and tabs)"))
         return value
 
     def flag(self, name: str, default: Any = REQUIRED) -> Any:
@@ -99,18 +116,27 @@ class Table:
             lambda v: isinstance(v, list | tuple) and all(isinstance(i, str) for i in v),
             "a list of strings",
         )
+        if len(value) > MAX_LIST:
+            raise self.error(name, f"has {len(value)} entries; at most {MAX_LIST}")
+        for item in value:
+            if len(item) > MAX_TEXT or _CONTROL.search(item):
+                raise self.error(name, "holds an entry that is too long or has control "
+                                       "characters")
         return tuple(value)
 
     def choice(self, name: str, choices: tuple[str, ...], default: Any = REQUIRED) -> Any:
         value = self.text(name, default)
         if value is not None and value not in choices:
-            raise self.error(name, f"must be one of {', '.join(choices)}; got {value!r}")
+            raise self.error(name, f"must be one of {', '.join(choices)}; got {value[:40]!r}")
         return value
 
     def path(self, name: str, default: Any = REQUIRED) -> Any:
-        value = self.text(name, default)
+        """A path relative to the config file (or absolute), that the file system can hold."""
+        value = self.text(name, default, max_length=MAX_PATH, single_line=True)
         if value is None or isinstance(value, Path):
             return value
+        if any(len(os.fsencode(part)) > MAX_NAME for part in Path(value).parts):
+            raise self.error(name, f"has a name longer than {MAX_NAME} bytes")
         # normalised (no "..", no "//"), so that paths compare as the folders they name
         return Path(os.path.normpath((self.file.parent / Path(value).expanduser()).absolute()))
 
