@@ -385,3 +385,40 @@ def test_a_full_disk_is_said_with_the_path(project: Project, cli: Cli,
     assert "No space left on device" in result.err and ".spdx" in result.err
     assert "internal error" not in result.err
     assert not (project.root / "dist" / "test-org--tiny-model-0.1.0").exists()
+
+
+# 10. credentials in a URL are never printed ------------------------------------------------------
+
+def test_credentials_in_urls_are_redacted_everywhere(project: Project, cli: Cli) -> None:
+    edit_config(project.config, "[agreement]", '''[publish.hub]
+repo_id = "test-org/tiny-model"
+endpoint = "http://bob:HUBPASS@127.0.0.1:9"
+
+[publish.git]
+remote = "alice:GITPASS@example.invalid:/x.git"
+
+[agreement]
+release_url = "https://example.invalid/elsewhere"''')
+    outputs = []
+    for fmt in ("text", "json", "sarif", "markdown"):
+        result = cli("prepare", "--config", project.config, "--format", fmt)
+        outputs += [result.out, result.err]
+    assert "RL407" in outputs[0]
+    outputs.append((project.root / "dist" / "release-report.json").read_text())
+    for target in ("hub", "git"):
+        dry = cli("publish", "--to", target, "--config", project.config, "--dry-run",
+                  "--format", "json")
+        outputs += [dry.out, dry.err]
+    blob = "\n".join(outputs)
+    assert "HUBPASS" not in blob and "GITPASS" not in blob
+    assert "***@example.invalid:/x.git" in blob
+
+
+def test_scp_like_remotes_with_a_password_are_remotes_not_paths() -> None:
+    from release.publish.git import resolve_remote
+    from release.publish.plan import public_location, redact
+
+    assert resolve_remote("alice:PASS@host:/x.git", Path("/p")) == "alice:PASS@host:/x.git"
+    assert public_location("alice:PASS@host:/x.git") == "***@host:/x.git"
+    assert public_location("git@host:org/x.git") == "git@host:org/x.git"
+    assert "PASS" not in redact("fatal: could not read alice:PASS@host:/x.git", [])

@@ -13,6 +13,7 @@ from release.config import AgreementSettings, BaseModel, Config
 from release.findings import Finding
 from release.licensing.catalog import Catalog
 from release.pipeline.context import AgreementDates
+from release.publish.plan import public_location
 
 CLAUSE_OPEN = "DUA-OAI §3(c)"
 CLAUSE_NO_RESTRICTIONS = "DUA-OAI §4(c)"
@@ -161,10 +162,10 @@ def _release_url(config: Config, plan: LicensePlan) -> None:
     if config.publish_git is not None:
         targets.append(config.publish_git.remote)
     if targets and url.rstrip("/") not in [t.rstrip("/") for t in targets]:
+        shown = ", ".join(public_location(t) for t in targets)  # never a password
         plan.findings.append(Finding(
             rules.RELEASE_URL_MISMATCH, None,
-            f"agreement.release_url is not the publish target ({', '.join(targets)})",
-            basis="release-url"))
+            f"agreement.release_url is not the publish target ({shown})", basis="release-url"))
 
 
 def plan_licenses(config: Config, catalog: Catalog, *, today: dt.date | None = None

@@ -33,7 +33,7 @@ from release.publish.plan import (
     tag_conflict,
 )
 
-_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
+_SCP_LIKE = re.compile(r"^[^/\s@]+@[\w.-]+:")
 _FALLBACK_IDENTITY = {"name": "release", "email": "release@localhost"}
 
 

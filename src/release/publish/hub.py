@@ -23,6 +23,7 @@ from release.publish.plan import (
     PublishRecord,
     PushOutcome,
     make_plan,
+    public_location,
     redact,
     tag_conflict,
 )
@@ -80,7 +81,7 @@ class HubPublisher:
 
     @property
     def destination(self) -> str:
-        return f"{self.endpoint}/{self.settings.repo_id}"
+        return public_location(f"{self.endpoint}/{self.settings.repo_id}")
 
     @contextmanager
     def _step(self, what: str) -> Iterator[None]:

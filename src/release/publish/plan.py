@@ -112,13 +112,19 @@ def tag_conflict(plan: PublishPlan, destination: str, commit: str) -> PushOutcom
         evidence={"tag": plan.tag, "commit": commit}),))
 
 
+# user:password@ before a host:path remote written the scp way (git has no password there, but
+# a config may still hold one)
+_SCP_PASSWORD = re.compile(r"^[^/@\s:]+:[^/@\s]+@(?=[\w.-]+:)")
+
+
 def public_location(url: str) -> str:
-    """A remote URL without any user name or password in it, safe to print."""
+    """A remote URL without any user name or password in it, safe to print; an scp-style
+    remote keeps its user name (git@host:org/x.git) unless a password comes with it."""
     parts = urlsplit(url)
     if parts.scheme and parts.netloc and "@" in parts.netloc:
         host = parts.netloc.rsplit("@", 1)[1]
         return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-    return url
+    return _SCP_PASSWORD.sub("***@", url)
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
@@ -126,7 +132,8 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
-    return re.sub(r"(://)[^/@\s]+@", r"\1***@", text)
+    text = re.sub(r"(://)[^/@\s]+@", r"\1***@", text)
+    return re.sub(r"(?<![^\s'\"(])[^/@\s:'\"(]+:[^/@\s]+@(?=[\w.-]+:)", "***@", text)
 
 
 def expand_tag(template: str, manifest: Manifest) -> str:
