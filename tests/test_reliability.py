@@ -4,6 +4,7 @@ clear error or the finding it must give and the user's files left as they were."
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,8 +16,10 @@ Cli = Callable[..., CliResult]
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
+    """The user's files (not git's, and not the lock release keeps)."""
     return {p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file() and ".git" not in p.parts}
+            for p in sorted(folder.rglob("*")) if p.is_file() and ".git" not in p.parts
+            and p.name != "release.lock"}
 
 
 def edit_config(config: Path, old: str, new: str) -> None:
@@ -422,3 +425,52 @@ def test_scp_like_remotes_with_a_password_are_remotes_not_paths() -> None:
     assert public_location("alice:PASS@host:/x.git") == "***@host:/x.git"
     assert public_location("git@host:org/x.git") == "git@host:org/x.git"
     assert "PASS" not in redact("fatal: could not read alice:PASS@host:/x.git", [])
+
+
+# 8. one run at a time ----------------------------------------------------------------------------
+
+def test_a_second_run_while_one_holds_the_lock_is_refused(project: Project, cli: Cli) -> None:
+    import subprocess
+    import sys
+
+    from release.lock import project_lock
+
+    with project_lock(project.root):
+        other = subprocess.run([sys.executable, "-m", "release", "prepare", "--config",
+                                str(project.config)], capture_output=True, text=True,
+                               timeout=300)
+        assert other.returncode == 2
+        assert f"process {os.getpid()} is running release" in other.stderr
+    assert cli("prepare", "--config", project.config).code == 0  # released with the holder
+
+
+def test_a_dead_holder_leaves_no_stale_lock(project: Project, cli: Cli) -> None:
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import time, pathlib; from release.lock import project_lock\n"
+        f"with project_lock(pathlib.Path({str(project.root)!r})):\n"
+        "    print('held', flush=True); time.sleep(60)")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    holder.kill()
+    holder.wait()
+    assert cli("prepare", "--config", project.config).code == 0
+
+
+# 9. publish records what landed, even after a run killed once the push was done ----------------
+
+def test_a_rerun_records_a_publication_the_killed_run_did_not(tmp_path: Path, cli: Cli) -> None:
+    from tests.publish.conftest import make_publishable
+
+    target = make_publishable(tmp_path)
+    assert cli("publish", "--to", "git", "--config", target.config).code == 0
+    report = target.staged.report_path
+    data = json.loads(report.read_text())
+    del data["publications"]  # as if killed after the push, before the record was written
+    report.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    again = cli("publish", "--to", "git", "--config", target.config)
+    assert again.code == 0 and "already published" in again.err
+    assert [r["status"] for r in json.loads(report.read_text())["publications"]] == [
+        "unchanged"]
+    assert cli("check", "--config", target.config).code == 0

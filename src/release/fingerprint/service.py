@@ -22,6 +22,7 @@ from release.fingerprint.index import (
     read_meta,
 )
 from release.fingerprint.keys import IndexKey, load_key
+from release.lock import project_lock
 from release.ownership import is_index_folder
 from release.progress import Progress
 from release.sources import source_mtime
@@ -90,7 +91,8 @@ def ensure_index(config: Config, progress: Progress) -> IndexStatus:
     if reason is not None:
         if not readable:
             raise _cannot_use(config.data.index, config.path, reason)
-        build(config, key, progress)
+        with project_lock(config.root):
+            build(config, key, progress)
     return IndexStatus(load_index(config.data.index, key), reason is not None, reason, created)
 
 
@@ -115,9 +117,10 @@ class BuiltIndex:
 
 def build_from_config(config: Config, progress: Progress) -> BuiltIndex:
     """`release index build`: the key (generated on the first build) and the index."""
-    key, created = load_key(config.data.key_file, create=True,
-                            replace_broken=not is_index_folder(config.data.index))
-    meta = build(config, key, progress)
+    with project_lock(config.root):
+        key, created = load_key(config.data.key_file, create=True,
+                                replace_broken=not is_index_folder(config.data.index))
+        meta = build(config, key, progress)
     return BuiltIndex(meta, index_size(config.data.index), created)
 
 

@@ -12,6 +12,7 @@ from release.baseline import Acceptance, Baseline, baseline_for, save_baseline
 from release.config import DEFAULT_BASELINE_NAME, Config
 from release.errors import UsageError
 from release.findings import Finding
+from release.lock import project_lock
 from release.pipeline.scan import ScanOptions, scan
 
 
@@ -41,5 +42,6 @@ def accept_findings(config: Config, fingerprints: Sequence[str], *, reason: str,
                                           finding.path)
         accepted.append(finding)
     path = current.path or (config.root / DEFAULT_BASELINE_NAME)
-    save_baseline(Baseline(path, tuple(entries.values())))
+    with project_lock(config.root):
+        save_baseline(Baseline(path, tuple(entries.values())))
     return Accepted(path, tuple(accepted))

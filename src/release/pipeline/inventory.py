@@ -14,6 +14,7 @@ from release import rules
 from release.config import CodeSettings, Config, DataSettings
 from release.errors import ConfigError, InputError, UsageError, display_path
 from release.findings import Finding
+from release.lock import state_folder
 from release.pipeline.globs import matches_any
 from release.pipeline.kinds import classify_kind
 from release.pipeline.manifest import MANIFEST_NAME
@@ -155,8 +156,10 @@ def _require_folder(path: Path, config_path: Path, key: str) -> None:
 
 
 def _never_code(config: Config) -> list[Path]:
-    """The staged output and the model folder: never shipped as code, even when tracked."""
-    return [config.release.out.absolute(), config.model.path.absolute()]
+    """The staged output, the model folder and release's own state beside the config (the
+    lock, scratch clones): never shipped as code, even when tracked."""
+    return [config.release.out.absolute(), config.model.path.absolute(),
+            state_folder(config.root).absolute()]
 
 
 def _index_and_key(data: DataSettings) -> list[Path]:
@@ -291,7 +294,8 @@ def build_inventory(config: Config) -> Inventory:
     """List every file that would ship; problems found without reading files become findings."""
     inventory = Inventory()
     inventory.items.extend(_model_items(
-        config.model.path, [config.release.out, *_index_and_key(config.data)], config.path))
+        config.model.path, [config.release.out, state_folder(config.root),
+                            *_index_and_key(config.data)], config.path))
     if config.code is not None:
         code_items, inventory.git = _code_items(config.code, config)
         if not code_items:

@@ -16,6 +16,7 @@ from release.config import Config
 from release.findings import Finding
 from release.licensing.catalog import load_catalog
 from release.licensing.policy import LicensePlan, plan_licenses
+from release.lock import project_lock
 from release.ownership import is_release_report, require_replaceable
 from release.pipeline.context import Licensing
 from release.pipeline.report import Report, report_text
@@ -74,8 +75,12 @@ def prepare(config: Config, *, baseline: Baseline | None = None,
             progress: Progress | None = None, today: dt.date | None = None) -> PrepareResult:
     """Run the whole pipeline; stage the release when it passes. The report is written next to
     the staged folder when it passes and in its place when it does not."""
-    progress = progress or SilentProgress()
-    options = ScanOptions(command="prepare", baseline=baseline, today=today)
+    with project_lock(config.root):
+        return _prepare(config, ScanOptions(command="prepare", baseline=baseline, today=today),
+                        progress or SilentProgress())
+
+
+def _prepare(config: Config, options: ScanOptions, progress: Progress) -> PrepareResult:
     assembled = assemble(config, options, progress)
     notes = assembled.scan.notes
     if not assembled.report.passed:

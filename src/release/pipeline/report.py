@@ -179,12 +179,21 @@ def report_sha256(path: Path) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
+PUBLICATION_IDENTITY = ("target", "destination", "tag", "commit")
+
+
 def append_publication(path: Path, record: Mapping[str, Any]) -> None:
-    """Add a publish record to a staged report, atomically; its pinned digest is unchanged."""
+    """Add a publish record to a staged report, atomically, unless the report already records
+    this publication (a re-run after a run killed once the push had landed records it; one
+    that finds it recorded adds nothing); its pinned digest is unchanged."""
     _verdict, data = read_report_verdict(path)
     publications = data.pop(PUBLICATIONS_KEY, [])
     if not isinstance(publications, list):
         raise InputError(f"{PUBLICATIONS_KEY}: expected a list", path=path)
+    identity = [record.get(k) for k in PUBLICATION_IDENTITY]
+    if any(isinstance(p, dict) and [p.get(k) for k in PUBLICATION_IDENTITY] == identity
+           for p in publications):
+        return
     data[PUBLICATIONS_KEY] = [*publications, dict(record)]
     write_atomic(path, report_text(data))
 

@@ -16,6 +16,7 @@ from release.config import Config, GitPublishSettings
 from release.digests import copy_verified, git_blob_sha1_of, sha256_file
 from release.errors import InputError, UsageError
 from release.findings import Finding
+from release.lock import state_folder
 from release.pipeline.manifest import Manifest
 from release.publish import register
 from release.publish.plan import (
@@ -57,6 +58,9 @@ class GitPublisher:
     def __init__(self, settings: GitPublishSettings, config_root: Path) -> None:
         self.settings = settings
         self.remote = resolve_remote(settings.remote, config_root)
+        # scratch clones live in the project, where the next run (holding the project lock)
+        # removes what a killed one left, not in the system's temporary folder
+        self.scratch = state_folder(config_root) / "scratch"
 
     @property
     def threshold_bytes(self) -> int:
@@ -73,7 +77,11 @@ class GitPublisher:
         """A scratch repository with `origin` set and git-lfs hooks installed, removed after."""
         import git
 
-        scratch = Path(tempfile.mkdtemp(prefix=f"release-{purpose}-"))
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        for leftover in self.scratch.glob("release-*-*"):
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f"release-{purpose}-", dir=self.scratch))
         try:
             repo = git.Repo.init(scratch / "repo")
             stall = str(int(self.settings.timeout))

@@ -108,8 +108,10 @@ class HubPublisher:
         """The files of the remote tree at `revision`, by path, without `.gitattributes`."""
         from huggingface_hub.hf_api import RepoFile
 
-        listing = self._call("list the files", self.api.list_repo_tree, self.settings.repo_id,
-                             revision=revision, recursive=True)
+        # listed whole inside the step: the library yields lazily, and a network error while
+        # it does is one of this step's
+        listing = self._call("list the files", lambda: list(self.api.list_repo_tree(
+            self.settings.repo_id, revision=revision, recursive=True)))
         return {entry.path: entry for entry in listing
                 if isinstance(entry, RepoFile) and entry.path != GITATTRIBUTES}
 

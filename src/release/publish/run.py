@@ -10,6 +10,7 @@ from release import rules
 from release.config import Config
 from release.errors import UsageError
 from release.findings import Finding
+from release.lock import project_lock
 from release.pipeline.check import check_staged, default_report_path
 from release.pipeline.context import PublishInfo
 from release.pipeline.report import Report, append_publication
@@ -34,6 +35,9 @@ class PublishResult:
                     "this release; nothing was pushed")
         if record is not None and self.report.passed:
             return f"published {record.tag} ({record.commit[:12]}) to {record.url}"
+        if record is not None:
+            return (f"pushed {record.tag} ({record.commit[:12]}) to {record.url}, but reading it "
+                    "back found differences: see the report")
         if not self.report.passed:
             return "nothing was published"
         return "dry run: nothing was pushed" if self.dry_run else None
@@ -57,6 +61,12 @@ def publish(config: Config, target: str, *, staged_dir: Path | None = None,
             report_path: Path | None = None, dry_run: bool = False,
             progress: Progress | None = None) -> PublishResult:
     """Gate the staged folder, then push it (unless `dry_run`) and read the remote back."""
+    with project_lock(config.root):
+        return _publish(config, target, staged_dir, report_path, dry_run, progress)
+
+
+def _publish(config: Config, target: str, staged_dir: Path | None, report_path: Path | None,
+             dry_run: bool, progress: Progress | None) -> PublishResult:
     if target not in targets():
         raise UsageError(f"unknown publish target {target!r} (choose {', '.join(targets())})")
     staged_dir = staged_dir or config.staged_dir
@@ -81,6 +91,6 @@ def publish(config: Config, target: str, *, staged_dir: Path | None = None,
     if outcome.record is None:
         return result(plan, None, outcome.findings)
     problems = publisher.verify(plan, staged_dir, outcome.record)
-    if not problems and outcome.record.status != "unchanged":
+    if not problems:
         append_publication(report_path, outcome.record.to_dict())
     return result(plan, outcome.record, problems)
