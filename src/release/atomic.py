@@ -27,6 +27,13 @@ class PendingFile:
     def commit(self) -> None:
         os.replace(self.temporary, self.destination)
 
+    def link(self) -> None:
+        """Put it in place only if nothing is there yet (FileExistsError otherwise)."""
+        try:
+            os.link(self.temporary, self.destination)
+        finally:
+            self.discard()
+
     def discard(self) -> None:
         self.temporary.unlink(missing_ok=True)
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from release.atomic import PARTIAL_SUFFIX
+from release.atomic import prepare_file
 from release.errors import ConfigError, InputError, UsageError, display_path
 from release.regular import NotRegular, read_regular
 
@@ -71,26 +70,15 @@ def _write_key(key_file: Path, *, replace: bool) -> str:
     """A new key, written whole to a temporary file, flushed, and then linked into place (or,
     replacing a broken one, renamed over it): a killed run never leaves a half-written key, and
     of two first builds at once one key wins and both use it."""
-    key_file.parent.mkdir(parents=True, exist_ok=True)
     text = secrets.token_hex(32) + "\n"
-    fd, name = tempfile.mkstemp(prefix=f".{key_file.name}.", suffix=PARTIAL_SUFFIX,
-                                dir=key_file.parent)
-    temporary = Path(name)
+    pending = prepare_file(key_file, text, mode=0o600)
+    if replace:
+        pending.commit()
+        return text
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o600)
-        if replace:
-            os.replace(temporary, key_file)
-        else:
-            try:
-                os.link(temporary, key_file)
-            except FileExistsError:  # another run made it first: that key is the key
-                return _read_key_file(key_file)
-    finally:
-        temporary.unlink(missing_ok=True)
+        pending.link()
+    except FileExistsError:  # another run made it first: that key is the key
+        return _read_key_file(key_file)
     return text
 
 
