@@ -88,6 +88,7 @@ class HubState:
         self.repos: dict[str, Repo] = {}
         self.lfs: dict[str, bytes] = {}
         self.fail_next: dict[str, int] = {}
+        self.fail_status: dict[str, int] = {}  # the status an injected failure answers with
         self.calls: list[str] = []
         self.lock = threading.Lock()
 
@@ -197,7 +198,8 @@ class HubHandler(BaseHTTPRequestHandler):
                 with self.state.lock:
                     if self.state.should_fail(name):
                         self._body()
-                        self._error(500, f"injected failure in {name}")
+                        self._error(self.state.fail_status.get(name, 500),
+                                    f"injected failure in {name}")
                         return
                     getattr(self, f"_{name}")(parse_qs(url.query), **match.groupdict())
                 return

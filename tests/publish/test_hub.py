@@ -185,3 +185,31 @@ def test_file_changed_after_the_gate_is_not_pushed(on_hub: Publishable, hub: Hub
     result = publish(cli, on_hub)
     assert result.code == 3 and "changed after the publish gate" in result.err
     assert "commit" not in hub.state.calls and not hub.state.repos[REPO_ID].tags
+
+
+def test_an_error_while_reading_the_tree_back_names_the_step(on_hub: Publishable, hub: HubServer,
+                                                             cli: Callable[..., CliResult]
+                                                             ) -> None:
+    """Issue 15, item 9: the library lists a tree lazily; a failure while it does is exit 3
+    naming the step, not an internal error, and the re-run completes."""
+    hub.state.fail_next["tree"] = 1
+    hub.state.fail_status["tree"] = 403  # not retried by the library
+    first = publish(cli, on_hub)
+    assert first.code == 3 and "list the files" in first.err, first.err
+    assert "internal error" not in first.err
+    assert publish(cli, on_hub).code == 0
+
+
+def test_a_push_whose_read_back_differs_says_so_once() -> None:
+    from release import rules
+    from release.findings import Finding
+    from release.pipeline.report import Report
+    from release.publish.plan import PublishRecord
+    from release.publish.run import PublishResult
+
+    record = PublishRecord("hub", "org/m", "main", "v1", "c" * 40, "http://hub/org/m", "published",
+                           "0" * 64)
+    failing = Report.create("publish", [Finding(rules.REMOTE_DIFFERS, "x", "differs")], [])
+    outcome = PublishResult(failing, None, record).outcome
+    assert outcome is not None and outcome.startswith("pushed v1")
+    assert "differences" in outcome and "nothing was published" not in outcome
