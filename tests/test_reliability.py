@@ -115,6 +115,7 @@ def test_text_fields_left_out_index_every_field(leaking: Project, cli: Cli) -> N
     edit_config(leaking.config, 'text_fields = ["note"]\n', "")
     result = cli("scan", "--config", leaking.config, "--format", "json")
     assert result.code == 1, result.err
+    assert "every field but the id was indexed as text" in result.err  # said once
     assert "RL201" in {f["rule_id"] for f in json.loads(result.out)["findings"]}
 
 

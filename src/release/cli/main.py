@@ -222,7 +222,7 @@ def index() -> None:
 def index_build(config_path: Path | None, quiet: bool, verbose: bool) -> int:
     """Build the index from [data].sources (where the data lives)."""
     from release.fingerprint.keys import key_created_note
-    from release.fingerprint.service import build_from_config
+    from release.fingerprint.service import build_from_config, build_notes
 
     ui = Ui(quiet=quiet, verbose=verbose)
     config = _load(config_path)
@@ -231,6 +231,7 @@ def index_build(config_path: Path | None, quiet: bool, verbose: bool) -> int:
         ui.status(key_created_note(config.data.key_file))
     ui.status(f"indexed {built.meta.records} records ({built.meta.text_bytes} bytes of text) "
               f"into {display_path(config.data.index)} ({built.size} bytes)")
+    ui.notes(build_notes(config.data))
     return EXIT_PASSED
 
 

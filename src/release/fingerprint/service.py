@@ -108,6 +108,13 @@ def build(config: Config, key: IndexKey, progress: Progress) -> IndexMeta:
                        config_digest=sources_digest(config.data, config.checks))
 
 
+def build_notes(data: DataSettings) -> list[str]:
+    """What a user should hear once about how the index was built."""
+    return [f"data.sources[{number}] names no text_fields: every field but the id was indexed "
+            "as text" for number, source in enumerate(data.sources)
+            if source.text_fields is None and source.format != "txt"]
+
+
 @dataclass(frozen=True)
 class BuiltIndex:
     meta: IndexMeta

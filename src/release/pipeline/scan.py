@@ -15,7 +15,7 @@ from release.errors import display_path
 from release.findings import FileRecord, Finding, Outcome, Severity
 from release.fingerprint.keys import key_created_note
 from release.fingerprint.match import Matcher
-from release.fingerprint.service import ensure_index
+from release.fingerprint.service import build_notes, ensure_index
 from release.pipeline.context import ConfigInfo, GitState, ReleaseInfo, ReportContext
 from release.pipeline.inventory import Inventory, Item, build_inventory, files_inventory
 from release.pipeline.read import Artifact, planned_size, read_artifact, relative_source
@@ -87,6 +87,7 @@ def _training_data(config: Config, progress: Progress) -> tuple[Matcher | None, 
         notes.append(key_created_note(config.data.key_file))
     if status.built:
         notes.append(f"built the fingerprint index ({status.reason})")
+        notes += build_notes(config.data)
     return Matcher(status.index), tuple(notes)
 
 
