@@ -69,9 +69,12 @@ def synthetic_records(count: int, seed: int = 0, words: list[str] | None = None
 
 
 def write_project(folder: Path, records: Iterable[dict[str, str]], *,
-                  min_match_words: int = 12) -> Path:
-    """A project with a data source and a model folder: the test suite's own corpus writer."""
-    return write_corpus(folder, records, min_match_words=min_match_words)
+                  min_match_words: int = 12,
+                  sensitive_fields: tuple[str, ...] = ("name", "email")) -> Path:
+    """A project with a data source and a model folder: the test suite's own corpus writer
+    (name only sensitive fields the records have: naming absent ones is an error)."""
+    return write_corpus(folder, records, min_match_words=min_match_words,
+                        sensitive_fields=sensitive_fields)
 
 
 def timed(func: Callable[[], T], repeat: int = 1) -> tuple[float, T]:

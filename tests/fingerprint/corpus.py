@@ -22,8 +22,8 @@ def make_records(count: int = 300, seed: int = 7) -> list[dict[str, str]]:
     ]
 
 
-def write_corpus(folder: Path, records: Iterable[dict[str, str]], *, min_match_words: int = 12
-                 ) -> Path:
+def write_corpus(folder: Path, records: Iterable[dict[str, str]], *, min_match_words: int = 12,
+                 sensitive_fields: tuple[str, ...] = ("name", "email")) -> Path:
     """A project with only a data source and a model folder; returns the config path. Records
     are written as they come (the benchmarks stream a million of them)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -37,5 +37,5 @@ def write_corpus(folder: Path, records: Iterable[dict[str, str]], *, min_match_w
         '[release]\nname = "m"\nversion = "1"\n[model]\npath = "model"\n'
         f'[checks]\nmin_match_words = {min_match_words}\n'
         '[[data.sources]]\npath = "train.jsonl"\nid_field = "id"\ntext_fields = ["text"]\n'
-        'sensitive_fields = ["name", "email"]\n')
+        f"sensitive_fields = {json.dumps(list(sensitive_fields))}\n")
     return config
