@@ -46,12 +46,3 @@ def read_regular(path: Path, limit: int = MAX_SMALL_FILE) -> bytes:
         raise OSError(errno.EFBIG, f"larger than {limit >> 20} MiB", str(path))
     return b"".join(parts)
 
-
-def special_file(path: Path) -> bool:
-    """Whether something other than a regular file (or a link to one) is at `path`."""
-    try:
-        return not stat.S_ISREG(path.stat().st_mode)
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True

@@ -30,10 +30,12 @@ class DetectionContext:
     config_path: Path
     data: DataSettings
     checks: CheckSettings
-    index: LoadedIndex | None
     matcher: Matcher | None
     workers: Workers
-    hash_files: bool  # False for the fast scan: only possible copies of the data are hashed
+
+    @property
+    def index(self) -> LoadedIndex | None:
+        return self.matcher.index if self.matcher is not None else None
 
 
 class Detector(Protocol):

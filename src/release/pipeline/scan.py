@@ -65,9 +65,7 @@ def scan(config: Config, options: ScanOptions | None = None,
                  if options.files is not None else build_inventory(config))
     matcher, notes = _training_data(config, progress)
     with Workers(scan_threads()) as workers:
-        context = DetectionContext(config.path, config.data, config.checks,
-                                   matcher.index if matcher else None, matcher, workers,
-                                   options.hash_files)
+        context = DetectionContext(config.path, config.data, config.checks, matcher, workers)
         read = _read_and_detect(config, inventory, create_detectors(context),
                                 options.hash_files, progress)
     findings = (*inventory.findings, *read.findings)
