@@ -11,16 +11,17 @@ from pathlib import Path
 
 from release import TOOL_NAME
 from release.errors import ConfigError, display_path
+from release.regular import open_regular, read_regular
 
 MAX_MARKER_BYTES = 1 << 20
 
 
 def _json_object(path: Path) -> dict[str, object] | None:
     """A small regular file's JSON object, or None."""
+    if path.is_symlink():
+        return None
     try:
-        if not path.is_file() or path.is_symlink() or path.stat().st_size > MAX_MARKER_BYTES:
-            return None
-        data = json.loads(path.read_bytes())
+        data = json.loads(read_regular(path, MAX_MARKER_BYTES))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
@@ -47,10 +48,10 @@ def is_release_report(path: Path) -> bool:
 
 def is_spdx_document(path: Path) -> bool:
     """An SPDX document that release wrote beside a staged release."""
+    if path.is_symlink():
+        return False
     try:
-        if not path.is_file() or path.is_symlink():
-            return False
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
             head = handle.read(4096)
     except OSError:
         return False

@@ -68,19 +68,22 @@ def _folder_files(folder: Path) -> Iterable[tuple[Path, int]]:
                 yield path, info.st_size
 
 
+def by_size(source_files: Iterable[SourceFile]) -> dict[int, list[SourceFile]]:
+    grouped: dict[int, list[SourceFile]] = {}
+    for source in source_files:
+        grouped.setdefault(source.size, []).append(source)
+    return grouped
+
+
 def find_copies(
-    shipped: Iterable[tuple[str, int, str]], source_files: list[SourceFile],
-    digests: dict[Path, str | None] | None = None,
+    shipped: Iterable[tuple[str, int, str]], sources_by_size: dict[int, list[SourceFile]],
+    digests: dict[Path, str | None],
 ) -> list[Finding]:
     """Findings for shipped (path, size, sha256) equal to a source file; only source files
-    whose size matches some shipped file are ever hashed (once: `digests` keeps them)."""
-    by_size: dict[int, list[SourceFile]] = {}
-    for source in source_files:
-        by_size.setdefault(source.size, []).append(source)
-    digests = {} if digests is None else digests
+    whose size matches a shipped file are ever hashed, and each once (`digests` keeps them)."""
     findings = []
     for path, size, sha256 in shipped:
-        for source in by_size.get(size, []):
+        for source in sources_by_size.get(size, []):
             if source.path not in digests:
                 try:
                     digests[source.path] = sha256_file(source.path)
@@ -125,8 +128,9 @@ class DataCopies:
         index = context.index
         assert index is not None
         self.key = index.key
-        self.source_files, unavailable = list_source_files(context.data.sources)
-        self.sizes = {f.size for f in self.source_files}
+        source_files, unavailable = list_source_files(context.data.sources)
+        self.by_size = by_size(source_files)
+        self.sizes = set(self.by_size)
         self.sizes |= {size for stamp in index.meta.sources for size, _digest in stamp.files}
         missing = {f.evidence.get("source") for f in unavailable}
         covered = {stamp.key for stamp in index.meta.sources}
@@ -140,7 +144,7 @@ class DataCopies:
         if artifact.size not in self.sizes:
             return []
         path, sha256 = artifact.item.path, artifact.sha256 or artifact_sha256(artifact)
-        findings = find_copies([(path, artifact.size, sha256)], self.source_files, self.digests)
+        findings = find_copies([(path, artifact.size, sha256)], self.by_size, self.digests)
         return findings + find_copies_by_digest([(path, sha256)], self.absent, self.key)
 
     def finish(self) -> list[Finding]:

@@ -13,6 +13,9 @@ import zlib
 
 import zstandard
 
+from release.extract.text import looks_like_text
+from release.pipeline.kinds import lower_suffix
+
 HEAD_BYTES = 64 * 1024
 TAIL_BYTES = 16
 MIN_TABLE_ROWS = 4  # a header and three records
@@ -201,9 +204,6 @@ def image_format(head: bytes) -> str | None:
 def extraction_format(head: bytes, tail: bytes, name: str) -> str:
     """What to read a stream as, by its bytes first and its name last: a tar, a format named
     by its magic bytes, an image, text, protobuf (by name), or "unknown"."""
-    from release.extract.text import looks_like_text
-    from release.pipeline.kinds import lower_suffix
-
     if head[257:262] == b"ustar":
         return "tar"
     magic = magic_format(head, tail)

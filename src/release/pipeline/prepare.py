@@ -9,12 +9,12 @@ from pathlib import Path
 
 from release.atomic import write_atomic
 from release.audit.run import audit_for_prepare
-from release.baseline import Baseline
+from release.baseline import Baseline, baseline_for
 from release.card.build import build_card
 from release.card.validate import CARD_PATH
 from release.config import Config
 from release.findings import Finding
-from release.licensing.catalog import load_catalog
+from release.licensing.catalog import Catalog, load_catalog
 from release.licensing.policy import LicensePlan, plan_licenses
 from release.lock import project_lock
 from release.ownership import is_release_report, require_replaceable
@@ -33,6 +33,7 @@ class Assembled:
     scan: ScanResult
     report: Report
     licenses: LicensePlan
+    catalog: Catalog
     card: str
 
 
@@ -54,6 +55,8 @@ class CardResult:
 def assemble(config: Config, options: ScanOptions, progress: Progress) -> Assembled:
     """Scan, plan the licences, audit the model and write the card. The card summarises the
     report of everything before it; its own findings join the final report."""
+    if options.baseline is None:  # read once for the two or three reports made here
+        options = replace(options, baseline=baseline_for(config))
     scanned = scan(config, options, progress)
     catalog = load_catalog(config.release.license_texts)
     plan = plan_licenses(config, catalog, today=options.today)
@@ -68,7 +71,7 @@ def assemble(config: Config, options: ScanOptions, progress: Progress) -> Assemb
     if card_findings:
         report = make_report(config, options, [*findings, *card_findings], scanned.records,
                              context)
-    return Assembled(scanned, report, plan, card)
+    return Assembled(scanned, report, plan, catalog, card)
 
 
 def prepare(config: Config, *, baseline: Baseline | None = None,
@@ -88,7 +91,8 @@ def _prepare(config: Config, options: ScanOptions, progress: Progress) -> Prepar
                             key="release.out", what="a release report")
         write_atomic(config.report_path, report_text(assembled.report.to_dict()))
         return PrepareResult(assembled.report, config.report_path, None, notes)
-    extras = StagedExtras(assembled.licenses, assembled.card, assembled.report)
+    extras = StagedExtras(assembled.licenses, assembled.catalog, assembled.card,
+                          assembled.report)
     staged = stage_release(config, assembled.scan, extras, progress)
     return PrepareResult(staged.report, staged.report_path, staged, notes)
 

@@ -15,7 +15,7 @@ from release.config import Config
 from release.digests import copy_verified, sha256_file
 from release.errors import UsageError
 from release.licensing.attach import attach, reuse_lint
-from release.licensing.catalog import load_catalog
+from release.licensing.catalog import Catalog
 from release.licensing.policy import LicensePlan
 from release.ownership import (
     clean_leftovers,
@@ -50,17 +50,17 @@ class StagedExtras:
     (in place of the model folder's own), and the report of it all."""
 
     licenses: LicensePlan
+    catalog: Catalog
     card: str
     report: Report
 
 
-def _attach_licensing(built: Path, config: Config, plan: LicensePlan,
+def _attach_licensing(built: Path, config: Config, extras: StagedExtras,
                       artifacts: list[Artifact]) -> list[ManifestFile]:
     """LICENSES/, REUSE.toml and NOTICE, written into the staging folder and listed."""
-    catalog = load_catalog(config.release.license_texts)
     model = [a.item.path for a in artifacts if a.item.origin == "model"]
     code = [a.item.path for a in artifacts if a.item.origin == "code"]
-    attached = attach(built, config, catalog, plan, model, code)
+    attached = attach(built, config, extras.catalog, extras.licenses, model, code)
     return [_generated_entry(built, path) for path in attached.files]
 
 
@@ -83,7 +83,7 @@ def _write_files(built: Path, config: Config, artifacts: list[Artifact],
         card.write_text(extras.card, encoding="utf-8")
         os.chmod(card, 0o644)
         files.append(_generated_entry(built, CARD_PATH))
-        files += _attach_licensing(built, config, extras.licenses, artifacts)
+        files += _attach_licensing(built, config, extras, artifacts)
     return files
 
 
@@ -117,7 +117,7 @@ def stage_release(config: Config, result: ScanResult, extras: StagedExtras | Non
             if extras is not None:
                 spdx = re.sub(r"^DocumentName: .*$", f"DocumentName: {final.name}",
                               reuse_lint(built).spdx, count=1, flags=re.MULTILINE)
-                pending.append(prepare_file(final.with_name(f"{final.name}.spdx"), spdx))
+                pending.append(prepare_file(_spdx_path(final), spdx))
             pending.insert(0, prepare_file(config.report_path, text))
             replace_folder(built, final)
     except BaseException:
@@ -131,12 +131,16 @@ def stage_release(config: Config, result: ScanResult, extras: StagedExtras | Non
                          manifest_sha256=hashlib.sha256(manifest_text.encode("utf-8")).hexdigest())
 
 
+def _spdx_path(final: Path) -> Path:
+    """The SPDX document of a staged folder, beside it."""
+    return final.with_name(f"{final.name}.spdx")
+
+
 def _require_ours(config: Config, final: Path) -> None:
     """Stage only over what release staged before, and clean up after killed runs."""
-    spdx = final.with_name(f"{final.name}.spdx")
     for path, ours, what in ((final, is_staged_release, "a staged release"),
                              (config.report_path, is_release_report, "a release report"),
-                             (spdx, is_spdx_document, "an SPDX document")):
+                             (_spdx_path(final), is_spdx_document, "an SPDX document")):
         require_replaceable(path, ours, config_path=config.path, key="release.out", what=what)
         clean_leftovers(path)
 
