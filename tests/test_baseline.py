@@ -81,3 +81,29 @@ def test_accept_refuses_unknown_fingerprints_and_past_dates(
     past = cli("accept", "0" * 32, "--reason", "r", "--by", "d", "--expires", "2000-01-01",
                "--config", project.config)
     assert past.code == 2 and "in the past" in past.err
+
+
+def test_code_execution_cannot_be_accepted(project: Project, cli: Callable[..., CliResult],
+                                           tmp_path: Path) -> None:
+    import pickle
+
+    from tests.executable_corpus import _System
+
+    canary = tmp_path / "canary"
+    (project.model / "extra.dat").write_bytes(pickle.dumps(_System(canary), protocol=0))
+    first = cli("scan", "--config", project.config, "--format", "json")
+    assert first.code == 1
+    found = json.loads(first.out)["findings"]
+    code = [f for f in found if f["rule_id"] == "RL114"]
+    assert [f["path"] for f in code] == ["extra.dat"]
+    assert "touch" not in first.out and str(canary) not in first.out
+    refused = cli("accept", code[0]["fingerprint"], "--reason", "r", "--by", "d",
+                  "--expires", "2099-01-01", "--config", project.config)
+    assert refused.code == 2 and "cannot be accepted" in refused.err
+    # a baseline written by hand does not accept it either
+    (project.root / "release.baseline.json").write_text(json.dumps({"version": 1, "accepted": [
+        {"fingerprint": code[0]["fingerprint"], "reason": "r", "accepted_by": "d",
+         "expires": "2099-01-01"}]}))
+    again = cli("scan", "--config", project.config, "--format", "json")
+    assert again.code == 1 and json.loads(again.out)["summary"]["accepted"] == 0
+    assert not canary.exists()

@@ -23,12 +23,14 @@ class Severity(enum.Enum):
 
 @dataclass(frozen=True)
 class Rule:
-    """A stable rule id, its short name, default severity and one-line description."""
+    """A stable rule id, its short name, default severity and one-line description; a rule
+    that is not `acceptable` cannot be accepted in a baseline."""
 
     id: str
     name: str
     severity: Severity
     description: str
+    acceptable: bool = True
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ UNREADABLE_FILE = Rule(
     "A file that would ship could not be read, so it could not be checked.")
 UNSAFE_SERIALIZATION = Rule(
     "RL104", "unsafe-serialization", E,
-    "A pickle-based file (torch .bin/.pt/.ckpt, .pkl) runs code when loaded; ship safetensors.")
+    "A pickle, found by its opcodes under any name and in any container (torch .bin/.pt/.ckpt, "
+    "joblib, .pkl, object arrays), can run code when loaded; ship safetensors.")
 DATA_FILE = Rule(
     "RL105", "data-file", E,
     "A data file (tabular, records, arrays, databases) would ship with the model.")
@@ -46,6 +47,22 @@ MALFORMED_FILE = Rule(
     "RL113", "malformed-file", E,
     "A file's structure is broken (a safetensors header that does not match its data), so its "
     "users' loaders refuse it.")
+CODE_EXECUTION = Rule(
+    "RL114", "code-execution", E,
+    "Loading a file runs code: a pickle importing os, subprocess, eval and the like, a Keras "
+    "Lambda layer, a TensorFlow op that touches files or runs Python, a chat template that "
+    "reaches Python internals. It cannot be accepted in the baseline.", acceptable=False)
+TRAILING_DATA = Rule(
+    "RL115", "trailing-data", E,
+    "Bytes follow the end of a zip, a pickle, an array or a safetensors payload (a polyglot "
+    "file); they are read as a file of their own.")
+ENCRYPTED_CONTENT = Rule(
+    "RL116", "encrypted-content", E,
+    "An archive or member is encrypted, so it cannot be checked.")
+EXTERNAL_PATH = Rule(
+    "RL117", "external-path", E,
+    "A model file makes its loader read a path outside the model folder (an ONNX "
+    "external-data location, a TensorFlow Save/Restore path).")
 TRAINING_TEXT = Rule(
     "RL201", "training-text", E,
     "A run of at least min_match_words words of a training record appears verbatim.")

@@ -7,7 +7,6 @@ import gzip
 import io
 import json
 import lzma
-import pickle
 import sqlite3
 import struct
 import zipfile
@@ -146,46 +145,6 @@ def test_data_member_in_zip(tmp_path: Path) -> None:
         archive.writestr("inner/train.csv", CSV)
     findings = detect(path)
     assert [(f.rule, f.member) for f in findings] == [(rules.DATA_FILE, "inner/train.csv")]
-
-
-def test_plain_pickle(tmp_path: Path) -> None:
-    path = tmp_path / "weights.bin"
-    path.write_bytes(pickle.dumps({"w": [1.0, 2.0]}, protocol=4))
-    findings = detect(path)
-    assert [f.rule for f in findings] == [rules.UNSAFE_SERIALIZATION]
-    assert "safetensors" in findings[0].message
-
-
-def test_torch_zip_checkpoint(tmp_path: Path) -> None:
-    path = tmp_path / "pytorch_model.bin"
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("archive/data.pkl", pickle.dumps({"w": 1}, protocol=2))
-        archive.writestr("archive/data/0", bytes(16))
-        archive.writestr("archive/version", "3\n")
-    findings = detect(path)
-    assert [(f.rule, f.member) for f in findings] == [
-        (rules.UNSAFE_SERIALIZATION, "archive/data.pkl")]
-    assert findings[0].evidence["format"] == "torch-zip"
-
-
-def test_compressed_pickle_like_joblib(tmp_path: Path) -> None:
-    path = tmp_path / "model.joblib"
-    path.write_bytes(gzip.compress(pickle.dumps([1, 2, 3], protocol=4)))
-    findings = detect(path)
-    assert [f.rule for f in findings] == [rules.UNSAFE_SERIALIZATION]
-    assert findings[0].evidence["format"] == "pickle+gzip"
-
-
-def test_protocol_zero_pickle_by_name(tmp_path: Path) -> None:
-    path = tmp_path / "old.pkl"
-    path.write_bytes(pickle.dumps([1], protocol=0))
-    assert rule_ids(path) == ["RL104"]
-
-
-def test_corrupt_zip_is_a_finding_not_a_skip(tmp_path: Path) -> None:
-    path = tmp_path / "model.pt"
-    path.write_bytes(b"PK\x03\x04" + bytes(40))
-    assert rule_ids(path) == ["RL103"]
 
 
 def clean_files(folder: Path) -> list[Path]:

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from release.extract import Problem, Segment, extract_file
+from release.extract import Hazard, Problem, Segment, extract_file
 from release.pipeline.kinds import classify_kind
 
 PHRASE = "the quick brown fox jumps over the lazy dog near the river bank"
@@ -156,10 +156,14 @@ def test_columnar_and_array_strings(tmp_path: Path) -> None:
     assert any(PHRASE in t for _, t in texts(tmp_path / "t.db"))
 
 
-def test_object_arrays_are_not_loaded(tmp_path: Path) -> None:
+def test_object_arrays_are_walked_as_pickles_not_loaded(tmp_path: Path) -> None:
     buffer = io.BytesIO()
-    np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    assert "pickle" in problems(write(tmp_path, "o.npy", buffer.getvalue()))[0].reason
+    np.save(buffer, np.array([{"a": PHRASE}], dtype=object), allow_pickle=True)
+    path = write(tmp_path, "o.npy", buffer.getvalue())
+    found = list(extract_file(path, path.name, "data", path.stat().st_size))
+    hazards = [h for h in found if isinstance(h, Hazard)]
+    assert [(h.kind, h.format) for h in hazards] == [("pickle", "npy-object")]
+    assert any(isinstance(s, Segment) and s.text == PHRASE for s in found)
 
 
 def test_nesting_deeper_than_the_limit_is_a_bomb(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Detects data files (by extension and by content) and pickle-based serialisation."""
+"""Detects data files, by extension and by content."""
 
 from __future__ import annotations
 
@@ -15,15 +15,16 @@ from release.extract.sniff import (
     text_format,
 )
 from release.findings import Finding
-from release.pipeline.kinds import DATA_SUFFIXES, classify_kind, lower_suffix
+from release.pipeline.kinds import DATA_SUFFIXES, classify_kind
 
 MAX_ZIP_MEMBERS = 100_000
-PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".joblib"})
 NO_TEXT_SNIFF_KINDS = frozenset({"code", "notebook", "tokenizer"})
-SAFETENSORS_ADVICE = (
-    "loading it runs arbitrary code; convert it to safetensors "
-    "(safetensors.torch.save_file) and ship that instead"
-)
+KERAS_HDF5_MARKERS = (b"keras_version", b"model_config", b"layer_names")
+
+
+def _is_keras_hdf5(head: bytes) -> bool:
+    """An HDF5 file whose root attributes (stored near its start) are those Keras writes."""
+    return any(marker in head for marker in KERAS_HDF5_MARKERS)
 
 
 def _inner_head(artifact: Artifact, compression: str) -> bytes:
@@ -33,8 +34,8 @@ def _inner_head(artifact: Artifact, compression: str) -> bytes:
 def _content_format(artifact: Artifact) -> str | None:
     """A data format recognised in the content, compressed or not; None when not data."""
     magic = magic_format(artifact.head, artifact.tail)
-    if magic == "hdf5" and artifact.item.kind == "weights":
-        return None  # Keras weights (tf_model.h5, *.weights.h5)
+    if magic == "hdf5" and (artifact.item.kind == "weights" or _is_keras_hdf5(artifact.head)):
+        return None  # Keras models and weights (tf_model.h5, *.weights.h5), checked for code
     if magic in DATA_FORMATS:
         return magic
     if magic in COMPRESSIONS:
@@ -62,19 +63,6 @@ def _zip_names(artifact: Artifact) -> list[str] | None:
         return None
 
 
-def _unreadable_zip(artifact: Artifact) -> Finding:
-    return Finding(rules.UNREADABLE_FILE, artifact.item.path,
-                   "zip archive is corrupt; its members could not be checked", basis="zip")
-
-
-@register
-class UnsafeSerialization(FileDetector):
-    """Pickles, compressed pickles (joblib) and torch zip checkpoints."""
-
-    def detect(self, artifact: Artifact) -> list[Finding]:
-        return detect_unsafe_serialization(artifact)
-
-
 @register
 class DataFiles(FileDetector):
     """Data files by extension or by content, and data members of zip archives."""
@@ -84,40 +72,9 @@ class DataFiles(FileDetector):
 
 
 def file_format_findings(artifact: Artifact) -> list[Finding]:
-    """What the format detectors find in one file."""
-    return [*detect_unsafe_serialization(artifact), *detect_data_file(artifact)]
-
-
-def detect_unsafe_serialization(artifact: Artifact) -> list[Finding]:
-    """Pickles, compressed pickles (joblib) and torch zip checkpoints."""
-    path = artifact.item.path
-    magic = magic_format(artifact.head, artifact.tail)
-    if magic == "pickle":
-        return [Finding(rules.UNSAFE_SERIALIZATION, path, f"is a pickle; {SAFETENSORS_ADVICE}",
-                        evidence={"format": "pickle"}, basis="pickle")]
-    if magic in COMPRESSIONS and magic_format(_inner_head(artifact, magic), None) == "pickle":
-        return [Finding(rules.UNSAFE_SERIALIZATION, path,
-                        f"is a {magic}-compressed pickle; {SAFETENSORS_ADVICE}",
-                        evidence={"format": f"pickle+{magic}"}, basis="pickle")]
-    if magic == "zip":
-        names = _zip_names(artifact)
-        if names is None:
-            return [_unreadable_zip(artifact)]
-        findings = []
-        for name in names:
-            if lower_suffix(name) in PICKLE_SUFFIXES:
-                torch = PurePosixPath(name).name == "data.pkl"
-                what = "a torch checkpoint (zip with a pickle)" if torch else "a pickle member"
-                findings.append(Finding(
-                    rules.UNSAFE_SERIALIZATION, path, f"holds {what}; {SAFETENSORS_ADVICE}",
-                    member=name, evidence={"format": "torch-zip" if torch else "pickle"},
-                    basis="zip-pickle"))
-        return findings
-    if lower_suffix(path) in PICKLE_SUFFIXES:
-        return [Finding(rules.UNSAFE_SERIALIZATION, path,
-                        f"is named as a pickle; {SAFETENSORS_ADVICE}",
-                        evidence={"format": "pickle"}, basis="pickle")]
-    return []
+    """What the format detector finds in one file (pickles and other code are found by
+    extraction, at any depth: see detectors.hazards)."""
+    return detect_data_file(artifact)
 
 
 def _format_from_name(name: str) -> str:

@@ -12,8 +12,9 @@ import numpy as np
 
 from release import rules
 from release.detectors import Artifact, DetectionContext, Detector, FileDetector, register
+from release.detectors.hazards import hazard_finding
 from release.errors import display_path
-from release.extract import Problem, Segment, extract_file
+from release.extract import Hazard, Problem, Segment, extract_file
 from release.findings import Finding
 from release.fingerprint.match import Matcher
 from release.fingerprint.tokens import WordPlaces, count_newlines, utf8_length
@@ -63,9 +64,12 @@ class _Located:
 
 @register
 def training_data(context: DetectionContext) -> Detector:
-    if context.matcher is None:
-        return NoDataSources(context)
     return TrainingData(context.matcher, context.workers)
+
+
+@register
+def no_data_sources(context: DetectionContext) -> Detector | None:
+    return NoDataSources(context) if context.matcher is None else None
 
 
 class NoDataSources(FileDetector):
@@ -94,20 +98,25 @@ class _Settled:
 
 
 class TrainingData:
-    """Training text and sensitive values in every artifact, reduced to text segments. This
-    thread extracts text; the workers match it (the kernels release the GIL), at most two
-    batches each ahead of the extraction, so memory stays bounded; results are taken in order,
-    so the findings are the same whatever the thread count."""
+    """Every artifact reduced to text segments: what could not be reduced, and what would run
+    code on load (hazards), are findings; the text is matched for training text and sensitive
+    values when there are data sources. This thread extracts; the workers match (the kernels
+    release the GIL), at most two batches each ahead of the extraction, so memory stays
+    bounded; results are taken in order, so the findings are the same whatever the thread
+    count."""
 
-    def __init__(self, matcher: Matcher, workers: Workers) -> None:
+    def __init__(self, matcher: Matcher | None, workers: Workers) -> None:
         self.matcher = matcher
-        self.index = matcher.index
         self.workers = workers
         # each artifact's batches in order, then the artifact itself (None) once all are in
         self._pending: deque[tuple[_Scan, Future[list[_Located]] | None]] = deque()
 
     def detect(self, artifact: Artifact) -> Iterable[Finding]:
         scan = _Scan(artifact)
+        if self.matcher is None:
+            for _ in self._batches(scan):
+                pass  # nothing to match the text against
+            return scan.findings
         for batch in self._batches(scan):
             self._pending.append((scan, self.workers.submit(self._locate, batch)))
             while len(self._pending) > 2 * self.workers.threads:
@@ -133,14 +142,19 @@ class TrainingData:
             scan.result = [*scan.findings,
                            *self._findings(scan.artifact.item.path, scan.tallies)]
 
+    @property
+    def _matcher(self) -> Matcher:
+        assert self.matcher is not None, "only matched text has hits"
+        return self.matcher
+
     def _record_id(self, number: int) -> str:
-        return self.index.record_ids[number]
+        return self._matcher.index.record_ids[number]
 
     def _safe_member(self, member: str | None) -> str | None:
         """A member path that quotes training text or a sensitive value is replaced by a hash."""
-        if member is None:
-            return None
-        text_hits, sensitive_hits = self.matcher.match([member])
+        if member is None or self.matcher is None:
+            return member
+        text_hits, sensitive_hits = self._matcher.match([member])
         if text_hits or sensitive_hits:
             return "member#" + hashlib.sha256(member.encode("utf-8")).hexdigest()[:12]
         return member
@@ -159,6 +173,10 @@ class TrainingData:
                                              member=self._safe_member(extracted.member),
                                              basis=extracted.reason))
                 continue
+            if isinstance(extracted, Hazard):
+                scan.findings.append(hazard_finding(
+                    item.path, extracted, self._safe_member(extracted.member)))
+                continue
             batch.append(extracted)
             size += len(extracted.text)
             if size >= BATCH_CHARS:
@@ -169,7 +187,7 @@ class TrainingData:
 
     def _locate(self, batch: list[Segment]) -> list[_Located]:
         """The batch's hits, placed by member and line (run by the matching threads)."""
-        text_hits, sensitive_hits = self.matcher.match([s.text for s in batch])
+        text_hits, sensitive_hits = self._matcher.match([s.text for s in batch])
         located: dict[int, tuple[bytes, WordPlaces]] = {}
 
         def place(piece: int, start: int, end: int) -> tuple[str | None, int | None, int]:
@@ -180,14 +198,14 @@ class TrainingData:
                 text = segment.text
                 raw = text if isinstance(text, bytes) else \
                     text.encode("utf-8", errors="surrogatepass")
-                located[piece] = raw, WordPlaces(raw, self.matcher.kernels)
+                located[piece] = raw, WordPlaces(raw, self._matcher.kernels)
             raw, places = located[piece]
             if end > len(places):
                 return segment.member, segment.line, 0
             begins, finishes = places.span(np.array([start]), np.array([end - 1]))
             begin, finish = int(begins[0]), int(finishes[0])
             line = None if segment.line is None else \
-                segment.line + count_newlines(raw, begin, self.matcher.kernels)
+                segment.line + count_newlines(raw, begin, self._matcher.kernels)
             return segment.member, line, utf8_length(raw, begin, finish)
 
         places = [_Located(*place(hit.piece, hit.start, hit.end), hit.end - hit.start,
@@ -216,7 +234,7 @@ class TrainingData:
             tally.words += hit.words
             tally.chars += hit.chars
             for record in hit.records:
-                length = int(self.index.record_length[record]) or 1
+                length = int(self._matcher.index.record_length[record]) or 1
                 tally.fraction = max(tally.fraction, min(1.0, hit.words / length))
 
     def _ids(self, records: Iterable[int]) -> list[str]:

@@ -42,7 +42,26 @@ class Problem:
     bomb: bool = False
 
 
-Extracted = Segment | Problem
+@dataclass(frozen=True)
+class Hazard:
+    """Part of a file that would run code when it is loaded, or bytes hidden from the checks:
+    a pickle ("pickle", with the globals it imports), code in a model format ("code": a Keras
+    Lambda layer, a TensorFlow op, a template), bytes after a format's end ("trailing-data"),
+    an encrypted archive ("encrypted") or a reference out of the model folder
+    ("external-path"). `names` lists what was found (globals, ops, layers), never data."""
+
+    kind: str
+    format: str
+    member: str | None = None
+    names: tuple[str, ...] = ()
+    dangerous: tuple[str, ...] = ()
+    offset: int | None = None
+    length: int | None = None
+
+
+HAZARD_KINDS = frozenset({"pickle", "code", "trailing-data", "encrypted", "external-path"})
+
+Extracted = Segment | Problem | Hazard
 
 
 class BombError(Exception):
@@ -75,6 +94,7 @@ class Context:
     member: str | None = None
     depth: int = 0
     tokenizer: bool = field(default=False)
+    source: Path | None = None  # the shipped file on disk, for the file itself, not members
 
     def child(self, name: str, member: str) -> Context:
         joined = f"{self.member}/{member}" if self.member else member
@@ -108,7 +128,7 @@ def extract_file(path: Path, name: str, kind: str, size: int) -> Iterator[Extrac
     """Every text segment of a shipped file, and a Problem for anything that was not text."""
     from release.extract.stream import extract_path
 
-    context = Context(name=name, kind=kind, budget=Budget(compressed=size))
+    context = Context(name=name, kind=kind, budget=Budget(compressed=size), source=path)
     try:
         yield from extract_path(path, context)
     except BombError as exc:

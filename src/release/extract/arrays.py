@@ -1,12 +1,10 @@
-"""Arrays and columns: the string columns of Parquet and Arrow files and the text of NumPy
-arrays (data files are findings anyway; this tells whether they hold training text)."""
+"""Columns: the string columns of Parquet and Arrow files (data files are findings anyway;
+this tells whether they hold training text)."""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-
-import numpy as np
 
 from release.extract import Context, Extracted, Problem, Segment, extractor
 from release.extract.stream import whole
@@ -33,21 +31,5 @@ def _columns(data: bytes, context: Context) -> Iterator[Extracted]:
                     yield Segment(value, context.at(f"column[{position}][{row}]"))
 
 
-def _array(data: bytes, context: Context) -> Iterator[Extracted]:
-    try:
-        array = np.load(io.BytesIO(data), allow_pickle=False)
-    except ValueError:
-        yield Problem("array holds Python objects (a pickle); it is not loaded", context.member)
-        return
-    if array.dtype.kind in "US":
-        for position, value in enumerate(array.reshape(-1).tolist()):
-            text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-            if text:
-                yield Segment(text, context.at(f"npy[{position}]"))
-    elif array.dtype.kind in "ui" and array.dtype.itemsize == 1:
-        yield Segment(array.tobytes().decode("utf-8", "replace"), context.at("npy"))
-
-
 extractor("parquet", "arrow", "feather")(whole(_columns, over_limit="columnar data over the "
                                                            "parse limit"))
-extractor("npy")(whole(_array, over_limit="array over the parse limit"))

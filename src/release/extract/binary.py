@@ -1,10 +1,9 @@
-"""Binary formats that carry text: pickles (never unpickled), GGUF, protobuf
+"""Binary formats that carry text: GGUF, protobuf
 (ONNX, sentencepiece, TF graphs), PNG text chunks, printable strings of databases and images;
 and the formats that cannot be read as text, which are Problems."""
 
 from __future__ import annotations
 
-import pickletools
 import struct
 import zlib
 from collections.abc import Iterator
@@ -14,41 +13,22 @@ from release.extract import (
     MAX_STRUCTURED_BYTES,
     Context,
     Extracted,
+    Hazard,
     Problem,
     Segment,
     Sniffed,
     extractor,
 )
+from release.extract.modelcode import hdf5_code, protobuf_code, template_code
 from release.extract.stream import whole
 from release.extract.text import printable_strings, untokenize
+from release.extract.wire import varint
 
-_PICKLE_TEXT_OPS = frozenset({"UNICODE", "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8",
-                              "STRING", "BINSTRING", "SHORT_BINSTRING"})
-_PICKLE_BYTES_OPS = frozenset({"BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8"})
 MAX_PROTOBUF_DEPTH = 32
 
 
 def _bytes_text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
-
-
-def pickle_segments(data: bytes, context: Context) -> Iterator[Segment | Problem]:
-    """Strings of a pickle, found by walking its opcodes; nothing is ever unpickled."""
-    count = 0
-    try:
-        for opcode, arg, _position in pickletools.genops(data):
-            if opcode.name in _PICKLE_TEXT_OPS and isinstance(arg, str | bytes):
-                text = arg if isinstance(arg, str) else _bytes_text(arg)
-            elif opcode.name in _PICKLE_BYTES_OPS and isinstance(arg, bytes):
-                text = _bytes_text(arg)
-            else:
-                continue
-            if text.strip():
-                count += 1
-                yield Segment(text, context.at(f"pickle:str[{count - 1}]"))
-    except (ValueError, struct.error, UnicodeDecodeError) as exc:
-        yield Problem(f"pickle could not be walked to its end ({type(exc).__name__})",
-                      context.member)
 
 
 class _Reader:
@@ -75,7 +55,7 @@ _GGUF_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?",
                  12: "d"}
 
 
-def gguf_segments(handle: IO[bytes], context: Context) -> Iterator[Segment | Problem]:
+def gguf_segments(handle: IO[bytes], context: Context) -> Iterator[Extracted]:
     """GGUF metadata strings, string arrays included (the tokenizer vocabulary)."""
     reader = _Reader(handle)
     try:
@@ -97,11 +77,13 @@ def gguf_segments(handle: IO[bytes], context: Context) -> Iterator[Segment | Pro
 
 
 def _gguf_value(reader: _Reader, value_type: int, member: str, context: Context
-                ) -> Iterator[Segment]:
+                ) -> Iterator[Segment | Hazard]:
     if value_type == 8:
         text = reader.string()
         if text.strip():
             yield Segment(untokenize(text), member)
+        if member.startswith(context.at("gguf:tokenizer.chat_template")):
+            yield from template_code(text, member)
     elif value_type == 9:
         item_type = reader.unpack("I")
         count = reader.unpack("Q")
@@ -116,19 +98,6 @@ def _gguf_value(reader: _Reader, value_type: int, member: str, context: Context
         reader.take(struct.calcsize("<" + _GGUF_SCALARS[value_type]))
     else:
         raise ValueError(f"unknown value type {value_type}")
-
-
-def _varint(data: bytes, position: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if position >= len(data) or shift > 63:
-            raise ValueError("bad varint")
-        byte = data[position]
-        position += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, position
-        shift += 7
 
 
 def _is_text(payload: bytes) -> bool:
@@ -149,18 +118,18 @@ def _protobuf_strings(data: bytes, depth: int) -> list[str] | None:
     position = 0
     try:
         while position < len(data):
-            key, position = _varint(data, position)
+            key, position = varint(data, position)
             wire = key & 7
             if key >> 3 == 0:
                 return None
             if wire == 0:
-                _, position = _varint(data, position)
+                _, position = varint(data, position)
             elif wire == 1:
                 position += 8
             elif wire == 5:
                 position += 4
             elif wire == 2:
-                length, position = _varint(data, position)
+                length, position = varint(data, position)
                 payload = data[position: position + length]
                 if len(payload) != length:
                     return None
@@ -180,7 +149,7 @@ def _protobuf_strings(data: bytes, depth: int) -> list[str] | None:
     return found
 
 
-def protobuf_segments(data: bytes, context: Context) -> Iterator[Segment | Problem]:
+def protobuf_segments(data: bytes, context: Context) -> Iterator[Extracted]:
     """String fields of a protobuf file (ONNX string data and metadata, sentencepiece pieces,
     TensorFlow graphs), found by walking the wire format."""
     strings = _protobuf_strings(data, 0)
@@ -190,6 +159,7 @@ def protobuf_segments(data: bytes, context: Context) -> Iterator[Segment | Probl
     for position, text in enumerate(strings):
         if text.strip():
             yield Segment(untokenize(text), context.at(f"protobuf:str[{position}]"))
+    yield from protobuf_code(data, strings, context)
 
 
 def png_segments(data: bytes, context: Context) -> Iterator[Segment | Problem]:
@@ -235,7 +205,6 @@ def _gguf(handle: IO[bytes], size: int, context: Context, sniffed: Sniffed
     yield from gguf_segments(handle, context)
 
 
-extractor("pickle")(whole(pickle_segments, "pickle"))
 extractor("png")(whole(png_segments, "png"))
 extractor("protobuf")(whole(protobuf_segments, "protobuf"))
 
@@ -243,8 +212,12 @@ extractor("protobuf")(whole(protobuf_segments, "protobuf"))
 @extractor("sqlite", "tfrecord", "hdf5", "jpeg", "gif", "webp", "tiff")
 def _strings(handle: IO[bytes], size: int, context: Context, sniffed: Sniffed
              ) -> Iterator[Extracted]:
-    """Formats whose text is only found as runs of printable bytes."""
+    """Formats whose text is only found as runs of printable bytes; an HDF5 Keras model is
+    checked for Lambda layers too."""
     label = sniffed.format
+    if label == "hdf5":
+        for found in hdf5_code(handle, context):
+            yield Problem(found, context.member) if isinstance(found, str) else found
     read = whole(lambda data, ctx: strings_segments(data, ctx, label), label)
     yield from read(handle, size, context, sniffed)
 

@@ -21,6 +21,7 @@ from release.extract import (
     Sniffed,
     extractor,
 )
+from release.extract.stream import trailing
 
 MAX_SAFETENSORS_HEADER = 100 << 20
 TEXT_DTYPES = {"U8": np.uint8, "I8": np.int8}
@@ -130,7 +131,7 @@ def _safetensors(handle: IO[bytes], size: int, context: Context, sniffed: Sniffe
 
 
 def safetensors_segments(handle: IO[bytes], size: int, context: Context
-                         ) -> Iterator[Segment | Problem]:
+                         ) -> Iterator[Extracted]:
     """`__metadata__` values and integer tensors; float payloads are never read."""
     read = read_header(handle, size)
     if read.problem is not None or not isinstance(read.value, dict):
@@ -162,10 +163,15 @@ def safetensors_segments(handle: IO[bytes], size: int, context: Context
             continue
         handle.seek(base + begin)
         raw = handle.read(end - begin)
-        yield from _tensor_text(raw, dtype, context.at(f"tensor:{label}"))
+        yield from tensor_text(raw, dtype, context.at(f"tensor:{label}"))
+    payload_end = base + max((o[1] for info in header.values() if isinstance(info, dict)
+                              and (o := _offsets(info)) is not None), default=0)
+    if payload_end < size:
+        yield from trailing(handle, payload_end, size, context, "safetensors payload")
 
 
-def _tensor_text(raw: bytes, dtype: str, member: str) -> Iterator[Segment]:
+def tensor_text(raw: bytes, dtype: str, member: str) -> Iterator[Segment]:
+    """The text an integer tensor may hold: bytes as UTF-8, wider integers as code points."""
     if dtype in TEXT_DTYPES:
         yield Segment(raw.decode("utf-8", errors="replace"), member)
         return

@@ -8,11 +8,13 @@ import csv
 import io
 import json
 import lzma
+import re
 import struct
 import zlib
 
 import zstandard
 
+from release.extract.pickles import probe_pickle
 from release.extract.text import looks_like_text
 from release.pipeline.kinds import lower_suffix
 
@@ -25,8 +27,16 @@ DATA_FORMATS = frozenset({
     "parquet", "arrow", "feather", "npy", "npz", "hdf5", "sqlite", "tfrecord", "avro", "orc",
     "jsonl", "json-records", "csv", "tsv",
 })
-COMPRESSIONS = frozenset({"gzip", "bzip2", "xz", "zstd"})
+COMPRESSIONS = frozenset({"gzip", "bzip2", "xz", "zstd", "zlib"})
 PROTOBUF_SUFFIXES = frozenset({".onnx", ".pb", ".model", ".pbtxt"})
+BINARY_PROTOBUF_SUFFIXES = frozenset({".onnx", ".pb"})
+# names a pickle goes by: only what to try first; a pickle is told by its opcodes
+PICKLE_NAMES = (".pkl", ".pickle", ".joblib", ".dill", ".pt", ".pth", ".ckpt", ".bin", ".sav",
+                ".pkl.z", ".nemo", ".mar", ".model", ".dat", ".data")
+PICKLE_ONLY_SUFFIXES = frozenset({".pkl", ".pickle", ".joblib", ".dill"})
+SSTABLE_MAGIC = b"\x57\xfb\x80\x8b\x24\x75\x47\xdb"  # leveldb tables: TF checkpoint indexes
+SEVEN_ZIP_MAGIC = b"7z\xbc\xaf\x27\x1c"
+TF_DATA_SHARD = re.compile(r"\.data-\d{5}-of-\d{5}$")
 
 
 def _crc32c_table() -> list[int]:
@@ -69,6 +79,24 @@ def _is_safetensors(head: bytes) -> bool:
     return 2 <= header_len < 100_000_000 and head[8:9] == b"{"
 
 
+def _is_pickle_header(head: bytes, tail: bytes | None) -> bool:
+    """A PROTO 2-5 header that walks as a pickle (to its STOP, or through all of `head`)."""
+    if len(head) < 2 or head[0] != 0x80 or not 2 <= head[1] <= 5:
+        return False
+    return (tail is not None and tail.endswith(b".")) or probe_pickle(head, False, True)
+
+
+def _is_zlib(head: bytes) -> bool:
+    """A raw zlib stream (joblib's compressed files): its header checksum holds and its start
+    inflates."""
+    if len(head) < 8 or head[0] != 0x78 or (head[0] << 8 | head[1]) % 31:
+        return False
+    try:
+        return len(zlib.decompressobj().decompress(head[:4096], 64)) > 0
+    except zlib.error:
+        return False
+
+
 def magic_format(head: bytes, tail: bytes | None) -> str | None:
     """The format named by the file's magic bytes, or None; `tail` None when the end is
     unknown (the decompressed start of a compressed file)."""
@@ -88,9 +116,12 @@ def magic_format(head: bytes, tail: bytes | None) -> str | None:
         (head[:3] == b"BZh" and head[3:4].isdigit(), "bzip2"),
         (head[:6] == b"\xfd7zXZ\x00", "xz"),
         (head[:4] == b"\x28\xb5\x2f\xfd", "zstd"),
-        (len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5 and ends(b"."), "pickle"),
+        (head[:6] == SEVEN_ZIP_MAGIC, "7z"),
+        (_is_pickle_header(head, tail), "pickle"),
         (_is_safetensors(head), "safetensors"),
         (_is_tfrecord(head), "tfrecord"),
+        (tail is not None and tail.endswith(SSTABLE_MAGIC), "tf-bundle-index"),
+        (_is_zlib(head), "zlib"),
     ]
     for matched, name in checks:
         if matched:
@@ -107,6 +138,8 @@ def decompress_head(data: bytes, compression: str, limit: int = HEAD_BYTES) -> b
             return bz2.BZ2Decompressor().decompress(data, max_length=limit)
         if compression == "xz":
             return lzma.LZMADecompressor().decompress(data, max_length=limit)
+        if compression == "zlib":
+            return zlib.decompressobj().decompress(data, limit)
         if compression == "zstd":
             reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data))
             return bytes(reader.read(limit))
@@ -201,17 +234,26 @@ def image_format(head: bytes) -> str | None:
     return None
 
 
-def extraction_format(head: bytes, tail: bytes, name: str) -> str:
-    """What to read a stream as, by its bytes first and its name last: a tar, a format named
-    by its magic bytes, an image, text, protobuf (by name), or "unknown"."""
+def extraction_format(head: bytes, tail: bytes, name: str, size: int | None = None) -> str:
+    """What to read a stream of `size` bytes as, by its bytes first and its name last: a tar,
+    a format named by its magic bytes, a pickle by its opcodes, an image, text, a TensorFlow
+    checkpoint shard or protobuf (by name), or "unknown"."""
     if head[257:262] == b"ustar":
         return "tar"
     magic = magic_format(head, tail)
     if magic is not None:
         return magic
+    lower = name.lower()
     suffix = lower_suffix(name)
-    if suffix in (".pkl", ".pickle"):
+    complete = len(head) >= size if size is not None else len(head) < HEAD_BYTES
+    if probe_pickle(head, complete, lower.endswith(PICKLE_NAMES)):
         return "pickle"
+    if suffix in PICKLE_ONLY_SUFFIXES:
+        return "pickle"  # named as nothing else: walked, and what cannot be walked is said
+    if TF_DATA_SHARD.search(lower):
+        return "tf-bundle-data"
+    if suffix in BINARY_PROTOBUF_SUFFIXES:
+        return "protobuf"  # however text-like a small graph looks
     image = image_format(head)
     if image is not None:
         return image

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from release.extract import (
     EXTRACTORS,
@@ -16,6 +16,7 @@ from release.extract import (
     Context,
     Extracted,
     Extractor,
+    Hazard,
     Problem,
     Sniffed,
 )
@@ -83,8 +84,55 @@ def extract_stream(handle: IO[bytes], size: int, context: Context) -> Iterator[E
         return
     head, tail = _head_and_tail(handle, size)
     context.tokenizer = context.tokenizer or context.kind == "tokenizer"
-    sniffed = Sniffed(extraction_format(head, tail, context.name), head, tail)
+    sniffed = Sniffed(extraction_format(head, tail, context.name, size), head, tail)
     yield from EXTRACTORS.get(sniffed.format)(handle, size, context, sniffed)
+
+
+class Window(io.RawIOBase):
+    """A read-only, seekable view of `length` bytes of `handle` from `start` (trailing data
+    read as a stream of its own without copying it)."""
+
+    def __init__(self, handle: IO[bytes], start: int, length: int) -> None:
+        super().__init__()
+        self.handle, self.start, self.length, self.position = handle, start, length, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self.position, 2: self.length}[whence]
+        self.position = max(0, base + offset)
+        return self.position
+
+    def readinto(self, buffer: Any) -> int:
+        count = min(len(buffer), self.length - self.position)
+        if count <= 0:
+            return 0
+        self.handle.seek(self.start + self.position)
+        data = self.handle.read(count)
+        buffer[: len(data)] = data
+        self.position += len(data)
+        return len(data)
+
+
+def trailing(handle: IO[bytes], offset: int, size: int, context: Context, after: str,
+             *, before: bool = False) -> Iterator[Extracted]:
+    """Bytes [offset, size) outside a format (after a zip's directory, a pickle's STOP, a
+    safetensors payload; or, with `before`, ahead of a zip's first member): a Hazard of their
+    own, then read as whatever they are."""
+    yield Hazard("trailing-data", after, context.member, offset=offset, length=size - offset)
+    where = "before" if before else "after"
+    child = context.child(f"trailing@{offset}", f"(bytes {where} the {after} at {offset})")
+    if child.depth > MAX_DEPTH:
+        raise BombError(f"archives nested more than {MAX_DEPTH} deep")
+    view = io.BufferedReader(Window(handle, offset, size - offset))
+    yield from extract_stream(view, size - offset, child)
 
 
 def nested(data: bytes, name: str, member: str, context: Context) -> Iterator[Extracted]:

@@ -8,7 +8,7 @@ import tomllib
 from collections.abc import Iterator
 from typing import Any
 
-from release.extract import Context, Problem, Segment
+from release.extract import Context, Extracted, Problem, Segment
 from release.extract.text import markup_text, untokenize
 
 MAX_NESTING = 200
@@ -50,7 +50,11 @@ def _document_segments(document: Any, context: Context) -> Iterator[Segment | Pr
         yield Problem("nested too deeply to walk", context.member)
 
 
-def json_segments(text: str, context: Context) -> Iterator[Segment | Problem]:
+def json_segments(text: str, context: Context) -> Iterator[Extracted]:
+    """Every string of a JSON document, and the code it configures (Keras layers, chat
+    templates)."""
+    from release.extract.modelcode import document_code
+
     try:
         document = json.loads(text)
     except (ValueError, RecursionError):
@@ -58,6 +62,7 @@ def json_segments(text: str, context: Context) -> Iterator[Segment | Problem]:
         yield Segment(text, context.member, 1)
         return
     yield from _document_segments(document, context)
+    yield from document_code(document, context)
 
 
 def yaml_segments(text: str, context: Context) -> Iterator[Segment | Problem]:

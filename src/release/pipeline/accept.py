@@ -38,6 +38,9 @@ def accept_findings(config: Config, fingerprints: Sequence[str], *, reason: str,
         if finding is None:
             raise UsageError(f"no current finding has fingerprint {fingerprint} "
                              "(see `release scan --format json`)")
+        if not finding.rule.acceptable:
+            raise UsageError(f"{finding.rule.id} {finding.rule.name} cannot be accepted: "
+                             f"{finding.path} would run code when it is loaded; remove it")
         entries[fingerprint] = Acceptance(fingerprint, reason, by, expires, finding.rule.id,
                                           finding.path)
         accepted.append(finding)

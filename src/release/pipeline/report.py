@@ -63,8 +63,8 @@ class Report:
         expired: dict[str, Acceptance] = {}
         for finding in ordered:
             acceptance = baseline.lookup(finding.fingerprint) if baseline else None
-            if acceptance is None:
-                continue
+            if acceptance is None or not finding.rule.acceptable:
+                continue  # code that runs on load is never accepted, whatever the baseline says
             target = accepted if acceptance.active_on(day) else expired
             target[finding.fingerprint] = acceptance
         return cls(
