@@ -27,7 +27,8 @@ KERNELS = Path("src/release/fingerprint/kernels")
 SCAN = ("import sys, time\n"
         "from release.config import load_config\n"
         "from release.pipeline.scan import ScanOptions, scan\n"
-        "config = load_config(sys.argv[1])\n"
+        "from pathlib import Path\n"
+        "config = load_config(Path(sys.argv[1]))\n"
         "start = time.perf_counter()\n"
         "report = scan(config, ScanOptions()).report\n"
         "print(time.perf_counter() - start, len(report.findings))\n")
@@ -117,8 +118,10 @@ def tree_of(revision: str, scratch: Path) -> Path:
 
 def run_scan(tree: Path, config: Path) -> tuple[float, int]:
     env = {**os.environ, "PYTHONPATH": str(tree / "src")}
-    done = subprocess.run([sys.executable, "-c", SCAN, str(config)], env=env, check=True,
+    done = subprocess.run([sys.executable, "-c", SCAN, str(config)], env=env,
                           capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"the scan with {tree} failed:\n{done.stderr[-2000:]}")
     seconds, findings = done.stdout.split()
     return float(seconds), int(findings)
 

@@ -92,6 +92,17 @@ def _seven_zip(members: dict[str, bytes], password: str | None = None) -> bytes:
     return buffer.getvalue()
 
 
+def encrypted_zip(name: str, data: bytes) -> bytes:
+    """A zip whose one member is marked encrypted (ZipCrypto's flag bit), as a
+    password-protected zip is; the bytes behind the flag are the tool's business, not ours."""
+    raw = bytearray(_zip({name: data}))
+    local = raw.find(b"PK\x03\x04")
+    central = raw.find(b"PK\x01\x02")
+    raw[local + 6] |= 1
+    raw[central + 8] |= 1
+    return bytes(raw)
+
+
 def _varint(value: int) -> bytes:
     out = bytearray()
     while True:
@@ -318,6 +329,8 @@ def _other_formats(root: Path, entries: list[Entry]) -> None:
            "clean")
     _write(root, "archives/secret.7z", _seven_zip({"a.txt": b"x"}, password="pw"), entries,
            "encrypted")
+    _write(root, "archives/secret.zip", encrypted_zip("model.pt", b"\x00" * 64), entries,
+           "encrypted", "model.pt")
 
 
 def build_corpus(root: Path, canary: Path) -> list[Entry]:

@@ -157,3 +157,22 @@ def test_a_text_file_that_is_no_pickle_stays_text(tmp_path: Path) -> None:
         path = tmp_path / "notes.txt"
         path.write_bytes(text)
         assert findings(path) == ([], [])
+
+
+def test_the_new_rules_are_listed_and_code_execution_is_never_acceptable() -> None:
+    listed = {rule.id: rule for rule in rules.ALL_RULES}
+    for rule in (rules.CODE_EXECUTION, rules.TRAILING_DATA, rules.ENCRYPTED_CONTENT,
+                 rules.EXTERNAL_PATH):
+        assert listed[rule.id] is rule
+    assert not rules.CODE_EXECUTION.acceptable
+    assert all(rule.acceptable for rule in rules.ALL_RULES if rule is not rules.CODE_EXECUTION)
+
+
+def test_hostile_global_names_are_hashed_in_evidence(tmp_path: Path) -> None:
+    path = tmp_path / "x.pkl"
+    path.write_bytes(b"\x80\x04\x95\x20\x00\x00\x00\x00\x00\x00\x00"
+                     b"\x8c\x02os\x8c\x16system secret words ok\x93)R.")
+    found, _ = findings(path)
+    assert found[0].rule is rules.CODE_EXECUTION
+    assert all("secret" not in name for name in found[0].evidence["globals"])
+    assert "secret" not in found[0].message

@@ -295,7 +295,7 @@ def rules(fmt: str) -> int:
     from release.rules import ALL_RULES
 
     entries = [{"id": r.id, "name": r.name, "severity": r.severity.value,
-                "description": r.description} for r in ALL_RULES]
+                "description": r.description, "acceptable": r.acceptable} for r in ALL_RULES]
     return _listing(entries, fmt, lambda e: (
         f"{e['id']}  {e['name']:<26} {e['severity']:<8} {e['description']}"))
 

@@ -112,7 +112,7 @@ def classify_global(name: str) -> str:
     dangerous, safe = table["dangerous"], table["safe"]
     if name in safe:
         return "safe"
-    module, _, attribute = name.rpartition(" ") if " " in name else name.rpartition(".")
+    module, _, attribute = name.rpartition(".")
     parts = module.split(".")
     for end in range(len(parts), 0, -1):
         names = dangerous.get(".".join(parts[:end]))

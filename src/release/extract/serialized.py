@@ -3,7 +3,6 @@ the globals they import as a Hazard; nothing is ever unpickled."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from typing import IO
 
@@ -150,12 +149,3 @@ def _npy(handle: IO[bytes], size: int, context: Context, sniffed: Sniffed
     code = f"{dtype.kind}{dtype.itemsize}"
     little = raw if dtype.byteorder in "<=|" else np.frombuffer(raw, dtype).byteswap().tobytes()
     yield from tensor_text(little, NPY_TEXT_DTYPES[code], context.at("npy"))
-
-
-def probe_bytes(data: bytes) -> bool:
-    """Whether `data` (a member read whole) is a pickle by its structure."""
-    return probe_pickle(data[:HEAD_BYTES], len(data) <= HEAD_BYTES, False)
-
-
-def pickle_bytes(data: bytes, context: Context) -> Iterator[Extracted]:
-    yield from pickle_stream(io.BytesIO(data), 0, len(data), context)

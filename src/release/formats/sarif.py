@@ -16,12 +16,15 @@ _LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: 
 
 
 def _rule(rule: Rule) -> dict[str, Any]:
-    return {
+    described: dict[str, Any] = {
         "id": rule.id,
         "name": rule.name,
         "shortDescription": {"text": rule.description},
         "defaultConfiguration": {"level": _LEVELS[rule.severity]},
     }
+    if not rule.acceptable:
+        described["properties"] = {"acceptable": False}  # no baseline can accept it
+    return described
 
 
 def _location(finding: Finding, sources: dict[str, str]) -> list[dict[str, Any]]:
