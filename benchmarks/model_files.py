@@ -22,6 +22,8 @@ import numpy as np
 from common import say, synthetic_records, write_project
 from safetensors.numpy import save_file
 
+from tests.executable_corpus import pb
+
 ROOT = Path(__file__).resolve().parents[1]
 KERNELS = Path("src/release/fingerprint/kernels")
 SCAN = ("import sys, time\n"
@@ -63,20 +65,8 @@ def _gguf(path: Path, payload: int) -> None:
 
 
 def _onnx(path: Path, payload: int) -> None:
-    def field(number: int, raw: bytes) -> bytes:
-        key, size = number << 3 | 2, len(raw)
-        out = bytearray()
-        for value in (key, size):
-            while True:
-                byte = value & 0x7F
-                value >>= 7
-                out.append(byte | (0x80 if value else 0))
-                if not value:
-                    break
-        return bytes(out) + raw
-
-    tensor = field(8, b"w") + field(9, _floats(payload // 4, 3).tobytes())
-    path.write_bytes(field(7, field(2, b"graph") + field(5, tensor)))
+    tensor = pb((8, "w"), (9, _floats(payload // 4, 3).tobytes()))
+    path.write_bytes(pb((7, pb((2, "graph"), (5, tensor)))))
 
 
 def _h5(path: Path, payload: int) -> None:

@@ -103,7 +103,8 @@ def encrypted_zip(name: str, data: bytes) -> bytes:
     return bytes(raw)
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
+    """A protobuf (and leveldb) base-128 varint."""
     out = bytearray()
     while True:
         byte = value & 0x7F
@@ -118,10 +119,10 @@ def pb(*fields: tuple[int, int | bytes | str]) -> bytes:
     out = bytearray()
     for number, value in fields:
         if isinstance(value, int):
-            out += _varint(number << 3) + _varint(value)
+            out += varint(number << 3) + varint(value)
         else:
             raw = value.encode() if isinstance(value, str) else value
-            out += _varint(number << 3 | 2) + _varint(len(raw)) + raw
+            out += varint(number << 3 | 2) + varint(len(raw)) + raw
     return bytes(out)
 
 
@@ -145,7 +146,7 @@ def onnx_model(location: str | None) -> bytes:
 def _sstable(entries: list[tuple[bytes, bytes]]) -> bytes:
     """A leveldb table with one data block, as TensorFlow writes checkpoint indexes."""
     def block(items: list[tuple[bytes, bytes]]) -> bytes:
-        body = b"".join(_varint(0) + _varint(len(k)) + _varint(len(v)) + k + v
+        body = b"".join(varint(0) + varint(len(k)) + varint(len(v)) + k + v
                         for k, v in items)
         return body + struct.pack("<II", 0, 1)
 
@@ -154,11 +155,11 @@ def _sstable(entries: list[tuple[bytes, bytes]]) -> bytes:
     meta = block([])
     meta_offset = len(out)
     out += meta + b"\x00\x00\x00\x00\x00"
-    index = block([(entries[-1][0], _varint(0) + _varint(len(data)))])
+    index = block([(entries[-1][0], varint(0) + varint(len(data)))])
     index_offset = len(out)
     out += index + b"\x00\x00\x00\x00\x00"
-    handles = _varint(meta_offset) + _varint(len(meta)) + _varint(index_offset) + \
-        _varint(len(index))
+    handles = varint(meta_offset) + varint(len(meta)) + varint(index_offset) + \
+        varint(len(index))
     return out + handles.ljust(40, b"\x00") + b"\x57\xfb\x80\x8b\x24\x75\x47\xdb"
 
 

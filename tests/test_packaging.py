@@ -27,6 +27,7 @@ def test_wheel_installs_in_a_fresh_venv_and_loads_its_data(tmp_path: Path) -> No
     subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir",
                     str(wheels), str(REPO_ROOT)], check=True, capture_output=True)
     (wheel,) = wheels.glob("release-*.whl")
+    assert "release/extract/data/unsafe_code.json" in zipfile.ZipFile(wheel).namelist()
     compiled = shutil.which("cc") is not None or shutil.which("gcc") is not None
     if compiled:  # the fingerprint kernels make the wheel platform-specific
         assert "release/fingerprint/kernels/_kernels.so" in zipfile.ZipFile(wheel).namelist()

@@ -176,3 +176,38 @@ def test_hostile_global_names_are_hashed_in_evidence(tmp_path: Path) -> None:
     assert found[0].rule is rules.CODE_EXECUTION
     assert all("secret" not in name for name in found[0].evidence["globals"])
     assert "secret" not in found[0].message
+
+
+def test_a_broken_hdf5_file_is_a_finding_not_a_crash(tmp_path: Path) -> None:
+    pytest.importorskip("h5py")
+    path = tmp_path / "tf_model.h5"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(range(256)) * 4)
+    found, problems = findings(path)
+    assert not found
+    assert any("could not be opened" in p.reason for p in problems)
+
+
+def test_a_zip_behind_unknown_bytes_is_read_and_the_bytes_said(tmp_path: Path) -> None:
+    import pickle
+
+    from tests.executable_corpus import _System, _zip
+
+    path = tmp_path / "installer.bin"
+    path.write_bytes(bytes(range(256)) * 8
+                     + _zip({"run.txt": pickle.dumps(_System(tmp_path / "c"), protocol=2)}))
+    found, _ = findings(path)
+    assert {(f.rule, f.member) for f in found} == {(rules.TRAILING_DATA, None),
+                                                   (rules.CODE_EXECUTION, "run.txt")}
+
+
+def test_bytes_after_a_png_end_are_trailing_data(tmp_path: Path) -> None:
+    import pickle
+
+    from tests.executable_corpus import _System
+
+    path = tmp_path / "logo.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\x00IEND\xaeB`\x82"
+                     + pickle.dumps(_System(tmp_path / "c"), protocol=4))
+    found, _ = findings(path)
+    assert [f.rule for f in found] == [rules.TRAILING_DATA, rules.CODE_EXECUTION]
+    assert found[1].member == "(bytes after the png at 20)"

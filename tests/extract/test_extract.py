@@ -22,6 +22,7 @@ import zstandard
 
 from release.extract import Hazard, Problem, Segment, extract_file
 from release.pipeline.kinds import classify_kind
+from tests.executable_corpus import varint
 
 PHRASE = "the quick brown fox jumps over the lazy dog near the river bank"
 
@@ -51,27 +52,17 @@ def write(tmp_path: Path, name: str, data: bytes) -> Path:
     return path
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
 def _field(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
 
 
 def onnx_like() -> bytes:
     """An ONNX-shaped protobuf: metadata_props and a string initialiser in the graph."""
     prop = _field(1, b"description") + _field(2, PHRASE.encode())
-    tensor = _varint(2 << 3) + _varint(8) + _field(6, b"first string value") + \
+    tensor = varint(2 << 3) + varint(8) + _field(6, b"first string value") + \
         _field(9, bytes(range(200)))  # data_type STRING, string_data, raw float bytes
     graph = _field(5, tensor) + _field(1, b"node")
-    return _varint(1 << 3) + _varint(8) + _field(7, graph) + _field(14, prop)
+    return varint(1 << 3) + varint(8) + _field(7, graph) + _field(14, prop)
 
 
 def gguf() -> bytes:

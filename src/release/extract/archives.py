@@ -48,9 +48,9 @@ TORCH_TEXT_STORAGES = {"torch.ByteStorage": "U8", "torch.CharStorage": "I8",
                        "torch.LongStorage": "I64"}
 
 
-def zip_end(handle: IO[bytes], size: int) -> int:
+def zip_end(handle: IO[bytes], size: int) -> int | None:
     """The offset just after a zip's end-of-central-directory record and its comment (the
-    last record that fits); `size` when none is found."""
+    last record that fits); None when there is none."""
     start = max(0, size - EOCD_SEARCH)
     handle.seek(start)
     window = handle.read(size - start)
@@ -61,7 +61,7 @@ def zip_end(handle: IO[bytes], size: int) -> int:
             if found + 22 + comment <= len(window):
                 return int(start + found + 22 + comment)
         found = window.rfind(EOCD, 0, found)
-    return size
+    return None
 
 
 def _torch_storages(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], context: Context
@@ -136,7 +136,7 @@ def _zip(handle: IO[bytes], size: int, context: Context, sniffed: Sniffed
     if first > 0:  # another file ahead of the zip (a polyglot): the zip reader skips it
         yield from trailing(handle, 0, first, context, "zip", before=True)
     end = zip_end(handle, size)
-    if end < size:
+    if end is not None and end < size:
         yield from trailing(handle, end, size, context, "zip")
 
 

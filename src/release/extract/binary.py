@@ -4,12 +4,15 @@ and the formats that cannot be read as text, which are Problems."""
 
 from __future__ import annotations
 
+import io
 import struct
+import zipfile
 import zlib
 from collections.abc import Iterator
 from typing import IO
 
 from release.extract import (
+    EXTRACTORS,
     MAX_STRUCTURED_BYTES,
     Context,
     Extracted,
@@ -19,8 +22,9 @@ from release.extract import (
     Sniffed,
     extractor,
 )
+from release.extract.archives import zip_end
 from release.extract.modelcode import hdf5_code, protobuf_code, template_code
-from release.extract.stream import whole
+from release.extract.stream import trailing, whole
 from release.extract.text import printable_strings, untokenize
 from release.extract.wire import varint
 
@@ -162,8 +166,9 @@ def protobuf_segments(data: bytes, context: Context) -> Iterator[Extracted]:
     yield from protobuf_code(data, strings, context)
 
 
-def png_segments(data: bytes, context: Context) -> Iterator[Segment | Problem]:
-    """Text chunks of a PNG (tEXt, zTXt, iTXt); pixels carry no text."""
+def png_segments(data: bytes, context: Context) -> Iterator[Extracted]:
+    """Text chunks of a PNG (tEXt, zTXt, iTXt); pixels carry no text; bytes after its IEND
+    chunk are trailing data."""
     position = 8
     while position + 8 <= len(data):
         length, kind = struct.unpack(">I4s", data[position: position + 8])
@@ -190,6 +195,8 @@ def png_segments(data: bytes, context: Context) -> Iterator[Segment | Problem]:
         except zlib.error:
             yield Problem("compressed PNG text chunk is corrupt", context.at("png"))
         if kind == b"IEND":
+            if position < len(data):
+                yield from trailing(io.BytesIO(data), position, len(data), context, "png")
             return
 
 
@@ -232,4 +239,14 @@ def _compressed_columns(handle: IO[bytes], size: int, context: Context, sniffed:
 @extractor("unknown")
 def _unknown(handle: IO[bytes], size: int, context: Context, sniffed: Sniffed
              ) -> Iterator[Extracted]:
+    """Unknown bytes are a Problem, unless a zip ends them (a polyglot, a self-extracting
+    archive): then the zip is read, and what comes before it is trailing data."""
+    if zip_end(handle, size) is not None:
+        try:
+            zipfile.ZipFile(handle).close()
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+            pass
+        else:
+            yield from EXTRACTORS.get("zip")(handle, size, context, sniffed)
+            return
     yield Problem("unknown binary format; it cannot be reduced to text", context.member)

@@ -6,13 +6,16 @@ reach Python internals."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import Any
 
-from release.extract import Context, Hazard
+from release.extract import MAX_STRUCTURED_BYTES, Context, Hazard
 from release.extract.pickles import classify_global, unsafe_code
 from release.extract.wire import fields
 
@@ -21,7 +24,7 @@ MAX_PROTOBUF_NESTING = 24
 MAX_JSON_STRING = 64 << 20  # protobuf strings parsed as Keras metadata up to this size
 SAVE_RESTORE_OPS = frozenset({"Save", "SaveV2", "SaveSlices", "Restore", "RestoreV2",
                               "RestoreSlice", "MergeV2Checkpoints"})
-_TEMPLATE_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+_TEMPLATE_OPENERS = re.compile(r"\{[{%]")
 _TEMPLATE_ESCAPES = re.compile(
     r"__[A-Za-z0-9_]+__|\|\s*attr\b|\bimport\b|\bself\s*\.\s*_|_TemplateReference")
 
@@ -81,10 +84,24 @@ def document_code(document: Any, context: Context) -> Iterator[Hazard]:
                 yield from template_code(template, context.member)
 
 
+def _template_tags(template: str) -> Iterator[str]:
+    """The `{{ … }}` and `{% … %}` tags of a Jinja template, in one pass (an unclosed tag
+    runs to the end, as Jinja would refuse it anyway)."""
+    position = 0
+    while (opener := _TEMPLATE_OPENERS.search(template, position)) is not None:
+        closer = "}}" if opener.group(0) == "{{" else "%}"
+        end = template.find(closer, opener.end())
+        if end < 0:
+            yield template[opener.start():]
+            return
+        yield template[opener.start(): end + 2]
+        position = end + 2
+
+
 def template_code(template: str, member: str | None) -> Iterator[Hazard]:
     """A Jinja chat template whose tags reach Python internals (dunder attributes, the attr
     filter, imports): rendering it outside a sandbox runs code."""
-    reached = sorted({match.group(0).replace(" ", "") for tag in _TEMPLATE_TAG.findall(template)
+    reached = sorted({match.group(0).replace(" ", "") for tag in _template_tags(template)
                       for match in _TEMPLATE_ESCAPES.finditer(tag)})
     if reached:
         names = tuple(name if re.fullmatch(r"[\w.|]{1,40}", name) else "(escape)"
@@ -217,31 +234,62 @@ def _onnx_tensor(tensor: bytes, escaping: list[str]) -> None:
                 escaping.append("location#" + hashlib.sha256(location.encode()).hexdigest()[:12])
 
 
+# run in a child process: libhdf5 parsing a hostile file may crash, and must not take the scan
+# down with it. Prints the model's config attributes as a JSON list.
+_HDF5_CHILD = """
+import io, json, sys
+import h5py
+source = sys.argv[1] if len(sys.argv) > 1 else io.BytesIO(sys.stdin.buffer.read())
+with h5py.File(source, "r") as model:
+    found = [model.attrs.get(key) for key in ("model_config", "training_config")]
+print(json.dumps([v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+                  for v in found if isinstance(v, str | bytes)]))
+"""
+HDF5_TIMEOUT_SECONDS = 120
+
+
+def _hdf5_configs(handle: Any, context: Context) -> list[str] | str:
+    """The Keras config attributes of an HDF5 file, read by h5py in a child process; a str
+    when they could not be read (the reason)."""
+    if importlib.util.find_spec("h5py") is None:
+        return ("HDF5 model could not be checked for Keras Lambda layers: install the keras "
+                "extra (pip install 'release[keras]', which adds h5py)")
+    source = context.source if context.source is not None and context.member is None else None
+    data = b""
+    if source is None:
+        handle.seek(0)
+        data = handle.read(MAX_STRUCTURED_BYTES + 1)
+        if len(data) > MAX_STRUCTURED_BYTES:
+            return "HDF5 member over the parse limit was not checked for Keras Lambda layers"
+    try:
+        done = subprocess.run([sys.executable, "-c", _HDF5_CHILD,
+                               *([str(source)] if source is not None else [])],
+                              input=data, capture_output=True, timeout=HDF5_TIMEOUT_SECONDS,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        return "HDF5 file took too long to open; it was not checked for Keras Lambda layers"
+    if done.returncode != 0:
+        return "HDF5 file could not be opened to check it for Keras Lambda layers"
+    try:
+        configs = json.loads(done.stdout)
+    except ValueError:
+        return "HDF5 reader gave no answer; the file was not checked for Keras Lambda layers"
+    return [c for c in configs if isinstance(c, str)]
+
+
 def hdf5_code(handle: Any, context: Context) -> Iterator[Hazard | str]:
-    """Keras code in an HDF5 model's `model_config` (and `training_config`) attribute, read
-    with h5py; a str when the file could not be checked (the reason)."""
-    try:
-        import h5py
-    except ImportError:
-        yield ("HDF5 model could not be checked for Keras Lambda layers: install the keras "
-               "extra (pip install 'release[keras]', which adds h5py)")
-        return
-    handle.seek(0)
-    try:
-        with h5py.File(handle, "r") as model:
-            configs = [model.attrs.get(key) for key in ("model_config", "training_config")]
-    except (OSError, ValueError, KeyError, TypeError):
-        yield "HDF5 file could not be opened to check it for Keras Lambda layers"
+    """Keras code in an HDF5 model's `model_config` (and `training_config`) attribute; a str
+    when the file could not be checked (the reason)."""
+    configs = _hdf5_configs(handle, context)
+    if isinstance(configs, str):
+        yield configs
         return
     found: list[str] = []
     for config in configs:
-        if isinstance(config, bytes):
-            config = config.decode("utf-8", "replace")
-        if isinstance(config, str):
-            try:
-                found += keras_code(json.loads(config))
-            except (ValueError, RecursionError):
-                yield "HDF5 model_config is not valid JSON"
+        try:
+            found += keras_code(json.loads(config))
+        except (ValueError, RecursionError):
+            yield "HDF5 model_config is not valid JSON"
     if found:
         names = tuple(dict.fromkeys(found))
         yield Hazard("code", "keras", context.member, names, names)

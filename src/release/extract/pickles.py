@@ -11,7 +11,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 
@@ -21,13 +21,18 @@ MAX_TRACKED_ITEMS = 256  # items kept per symbolic container (only shapes and na
 MAX_TRACKED_CHARS = 256  # longer strings are kept on the stack as their length only
 MAX_TEXT_ARG = 256 << 20  # string arguments longer than this are skipped, and said so
 MAX_NESTED_PICKLES = 64  # object arrays inside a joblib file, each its own pickle
+MAX_STACK = 1 << 20  # values on the stack, marks, memo entries: a hostile pickle is refused
+MAX_GLOBALS = 10_000  # distinct globals recorded per pickle
+MAX_LINE = MAX_TEXT_ARG  # the longest protocol-0 line read
+MAX_LONG_BYTES = 1 << 20  # LONG4 integers longer than this are skipped
 LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
 _OPCODES = {op.code.encode("latin-1"): op for op in pickletools.opcodes}
 _TEXT_OPS = frozenset({"UNICODE", "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8", "STRING",
                        "BINSTRING", "SHORT_BINSTRING"})
 _BYTES_OPS = frozenset({"BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8"})
 _LENGTH_PREFIX = {"BINUNICODE": (4, False), "BINUNICODE8": (8, False), "BINBYTES": (4, False),
-                  "BINBYTES8": (8, False), "BYTEARRAY8": (8, False), "BINSTRING": (4, True)}
+                  "BINBYTES8": (8, False), "BYTEARRAY8": (8, False), "BINSTRING": (4, True),
+                  "LONG4": (4, True)}
 _BUILD_CODES = frozenset({"GLOBAL", "INST", "STACK_GLOBAL", "REDUCE", "BUILD", "NEWOBJ",
                           "NEWOBJ_EX", "OBJ", "BINPERSID", "PERSID", "EXT1", "EXT2", "EXT4"})
 JOBLIB_WRAPPER = "joblib.numpy_pickle.NumpyArrayWrapper"
@@ -76,7 +81,7 @@ class PickleWalk:
     end: int = 0
     complete: bool = False  # reached STOP
     protocol: int | None = None
-    globals: list[str] = field(default_factory=list)  # in order of first use
+    globals: dict[str, None] = field(default_factory=dict)  # in order of first use
     builds: int = 0  # opcodes that import or call something
     ops: int = 0
     first_value: object = None  # the value STOP returned (legacy torch magic number)
@@ -86,7 +91,9 @@ class PickleWalk:
 
     def imported(self, name: str) -> None:
         if name not in self.globals:
-            self.globals.append(name)
+            if len(self.globals) >= MAX_GLOBALS:
+                raise NotAPickle("too many globals")
+            self.globals[name] = None
 
 
 # what a walk yields: text found in the pickle
@@ -142,6 +149,8 @@ class _Machine:
         return self.stack[-1]
 
     def mark(self) -> None:
+        if len(self.metastack) >= MAX_STACK:
+            raise NotAPickle("too many marks")
         self.metastack.append(self.stack)
         self.stack = []
 
@@ -174,6 +183,20 @@ def _skip(handle: IO[bytes], count: int) -> None:
     handle.seek(here + count)
 
 
+class _LineBounded:
+    """The handle as pickletools' argument readers see it, with lines bounded (a protocol-0
+    argument without a newline is never read whole into memory)."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+
+    def read(self, count: int) -> bytes:
+        return self.handle.read(count)
+
+    def readline(self) -> bytes:
+        return self.handle.readline(MAX_LINE)
+
+
 def _argument(handle: IO[bytes], opcode: pickletools.OpcodeInfo, walk: PickleWalk
               ) -> tuple[object, bool]:
     """The opcode's argument and whether it was read (a long string argument is skipped)."""
@@ -182,7 +205,8 @@ def _argument(handle: IO[bytes], opcode: pickletools.OpcodeInfo, walk: PickleWal
         length = int.from_bytes(_read_exact(handle, width), "little", signed=signed)
         if length < 0:
             raise NotAPickle("negative length")
-        limit = MAX_TEXT_ARG if opcode.name in _TEXT_OPS else MAX_TENSOR_BYTES
+        limit = MAX_TEXT_ARG if opcode.name in _TEXT_OPS else \
+            MAX_LONG_BYTES if opcode.name == "LONG4" else MAX_TENSOR_BYTES
         if length > limit:
             _skip(handle, length)
             walk.skipped_text += opcode.name in _TEXT_OPS
@@ -190,12 +214,14 @@ def _argument(handle: IO[bytes], opcode: pickletools.OpcodeInfo, walk: PickleWal
         raw = _read_exact(handle, length)
         if opcode.name in _BYTES_OPS:
             return raw, True
+        if opcode.name == "LONG4":
+            return int.from_bytes(raw, "little", signed=True), True
         if opcode.name == "BINSTRING":
             return raw.decode("latin-1"), True
         return raw.decode("utf-8", errors="surrogatepass"), True
     assert opcode.arg is not None
     try:
-        return opcode.arg.reader(handle), True
+        return opcode.arg.reader(cast(IO[bytes], _LineBounded(handle))), True
     except (ValueError, UnicodeDecodeError, OverflowError) as exc:
         if not handle.read(1):
             raise Truncated(type(exc).__name__) from None
@@ -227,6 +253,8 @@ def walk_pickle(handle: IO[bytes], walk: PickleWalk, *, probe: bool = False) -> 
             walk.end = handle.tell()
             walk.complete = True
             return
+        if len(machine.stack) > MAX_STACK or len(machine.memo) > MAX_STACK:
+            raise NotAPickle("stack or memo too large")
         nested = _step(machine, opcode.name, arg, walk)
         if nested is not None:
             yield from _joblib_array(handle, nested, walk, probe)
@@ -395,7 +423,7 @@ def _dtype(value: object) -> tuple[np.dtype[Any] | None, int]:
         return None, size
     try:
         return np.dtype(call.args[0]), size
-    except TypeError:
+    except Exception:  # numpy refuses a hostile dtype string in several ways
         raise NotAPickle("joblib array with an unknown dtype") from None
 
 
@@ -413,10 +441,11 @@ def _joblib_array(handle: IO[bytes], wrapper: Built, walk: PickleWalk, probe: bo
         walk.nested += 1
         if walk.nested > MAX_NESTED_PICKLES:
             raise NotAPickle("too many nested pickles")
-        inner = PickleWalk(start=handle.tell())
+        inner = PickleWalk(start=handle.tell(), nested=walk.nested)  # bounded at any depth
         try:
             yield from walk_pickle(handle, inner, probe=probe)
         finally:
+            walk.nested = inner.nested
             for name in inner.globals:
                 walk.imported(name)
         return

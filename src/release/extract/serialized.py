@@ -41,9 +41,7 @@ NPY_TEXT_DTYPES = {"u1": "U8", "i1": "I8", "i2": "I16", "u2": "U16", "i4": "I32"
 def pickle_hazard(walks: list[PickleWalk], context: Context, fmt: str | None = None) -> Hazard:
     """The Hazard of one or more pickles read in sequence: every global they import, and those
     of them that run, load or import code."""
-    names: list[str] = []
-    for walk in walks:
-        names += [name for name in walk.globals if name not in names]
+    names = list(dict.fromkeys(name for walk in walks for name in walk.globals))
     if fmt is None:
         fmt = _pickle_format(walks, names)
     dangerous = tuple(name for name in names if classify_global(name) == "dangerous")

@@ -85,9 +85,13 @@ def read_index(handle: IO[bytes], size: int) -> list[BundleEntry]:
     if len(blocks) > MAX_BLOCKS:
         raise ValueError("too many blocks")
     entries = []
+    read = 0
     for _, handle_bytes in blocks:
         offset, position = varint(handle_bytes, 0)
         length, _ = varint(handle_bytes, position)
+        read += length
+        if read > size:  # blocks read more than once: a hostile index
+            raise ValueError("index blocks overlap")
         for key, value in _block(handle, size, offset, length):
             if not key:
                 continue
