@@ -7,6 +7,7 @@ import io
 import json
 import math
 import pickletools
+import warnings
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from functools import cache
@@ -197,6 +198,22 @@ class _LineBounded:
         return self.handle.readline(MAX_LINE)
 
 
+def _lines(handle: IO[bytes], count: int) -> str:
+    """Newline-terminated arguments read as the unpickler reads them (UTF-8, no escapes,
+    unlike pickletools), joined by a space: "module name" of GLOBAL and INST."""
+    parts = []
+    for _ in range(count):
+        line = handle.readline(MAX_LINE)
+        if not line.endswith(b"\n"):
+            raise Truncated("no newline") if len(line) < MAX_LINE and not handle.read(1) \
+                else NotAPickle("no newline")
+        try:
+            parts.append(line[:-1].decode("utf-8"))
+        except UnicodeDecodeError:
+            raise NotAPickle("name is not UTF-8") from None
+    return " ".join(parts)
+
+
 def _argument(handle: IO[bytes], opcode: pickletools.OpcodeInfo, walk: PickleWalk
               ) -> tuple[object, bool]:
     """The opcode's argument and whether it was read (a long string argument is skipped)."""
@@ -218,9 +235,18 @@ def _argument(handle: IO[bytes], opcode: pickletools.OpcodeInfo, walk: PickleWal
             return int.from_bytes(raw, "little", signed=True), True
         if opcode.name == "BINSTRING":
             return raw.decode("latin-1"), True
-        return raw.decode("utf-8", errors="surrogatepass"), True
+        try:
+            return raw.decode("utf-8", errors="surrogatepass"), True
+        except UnicodeDecodeError:  # the unpickler refuses it too
+            raise NotAPickle("string is not UTF-8") from None
+    if opcode.name in ("GLOBAL", "INST", "PERSID"):
+        return _lines(handle, 1 if opcode.name == "PERSID" else 2), True
     assert opcode.arg is not None
     try:
+        if opcode.name == "STRING":  # escape_decode warns, quoting a byte of the file
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return opcode.arg.reader(cast(IO[bytes], _LineBounded(handle))), True
         return opcode.arg.reader(cast(IO[bytes], _LineBounded(handle))), True
     except (ValueError, UnicodeDecodeError, OverflowError) as exc:
         if not handle.read(1):
