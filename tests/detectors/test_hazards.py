@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from release.detectors.hazards import hazard_finding
 from release.extract import Hazard, Problem, extract_file
 from release.findings import Finding
 from release.pipeline.kinds import classify_kind
+from tests.conftest import CliResult, make_project
 from tests.executable_corpus import Entry, build_corpus
 
 pytest.importorskip("torch")
@@ -211,3 +213,29 @@ def test_bytes_after_a_png_end_are_trailing_data(tmp_path: Path) -> None:
     found, _ = findings(path)
     assert [f.rule for f in found] == [rules.TRAILING_DATA, rules.CODE_EXECUTION]
     assert found[1].member == "(bytes after the png at 20)"
+
+
+@pytest.mark.slow
+def test_the_corpus_through_release_scan(tmp_path: Path, cli: Callable[..., CliResult]) -> None:
+    """The whole corpus in a model folder, scanned end to end: every malicious file is
+    RL114/RL117/RL116 or RL104 at its path, clean files have no finding, nothing ran."""
+    import json
+    import shutil
+
+    project = make_project(tmp_path / "project")
+    canary = tmp_path / "canary"
+    canary.mkdir()
+    entries = build_corpus(tmp_path / "corpus", canary)
+    shutil.copytree(tmp_path / "corpus", project.model / "corpus")
+    result = cli("scan", "--config", project.config, "--format", "json")
+    assert result.code == 1
+    found: dict[str, set[str]] = {}
+    for finding in json.loads(result.out)["findings"]:
+        found.setdefault(finding["path"], set()).add(finding["rule_id"])
+    for entry in entries:
+        rules_here = found.get(f"corpus/{entry.path}", set())
+        if entry.expect == "clean":
+            assert rules_here == set(), entry.path
+        else:
+            assert EXPECTED_RULE[entry.expect].id in rules_here, entry.path
+    assert list(canary.iterdir()) == []
