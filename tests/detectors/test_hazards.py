@@ -239,3 +239,17 @@ def test_the_corpus_through_release_scan(tmp_path: Path, cli: Callable[..., CliR
         else:
             assert EXPECTED_RULE[entry.expect].id in rules_here, entry.path
     assert list(canary.iterdir()) == []
+
+
+def test_a_pickle_inside_a_pickles_bytes_is_walked(tmp_path: Path) -> None:
+    import pickle
+
+    from tests.executable_corpus import _System
+
+    # bytes a reducer would load again (torch.storage._load_from_bytes, pickle.loads)
+    inner = pickle.dumps(_System(tmp_path / "c"), protocol=2)
+    outer = pickle.dumps({"note": "x", "payload": inner}, protocol=4)
+    path = tmp_path / "state.pkl"
+    path.write_bytes(outer)
+    found, _ = findings(path)
+    assert [f.member for f in found if f.rule is rules.CODE_EXECUTION] == ["pickle:bytes[0]"]

@@ -97,8 +97,8 @@ class PickleWalk:
             self.globals[name] = None
 
 
-# what a walk yields: text found in the pickle
-Walk = Generator[str, None, None]
+# what a walk yields: the string (str) and bytes arguments found in the pickle
+Walk = Generator[str | bytes, None, None]
 
 
 @cache
@@ -271,7 +271,7 @@ def walk_pickle(handle: IO[bytes], walk: PickleWalk, *, probe: bool = False) -> 
         arg, read = _argument(handle, opcode, walk) if opcode.arg is not None else (None, True)
         if opcode.name in _TEXT_OPS or opcode.name in _BYTES_OPS:
             if read and not probe and isinstance(arg, str | bytes) and arg:
-                yield arg if isinstance(arg, str) else arg.decode("utf-8", errors="replace")
+                yield arg
             machine.stack.append(_tracked(arg) if read else Opaque())
             continue
         if opcode.name == "STOP":

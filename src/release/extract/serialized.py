@@ -30,12 +30,22 @@ from release.extract.pickles import (
 )
 from release.extract.safetensors import tensor_text
 from release.extract.sniff import HEAD_BYTES
-from release.extract.stream import trailing
+from release.extract.stream import nested, trailing
 
 MAX_PICKLES_IN_SEQUENCE = 16  # pickle.dump called repeatedly on one file; legacy torch: 5
 LEGACY_TORCH_PICKLES = 5  # magic, protocol, sys info, the object, the storage keys
 NPY_TEXT_DTYPES = {"u1": "U8", "i1": "I8", "i2": "I16", "u2": "U16", "i4": "I32", "u4": "U32",
                    "i8": "I64", "u8": "U64"}
+
+
+def _holds_a_file(data: bytes) -> bool:
+    """Whether a bytes argument of a pickle is a pickle or an archive of its own."""
+    if len(data) < 8:
+        return False
+    if data[:4] in (b"PK\x03\x04", b"PK\x05\x06") or data[:2] == b"\x1f\x8b":
+        return True
+    return data[:1] == b"\x80" and probe_pickle(data[:HEAD_BYTES], len(data) <= HEAD_BYTES,
+                                                False)
 
 
 def pickle_hazard(walks: list[PickleWalk], context: Context, fmt: str | None = None) -> Hazard:
@@ -63,7 +73,7 @@ def pickle_stream(handle: IO[bytes], start: int, size: int, context: Context,
     """The pickles from `start`, one after another: their strings, one Hazard for them all,
     and any bytes after the last as trailing data."""
     walks: list[PickleWalk] = []
-    position, strings = start, 0
+    position, strings, blobs = start, 0, 0
     problem: Problem | None = None
     while position < size and len(walks) < MAX_PICKLES_IN_SEQUENCE:
         handle.seek(position)
@@ -75,10 +85,17 @@ def pickle_stream(handle: IO[bytes], start: int, size: int, context: Context,
         walk = PickleWalk(start=position)
         walks.append(walk)
         try:
-            for text in walk_pickle(handle, walk):
+            for found in walk_pickle(handle, walk):
+                text = found if isinstance(found, str) else \
+                    found.decode("utf-8", errors="replace")
                 if text.strip():
                     yield Segment(text, context.at(f"pickle:str[{strings}]"))
                     strings += 1
+                if isinstance(found, bytes) and _holds_a_file(found):
+                    # bytes a reducer loads again (torch.storage._load_from_bytes, pickle.loads)
+                    yield from nested(found, f"bytes{blobs}", f"pickle:bytes[{blobs}]",
+                                      context)
+                    blobs += 1
         except NotAPickle as exc:
             problem = Problem(f"pickle could not be walked past byte {handle.tell()} ({exc}); "
                               "a loader stops there too", context.member)
