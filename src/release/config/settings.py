@@ -131,6 +131,7 @@ class CheckSettings:
     min_match_words: int = 12
     min_sensitive_chars: int = 6
     baseline: Path | None = None
+    secrets: bool = True  # look for credentials in every shipped byte
     memorization: MemorizationSettings = field(default_factory=MemorizationSettings)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from release import rules
+from release.credentials import SecretRule, find_secrets, masked
 from release.detectors import Artifact, DetectionContext, Detector, FileDetector, register
 from release.detectors.hazards import hazard_finding
 from release.errors import display_path
@@ -40,12 +42,24 @@ class _Tally:
 
 
 @dataclass
+class _SecretTally:
+    """One credential value found in one member: how often, on which lines, how long."""
+
+    rule: SecretRule
+    length: int
+    digest: str | None  # keyed hash of the value (None without an index key)
+    count: int = 0
+    lines: set[int] = field(default_factory=set)
+
+
+@dataclass
 class _Scan:
     """An artifact being scanned: what was found so far, and its findings once complete."""
 
     artifact: Artifact
     findings: list[Finding] = field(default_factory=list)
     tallies: dict[str | None, _Tally] = field(default_factory=dict)
+    secrets: dict[tuple[str | None, str, str], _SecretTally] = field(default_factory=dict)
     result: list[Finding] | None = None
 
 
@@ -64,7 +78,7 @@ class _Located:
 
 @register
 def training_data(context: DetectionContext) -> Detector:
-    return TrainingData(context.matcher, context.workers)
+    return TrainingData(context.matcher, context.workers, secrets=context.checks.secrets)
 
 
 @register
@@ -105,9 +119,13 @@ class TrainingData:
     bounded; results are taken in order, so the findings are the same whatever the thread
     count."""
 
-    def __init__(self, matcher: Matcher | None, workers: Workers) -> None:
+    def __init__(self, matcher: Matcher | None, workers: Workers, *, secrets: bool = True
+                 ) -> None:
         self.matcher = matcher
         self.workers = workers
+        self.secrets = secrets
+        # an unkeyed run tells values apart with a key of its own, never reported
+        self._grouping = hashlib.blake2b(os.urandom(32), digest_size=16).digest()
         # each artifact's batches in order, then the artifact itself (None) once all are in
         self._pending: deque[tuple[_Scan, Future[list[_Located]] | None]] = deque()
 
@@ -116,7 +134,7 @@ class TrainingData:
         if self.matcher is None:
             for _ in self._batches(scan):
                 pass  # nothing to match the text against
-            return scan.findings
+            return [*scan.findings, *self._secret_findings(scan)]
         for batch in self._batches(scan):
             self._pending.append((scan, self.workers.submit(self._locate, batch)))
             while len(self._pending) > 2 * self.workers.threads:
@@ -140,7 +158,8 @@ class TrainingData:
             self._tally(future.result(), scan.tallies)
         else:
             scan.result = [*scan.findings,
-                           *self._findings(scan.artifact.item.path, scan.tallies)]
+                           *self._findings(scan.artifact.item.path, scan.tallies),
+                           *self._secret_findings(scan)]
 
     @property
     def _matcher(self) -> Matcher:
@@ -177,6 +196,8 @@ class TrainingData:
                 scan.findings.append(hazard_finding(
                     item.path, extracted, self._safe_member(extracted.member)))
                 continue
+            if self.secrets:
+                self._find_secrets(extracted, scan)
             batch.append(extracted)
             size += len(extracted.text)
             if size >= BATCH_CHARS:
@@ -184,6 +205,42 @@ class TrainingData:
                 batch, size = [], 0
         if batch:
             yield batch
+
+    def _find_secrets(self, segment: Segment, scan: _Scan) -> None:
+        """Credentials in one segment, tallied by member, rule and (keyed hash of the) value."""
+        text = segment.text
+        data = text if isinstance(text, bytes) else text.encode("utf-8", errors="surrogatepass")
+        for hit in find_secrets(data):
+            key = self.matcher.index.key if self.matcher is not None else None
+            digest = key.mac("credential", hit.secret) if key is not None else None
+            group = digest or hashlib.blake2b(hit.secret, key=self._grouping,
+                                              digest_size=16).hexdigest()
+            tally = scan.secrets.setdefault((segment.member, hit.rule.id, group),
+                                            _SecretTally(hit.rule, len(hit.secret), digest))
+            tally.count += 1
+            if segment.line is not None:
+                tally.lines.add(segment.line + data.count(b"\n", 0, hit.start))
+
+    def _secret_findings(self, scan: _Scan) -> Iterator[Finding]:
+        path = scan.artifact.item.path
+        ordinal: dict[tuple[str | None, str], int] = {}
+        for (member, rule_id, _), tally in scan.secrets.items():
+            place = (member, rule_id)
+            ordinal[place] = ordinal.get(place, 0) + 1
+            rule = tally.rule
+            evidence: dict[str, object] = {
+                "secret_rule": rule.id, "provider": rule.provider, "shown": masked(rule),
+                "length": tally.length, "occurrences": tally.count, "source": rule.source}
+            if tally.digest is not None:
+                evidence["keyed_hash"] = tally.digest
+            where = _where(tally.lines) if len(tally.lines) > 1 else ""
+            yield Finding(
+                rules.CREDENTIAL, path,
+                f"a {rule.provider} credential ({rule.id}, {masked(rule)}, {tally.length} "
+                f"characters) appears{where}; rotate it first, then remove it",
+                member=self._safe_member(member), line=min(tally.lines, default=None),
+                evidence=evidence,
+                basis=f"credential:{rule.id}:{tally.digest or ordinal[place]}")
 
     def _locate(self, batch: list[Segment]) -> list[_Located]:
         """The batch's hits, placed by member and line (run by the matching threads)."""

@@ -1,0 +1,141 @@
+"""Credentials in text: which rules hit a piece of text, where, and how long the secret is;
+never the secret itself beyond the scan. Hyperscan (where it is installed) tells in one pass
+which rules can hit a piece; Python's `re` then finds where."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from release.credentials.rules import PLACEHOLDER, SecretRule, secret_rules
+
+__all__ = ["SecretHit", "SecretRule", "credential_file", "find_secrets", "masked",
+           "secret_rules"]
+
+MAX_HITS_PER_PIECE = 1000
+
+# files whose very name says they store credentials (matched on the lower-cased release path)
+CREDENTIAL_FILES = re.compile(
+    r"(?:^|/)(?:token|\.netrc|_netrc|\.git-credentials|credentials|\.env(?:\.[\w.-]+)?|"
+    r"id_(?:rsa|dsa|ecdsa|ed25519)|[^/]+\.(?:pem|p12|pfx|ppk)|\.pypirc|\.npmrc|\.htpasswd|"
+    r"wandb/settings|\.huggingface/token|huggingface/token|\.docker/config\.json|"
+    r"\.aws/credentials|\.kaggle/kaggle\.json|kaggle\.json|\.boto)$")
+
+
+@dataclass(frozen=True)
+class SecretHit:
+    """A credential found in a piece of text: its rule, its byte span, and the secret's bytes
+    (kept only for the keyed hash of the finding, never reported)."""
+
+    rule: SecretRule
+    start: int
+    end: int
+    secret: bytes
+
+
+def entropy(data: bytes) -> float:
+    """Shannon entropy in bits per byte."""
+    if not data:
+        return 0.0
+    counts = Counter(data)
+    return -sum(c / len(data) * math.log2(c / len(data)) for c in counts.values())
+
+
+class _Engine:
+    """The rules compiled once: a hyperscan database of their regexes (a rule whose regex
+    hyperscan refuses uses its keywords instead) telling which rules may hit a piece."""
+
+    def __init__(self) -> None:
+        self.rules = secret_rules()
+        self.database: Any = None
+        try:
+            import hyperscan
+        except ImportError:
+            return
+        expressions, ids, flags = [], [], []
+        for number, rule in enumerate(self.rules):
+            candidates = [rule.pattern.pattern] if _hyperscan_compiles(rule, hyperscan) else \
+                [re.escape(k) for k in rule.keywords]
+            caseless = hyperscan.HS_FLAG_CASELESS if rule.pattern.flags & re.IGNORECASE else 0
+            for expression in candidates:
+                expressions.append(expression)
+                ids.append(number)
+                flags.append(hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY
+                             | caseless)
+        database = hyperscan.Database()
+        database.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
+        self.database = database
+
+    def candidates(self, data: bytes) -> list[SecretRule]:
+        if self.database is None:
+            return [r for r in self.rules if any(k in data for k in r.keywords)]
+        found: set[int] = set()
+
+        def on_match(rule_id: int, start: int, end: int, flags: int, context: object) -> None:
+            found.add(rule_id)
+
+        self.database.scan(data, match_event_handler=on_match)
+        return [self.rules[n] for n in sorted(found)]
+
+
+def _hyperscan_compiles(rule: SecretRule, hyperscan: Any) -> bool:
+    flags = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY
+    if rule.pattern.flags & re.IGNORECASE:
+        flags |= hyperscan.HS_FLAG_CASELESS
+    try:
+        database = hyperscan.Database()
+        database.compile(expressions=[rule.pattern.pattern], ids=[0], elements=1,
+                         flags=[flags])
+    except hyperscan.error:
+        return False
+    return True
+
+
+@cache
+def _engine() -> _Engine:
+    return _Engine()
+
+
+def engine_name() -> str:
+    """Which prefilter is in use, for benchmarks and notes."""
+    return "hyperscan" if _engine().database is not None else "re"
+
+
+def _plausible(rule: SecretRule, secret: bytes) -> bool:
+    if not rule.generic:
+        return True
+    return not PLACEHOLDER.match(secret) and entropy(secret) >= rule.min_entropy
+
+
+def find_secrets(text: str | bytes) -> Iterator[SecretHit]:
+    """Every credential in `text`, by byte offset of its UTF-8 form."""
+    data = text if isinstance(text, bytes) else text.encode("utf-8", errors="surrogatepass")
+    hits: list[SecretHit] = []
+    for rule in _engine().candidates(data):
+        for match in rule.pattern.finditer(data):
+            secret = match.group(rule.group) or b""
+            if secret and _plausible(rule, secret):
+                hits.append(SecretHit(rule, match.start(rule.group), match.end(rule.group),
+                                      secret))
+            if len(hits) >= MAX_HITS_PER_PIECE:
+                break
+    specific = [(h.start, h.end) for h in hits if not h.rule.generic]
+    for hit in hits:  # a provider's token inside `token = "..."` is the provider's finding
+        if hit.rule.generic and any(s < hit.end and hit.start < e for s, e in specific):
+            continue
+        yield hit
+
+
+def masked(rule: SecretRule) -> str:
+    """How a report shows a secret: the provider's public prefix, then a mask."""
+    return f"{rule.shown_prefix}****"
+
+
+def credential_file(path: str) -> bool:
+    """Whether a release path names a credential store (a finding whatever it holds)."""
+    return CREDENTIAL_FILES.search(path.lower()) is not None
