@@ -4,9 +4,17 @@ in the context its rule needs; shared by the credential tests."""
 from __future__ import annotations
 
 import base64
+import io
 import json
+import pickle
 import random
 import string
+import tarfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import save_file
 
 ALNUM = string.ascii_letters + string.digits
 rng = random.Random(17)
@@ -17,7 +25,9 @@ def _pick(count: int, alphabet: str = ALNUM) -> str:
 
 
 def fakes() -> dict[str, tuple[str, str]]:
-    """rule id -> (text holding the credential, the secret value itself)."""
+    """rule id -> (text holding the credential, the secret value itself); the same on every
+    call."""
+    rng.seed(17)
     upper = string.ascii_uppercase + string.digits
     hexdigits = "0123456789abcdef"
     made: dict[str, tuple[str, str]] = {}
@@ -79,3 +89,39 @@ def fakes() -> dict[str, tuple[str, str]]:
     secret = _pick(24)
     add("generic-secret", secret, f'client_secret = "{secret}"')
     return made
+
+
+def plant(model: Path) -> dict[str, list[int]]:
+    """Every fake in six carriers in the model folder (a Python file, a notebook output, a
+    YAML config, a JSON member of a zip inside a tar.gz, pickle strings, safetensors
+    metadata); returns the Python file's line range per rule."""
+    made = fakes()
+    lines: dict[str, list[int]] = {}
+    source = ["# settings\n"]
+    for rule, (text, _) in sorted(made.items()):
+        start = sum(chunk.count("\n") for chunk in source) + 1
+        source.append(text + "\n")
+        lines[rule] = list(range(start, start + text.count("\n") + 1))
+    (model / "launch.py").write_text("".join(source))
+    notebook = {"cells": [{"cell_type": "code", "source": ["print(settings)\n"],
+                           "metadata": {}, "execution_count": 1,
+                           "outputs": [{"output_type": "stream", "name": "stdout",
+                                        "text": [f"{text}\n" for text, _ in made.values()]}]}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (model / "explore.ipynb").write_text(json.dumps(notebook))
+    (model / "train_config.yaml").write_text("".join(
+        f"{rule}: {json.dumps(text)}\n" for rule, (text, _) in sorted(made.items())))
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as archive:
+        archive.writestr("settings.json", json.dumps({r: t for r, (t, _) in made.items()}))
+    outer = io.BytesIO()
+    with tarfile.open(fileobj=outer, mode="w:gz") as archive:
+        info = tarfile.TarInfo("bundle/settings.zip")
+        info.size = len(inner.getvalue())
+        archive.addfile(info, io.BytesIO(inner.getvalue()))
+    (model / "assets.tar.gz").write_bytes(outer.getvalue())
+    (model / "state.pkl").write_bytes(pickle.dumps({r: t for r, (t, _) in made.items()},
+                                                   protocol=4))
+    save_file({"w": np.zeros((2, 2), "f4")}, str(model / "adapter.safetensors"),
+              metadata={r.replace("-", "_"): t for r, (t, _) in made.items()})
+    return lines

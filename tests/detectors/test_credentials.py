@@ -2,56 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import json
-import pickle
-import tarfile
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
-from safetensors.numpy import save_file
 
 from release.credentials import secret_rules
 from tests.conftest import CliResult, make_project
-from tests.credentials.fakes import fakes
+from tests.credentials.fakes import fakes, plant
 
 FAKES = fakes()
-
-
-def plant(model: Path) -> dict[str, list[int]]:
-    """Every fake in six carriers in the model folder; the .py file's line range per rule."""
-    lines: dict[str, list[int]] = {}
-    source = ["# settings\n"]
-    for rule, (text, _) in sorted(FAKES.items()):
-        start = sum(chunk.count("\n") for chunk in source) + 1
-        source.append(text + "\n")
-        lines[rule] = list(range(start, start + text.count("\n") + 1))
-    (model / "launch.py").write_text("".join(source))
-    notebook = {"cells": [{"cell_type": "code", "source": ["print(settings)\n"],
-                           "metadata": {}, "execution_count": 1,
-                           "outputs": [{"output_type": "stream", "name": "stdout",
-                                        "text": [f"{text}\n" for text, _ in FAKES.values()]}]}],
-                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    (model / "explore.ipynb").write_text(json.dumps(notebook))
-    (model / "train_config.yaml").write_text("".join(
-        f"{rule}: {json.dumps(text)}\n" for rule, (text, _) in sorted(FAKES.items())))
-    inner = io.BytesIO()
-    with zipfile.ZipFile(inner, "w") as archive:
-        archive.writestr("settings.json", json.dumps({r: t for r, (t, _) in FAKES.items()}))
-    outer = io.BytesIO()
-    with tarfile.open(fileobj=outer, mode="w:gz") as archive:
-        info = tarfile.TarInfo("bundle/settings.zip")
-        info.size = len(inner.getvalue())
-        archive.addfile(info, io.BytesIO(inner.getvalue()))
-    (model / "assets.tar.gz").write_bytes(outer.getvalue())
-    (model / "state.pkl").write_bytes(pickle.dumps({r: t for r, (t, _) in FAKES.items()},
-                                                   protocol=4))
-    save_file({"w": np.zeros((2, 2), "f4")}, str(model / "adapter.safetensors"),
-              metadata={r.replace("-", "_"): t for r, (t, _) in FAKES.items()})
-    return lines
 
 
 CARRIERS = {"launch.py": None, "explore.ipynb": "", "train_config.yaml": "",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -70,6 +71,14 @@ class _Engine:
         database = hyperscan.Database()
         database.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
         self.database = database
+        self._hyperscan = hyperscan
+        self._local = threading.local()  # hyperscan's scratch space is one per thread
+
+    def _scratch(self) -> Any:
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = self._hyperscan.Scratch(self.database)
+        return scratch
 
     def candidates(self, data: bytes) -> list[SecretRule]:
         if self.database is None:
@@ -79,7 +88,7 @@ class _Engine:
         def on_match(rule_id: int, start: int, end: int, flags: int, context: object) -> None:
             found.add(rule_id)
 
-        self.database.scan(data, match_event_handler=on_match)
+        self.database.scan(data, match_event_handler=on_match, scratch=self._scratch())
         return [self.rules[n] for n in sorted(found)]
 
 

@@ -52,6 +52,25 @@ class _SecretTally:
     lines: set[int] = field(default_factory=set)
 
 
+@dataclass(frozen=True)
+class _SecretFound:
+    """A credential found in a batch: where, which rule, how long, its keyed hash (None without
+    a key) and the value's group (a hash that tells values apart, never reported)."""
+
+    member: str | None
+    rule: SecretRule
+    length: int
+    digest: str | None
+    group: str
+    line: int | None
+
+
+@dataclass(frozen=True)
+class _Matched:
+    located: list[_Located]
+    secrets: list[_SecretFound]
+
+
 @dataclass
 class _Scan:
     """An artifact being scanned: what was found so far, and its findings once complete."""
@@ -127,16 +146,16 @@ class TrainingData:
         # an unkeyed run tells values apart with a key of its own, never reported
         self._grouping = hashlib.blake2b(os.urandom(32), digest_size=16).digest()
         # each artifact's batches in order, then the artifact itself (None) once all are in
-        self._pending: deque[tuple[_Scan, Future[list[_Located]] | None]] = deque()
+        self._pending: deque[tuple[_Scan, Future[_Matched] | None]] = deque()
 
     def detect(self, artifact: Artifact) -> Iterable[Finding]:
         scan = _Scan(artifact)
-        if self.matcher is None:
-            for _ in self._batches(scan):
-                pass  # nothing to match the text against
+        if self.matcher is None:  # no training text to match: credentials only
+            for batch in self._batches(scan):
+                self._record_secrets(self._secrets_in(batch), scan)
             return [*scan.findings, *self._secret_findings(scan)]
         for batch in self._batches(scan):
-            self._pending.append((scan, self.workers.submit(self._locate, batch)))
+            self._pending.append((scan, self.workers.submit(self._match, batch)))
             while len(self._pending) > 2 * self.workers.threads:
                 self._take(*self._pending.popleft())
         self._pending.append((scan, None))
@@ -153,9 +172,11 @@ class TrainingData:
             self._take(*self._pending.popleft())
         return ()
 
-    def _take(self, scan: _Scan, future: Future[list[_Located]] | None) -> None:
+    def _take(self, scan: _Scan, future: Future[_Matched] | None) -> None:
         if future is not None:
-            self._tally(future.result(), scan.tallies)
+            matched = future.result()
+            self._tally(matched.located, scan.tallies)
+            self._record_secrets(matched.secrets, scan)
         else:
             scan.result = [*scan.findings,
                            *self._findings(scan.artifact.item.path, scan.tallies),
@@ -196,8 +217,6 @@ class TrainingData:
                 scan.findings.append(hazard_finding(
                     item.path, extracted, self._safe_member(extracted.member)))
                 continue
-            if self.secrets:
-                self._find_secrets(extracted, scan)
             batch.append(extracted)
             size += len(extracted.text)
             if size >= BATCH_CHARS:
@@ -206,20 +225,36 @@ class TrainingData:
         if batch:
             yield batch
 
-    def _find_secrets(self, segment: Segment, scan: _Scan) -> None:
-        """Credentials in one segment, tallied by member, rule and (keyed hash of the) value."""
-        text = segment.text
-        data = text if isinstance(text, bytes) else text.encode("utf-8", errors="surrogatepass")
-        for hit in find_secrets(data):
-            key = self.matcher.index.key if self.matcher is not None else None
-            digest = key.mac("credential", hit.secret) if key is not None else None
-            group = digest or hashlib.blake2b(hit.secret, key=self._grouping,
-                                              digest_size=16).hexdigest()
-            tally = scan.secrets.setdefault((segment.member, hit.rule.id, group),
-                                            _SecretTally(hit.rule, len(hit.secret), digest))
+    def _secrets_in(self, batch: list[Segment]) -> list[_SecretFound]:
+        """Credentials in a batch of segments, by keyed hash of the value (run by the matching
+        threads when there are any)."""
+        if not self.secrets:
+            return []
+        key = self.matcher.index.key if self.matcher is not None else None
+        found = []
+        for segment in batch:
+            text = segment.text
+            data = text if isinstance(text, bytes) else \
+                text.encode("utf-8", errors="surrogatepass")
+            for hit in find_secrets(data):
+                digest = key.mac("credential", hit.secret) if key is not None else None
+                group = digest or hashlib.blake2b(hit.secret, key=self._grouping,
+                                                  digest_size=16).hexdigest()
+                line = None if segment.line is None else \
+                    segment.line + data.count(b"\n", 0, hit.start)
+                found.append(_SecretFound(segment.member, hit.rule, len(hit.secret), digest,
+                                          group, line))
+        return found
+
+    @staticmethod
+    def _record_secrets(found: list[_SecretFound], scan: _Scan) -> None:
+        for secret in found:
+            tally = scan.secrets.setdefault(
+                (secret.member, secret.rule.id, secret.group),
+                _SecretTally(secret.rule, secret.length, secret.digest))
             tally.count += 1
-            if segment.line is not None:
-                tally.lines.add(segment.line + data.count(b"\n", 0, hit.start))
+            if secret.line is not None:
+                tally.lines.add(secret.line)
 
     def _secret_findings(self, scan: _Scan) -> Iterator[Finding]:
         path = scan.artifact.item.path
@@ -242,8 +277,12 @@ class TrainingData:
                 evidence=evidence,
                 basis=f"credential:{rule.id}:{tally.digest or ordinal[place]}")
 
+    def _match(self, batch: list[Segment]) -> _Matched:
+        """A batch's training-data hits and credentials (run by the matching threads)."""
+        return _Matched(self._locate(batch), self._secrets_in(batch))
+
     def _locate(self, batch: list[Segment]) -> list[_Located]:
-        """The batch's hits, placed by member and line (run by the matching threads)."""
+        """The batch's hits, placed by member and line."""
         text_hits, sensitive_hits = self._matcher.match([s.text for s in batch])
         located: dict[int, tuple[bytes, WordPlaces]] = {}
 
