@@ -19,6 +19,8 @@ __all__ = ["SecretHit", "SecretRule", "credential_file", "find_secrets", "masked
            "secret_rules"]
 
 MAX_HITS_PER_PIECE = 1000
+WINDOW_BYTES = 64 << 10
+OVERLAP_BYTES = 8 << 10  # longer than any credential the rules find
 
 # files whose very name says they store credentials (matched on the lower-cased release path)
 CREDENTIAL_FILES = re.compile(
@@ -121,18 +123,38 @@ def _plausible(rule: SecretRule, secret: bytes) -> bool:
     return not PLACEHOLDER.match(secret) and entropy(secret) >= rule.min_entropy
 
 
+def _windows(size: int) -> Iterator[tuple[int, int]]:
+    """Overlapping windows of a piece: the rules' regexes run only on the windows the
+    prefilter says they can hit, and a credential shorter than the overlap is whole in one."""
+    start = 0
+    while True:
+        yield start, min(size, start + WINDOW_BYTES + OVERLAP_BYTES)
+        start += WINDOW_BYTES
+        if start + OVERLAP_BYTES >= size:
+            return
+
+
 def find_secrets(text: str | bytes) -> Iterator[SecretHit]:
     """Every credential in `text`, by byte offset of its UTF-8 form."""
     data = text if isinstance(text, bytes) else text.encode("utf-8", errors="surrogatepass")
-    hits: list[SecretHit] = []
-    for rule in _engine().candidates(data):
-        for match in rule.pattern.finditer(data):
-            secret = match.group(rule.group) or b""
-            if secret and _plausible(rule, secret):
-                hits.append(SecretHit(rule, match.start(rule.group), match.end(rule.group),
-                                      secret))
-            if len(hits) >= MAX_HITS_PER_PIECE:
-                break
+    engine = _engine()
+    found: dict[tuple[str, int], SecretHit] = {}
+    for begin, end in _windows(len(data)):
+        window = data[begin:end] if begin or end < len(data) else data
+        for rule in engine.candidates(window):
+            # on the whole text from `begin` (not the slice), so \b and lookbehinds see what
+            # comes before the window; a match cut at `end` is found whole in the next window
+            for match in rule.pattern.finditer(data, begin, end):
+                secret = match.group(rule.group) or b""
+                if not secret or not _plausible(rule, secret):
+                    continue
+                hit = SecretHit(rule, match.start(rule.group), match.end(rule.group), secret)
+                seen = found.get((rule.id, hit.start))
+                if seen is None or seen.end < hit.end:
+                    found[(rule.id, hit.start)] = hit
+        if len(found) >= MAX_HITS_PER_PIECE:
+            break
+    hits = sorted(found.values(), key=lambda h: (h.start, h.rule.id))
     specific = [(h.start, h.end) for h in hits if not h.rule.generic]
     for hit in hits:  # a provider's token inside `token = "..."` is the provider's finding
         if hit.rule.generic and any(s < hit.end and hit.start < e for s, e in specific):
