@@ -49,7 +49,8 @@ def test_sarif_validates_against_the_official_schema(report: Report) -> None:
     assert results["RL109"]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
         "code/train.py"  # where the file is in the repository, for code scanning
     assert results["RL109"]["locations"][0]["physicalLocation"]["region"] == {"startLine": 3}
-    assert results["RL205"]["locations"] == []
+    assert results["RL205"]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
+        "release.toml"  # the release as a whole points at its config
     for result in run["results"]:
         assert run["tool"]["driver"]["rules"][result["ruleIndex"]]["id"] == result["ruleId"]
         assert len(result["partialFingerprints"]["releaseFingerprint/v1"]) == 32

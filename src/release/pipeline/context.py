@@ -19,10 +19,13 @@ class ReleaseInfo:
 
 @dataclass(frozen=True)
 class ConfigInfo:
-    """The config file a report was made from: its name and sha256."""
+    """The config file a report was made from: its name and sha256, and its folder relative
+    to the root of the git repository holding it ("" at the root or outside any), which code
+    scanning's paths are relative to."""
 
     path: str
     sha256: str
+    folder: str = ""
 
 
 @dataclass(frozen=True)

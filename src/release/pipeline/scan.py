@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,11 +131,26 @@ def _with_data_kind(records: list[FileRecord], findings: Iterable[Finding]
                  if r.path in data else r for r in records)
 
 
+MAX_FOLDER_DEPTH = 64
+
+
+def repository_folder(root: Path) -> str:
+    """`root` relative to the git repository it is in (posix, "" at its root or outside
+    any), found by the `.git` entry of the nearest folder above that has one."""
+    folder = root.absolute()
+    for parent in [folder, *folder.parents][:MAX_FOLDER_DEPTH]:
+        if os.path.lexists(parent / ".git"):
+            inside = folder.relative_to(parent).as_posix()
+            return "" if inside == "." else display_path(inside)
+    return ""
+
+
 def report_context(config: Config, inventory: Inventory) -> ReportContext:
     git = inventory.git
     return ReportContext(
         release=ReleaseInfo(config.release.name, config.release.version),
-        config=ConfigInfo(display_path(config.path.name), config.digest),
+        config=ConfigInfo(display_path(config.path.name), config.digest,
+                          repository_folder(config.root)),
         git=None if git is None else GitState(git.commit, git.branch, tuple(sorted(git.dirty))))
 
 
