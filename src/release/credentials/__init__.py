@@ -123,6 +123,15 @@ def _plausible(rule: SecretRule, secret: bytes) -> bool:
     return not PLACEHOLDER.match(secret) and entropy(secret) >= rule.min_entropy
 
 
+def _secret_group(match: re.Match[bytes], rule: SecretRule) -> int:
+    """The group holding the secret: the rule's, or, in a regex of several alternatives each
+    with its own group (detect-secrets' denylists joined), the one that matched."""
+    if rule.group == 0 or match.group(rule.group) is not None:
+        return rule.group
+    return next((n for n in range(1, (match.re.groups or 0) + 1)
+                 if match.group(n) is not None), 0)
+
+
 def _windows(size: int) -> Iterator[tuple[int, int]]:
     """Overlapping windows of a piece: the rules' regexes run only on the windows the
     prefilter says they can hit, and a credential shorter than the overlap is whole in one."""
@@ -145,10 +154,11 @@ def find_secrets(text: str | bytes) -> Iterator[SecretHit]:
             # on the whole text from `begin` (not the slice), so \b and lookbehinds see what
             # comes before the window; a match cut at `end` is found whole in the next window
             for match in rule.pattern.finditer(data, begin, end):
-                secret = match.group(rule.group) or b""
+                group = _secret_group(match, rule)
+                secret = match.group(group) or b""
                 if not secret or not _plausible(rule, secret):
                     continue
-                hit = SecretHit(rule, match.start(rule.group), match.end(rule.group), secret)
+                hit = SecretHit(rule, match.start(group), match.end(group), secret)
                 seen = found.get((rule.id, hit.start))
                 if seen is None or seen.end < hit.end:
                     found[(rule.id, hit.start)] = hit

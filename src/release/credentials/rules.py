@@ -91,6 +91,31 @@ def secret_rules() -> tuple[SecretRule, ...]:
                    source=ds + "SlackDetector"),
         SecretRule("stripe-key", "Stripe", _detect_secrets("stripe.StripeDetector"),
                    (b"k_live_",), 0, "sk_live_", source=ds + "StripeDetector"),
+        SecretRule("square-oauth-secret", "Square", _detect_secrets(
+            "square_oauth.SquareOAuthDetector"), (b"sq0csp-",), 0, "sq0csp-",
+            source=ds + "SquareOAuthDetector"),
+        SecretRule("discord-bot-token", "Discord", _detect_secrets(
+            "discord.DiscordBotTokenDetector"), (b".",), 0, source=ds + "DiscordBotTokenDetector"),
+        SecretRule("mailchimp-key", "Mailchimp", _detect_secrets("mailchimp.MailchimpDetector"),
+                   (b"-us",), 0, source=ds + "MailchimpDetector"),
+        SecretRule("telegram-bot-token", "Telegram", _detect_secrets(
+            "telegram_token.TelegramBotTokenDetector"), (b":",), 0,
+            source=ds + "TelegramBotTokenDetector"),
+        SecretRule("artifactory-token", "Artifactory", _detect_secrets(
+            "artifactory.ArtifactoryDetector"), (b"AKC",), 0, "AKC",
+            source=ds + "ArtifactoryDetector"),
+        SecretRule("cloudant-credentials", "IBM Cloudant", _detect_secrets(
+            "cloudant.CloudantDetector", None), (b"cloudant", b"Cloudant", b"CLOUDANT"), 1,
+            source=ds + "CloudantDetector"),
+        SecretRule("ibm-cloud-iam-key", "IBM Cloud", _detect_secrets(
+            "ibm_cloud_iam.IbmCloudIamDetector"), (b"ibm", b"IBM", b"iam", b"IAM"), 1,
+            source=ds + "IbmCloudIamDetector"),
+        SecretRule("ibm-cos-hmac-key", "IBM Cloud", _detect_secrets(
+            "ibm_cos_hmac.IbmCosHmacDetector"), (b"cos", b"COS"), 1,
+            source=ds + "IbmCosHmacDetector"),
+        SecretRule("softlayer-key", "SoftLayer", _detect_secrets(
+            "softlayer.SoftlayerDetector", None), (b"softlayer", b"SoftLayer", b"SOFTLAYER"), 1,
+            source=ds + "SoftlayerDetector"),
         SecretRule("twilio-key", "Twilio", _own(r"\b(?:AC|SK)[0-9a-f]{32}\b"), (b"AC", b"SK"),
                    0, "AC", source="release (detect-secrets' TwilioKeyDetector, hex only)"),
         SecretRule("database-url", "database URL", _own(
@@ -112,8 +137,9 @@ def secret_rules() -> tuple[SecretRule, ...]:
                    "sk-proj-"),
         SecretRule("replicate-token", "Replicate", _own(r"\br8_[A-Za-z0-9]{37}\b"), (b"r8_",), 0,
                    "r8_"),
-        SecretRule("google-api-key", "Google Cloud", _own(r"\bAIza[0-9A-Za-z_-]{35}\b"),
-                   (b"AIza",), 0, "AIza"),
+        SecretRule("google-api-key", "Google Cloud",
+                   _own(r"\b(AIza[0-9A-Za-z_-]{35})(?:[^0-9A-Za-z_-]|$)"), (b"AIza",), 1,
+                   "AIza"),
         SecretRule("gcp-service-account", "Google Cloud", _own(
             r'"type"\s*:\s*"service_account"[^}]{0,4000}?"private_key"\s*:\s*"([^"]{64,})"'),
             (b"service_account",), 1),
