@@ -62,7 +62,8 @@ class _Engine:
             return
         expressions, ids, flags = [], [], []
         for number, rule in enumerate(self.rules):
-            candidates = [rule.pattern.pattern] if _hyperscan_compiles(rule, hyperscan) else \
+            prefilter = _prefilter(rule, hyperscan)
+            candidates = [prefilter] if prefilter is not None else \
                 [re.escape(k) for k in rule.keywords]
             caseless = hyperscan.HS_FLAG_CASELESS if rule.pattern.flags & re.IGNORECASE else 0
             for expression in candidates:
@@ -94,17 +95,24 @@ class _Engine:
         return [self.rules[n] for n in sorted(found)]
 
 
-def _hyperscan_compiles(rule: SecretRule, hyperscan: Any) -> bool:
+_LOOKAROUND = re.compile(rb"\(\?<?[=!](?:[^()\\]|\\.)*\)")
+
+
+def _prefilter(rule: SecretRule, hyperscan: Any) -> bytes | None:
+    """The expression hyperscan runs for a rule: its regex, or, where hyperscan refuses the
+    lookarounds in it, the regex without them (it then matches a superset, which `re`
+    narrows); None when hyperscan refuses that too (the rule's keywords are used)."""
     flags = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY
     if rule.pattern.flags & re.IGNORECASE:
         flags |= hyperscan.HS_FLAG_CASELESS
-    try:
-        database = hyperscan.Database()
-        database.compile(expressions=[rule.pattern.pattern], ids=[0], elements=1,
-                         flags=[flags])
-    except hyperscan.error:
-        return False
-    return True
+    for expression in (rule.pattern.pattern, _LOOKAROUND.sub(b"", rule.pattern.pattern)):
+        try:
+            hyperscan.Database().compile(expressions=[expression], ids=[0], elements=1,
+                                         flags=[flags])
+        except hyperscan.error:
+            continue
+        return expression
+    return None
 
 
 @cache
