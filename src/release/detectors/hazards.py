@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 
 from release import rules
 from release.extract import Hazard
+from release.extract.pickles import classify_global
 from release.findings import Finding
 
 MAX_NAMES_IN_EVIDENCE = 50
@@ -26,6 +27,8 @@ STATE_ADVICE = ("it is training state (optimizer, scheduler, RNG or Trainer argu
                 "a published model does not need: exclude it")
 GENERIC_ADVICE = ("ship a format that holds only data instead (safetensors for tensors, JSON "
                   "for settings, ONNX or skops for classical models)")
+_CODE_WORDS = {"keras": "a Keras Lambda layer", "tf-graph": "TensorFlow ops",
+               "chat-template": "a chat template reaching Python internals"}
 FORMAT_WORDS = {"torch": "a torch checkpoint", "torch-legacy": "a legacy torch checkpoint",
                 "joblib": "a joblib file", "npy-object": "a NumPy object array",
                 "pickle": "a pickle"}
@@ -85,10 +88,6 @@ def hazard_finding(path: str, hazard: Hazard, member: str | None) -> Finding:
                    basis=f"external:{hazard.format}:{len(shown)}")
 
 
-_CODE_WORDS = {"keras": "a Keras Lambda layer", "tf-graph": "TensorFlow ops",
-               "chat-template": "a chat template reaching Python internals"}
-
-
 def _pickle_finding(path: str, hazard: Hazard, member: str | None) -> Finding:
     what = FORMAT_WORDS.get(hazard.format, f"a pickle ({hazard.format})")
     names = _names(hazard.names)
@@ -100,8 +99,6 @@ def _pickle_finding(path: str, hazard: Hazard, member: str | None) -> Finding:
                        f"{', '.join(dangerous)}; remove it",
                        member=member, evidence={**evidence, "dangerous": dangerous},
                        basis=f"pickle:{','.join(sorted(dangerous))}")
-    from release.extract.pickles import classify_global
-
     unknown = [printable_name(n) for n in hazard.names if classify_global(n) == "unknown"]
     imports = (f"imports {len(unknown)} global(s) outside the torch/numpy rebuild set: "
                f"{', '.join(unknown[:5])}{' …' if len(unknown) > 5 else ''}" if unknown else

@@ -33,7 +33,7 @@ from release.extract import (
     extractor,
 )
 from release.extract.pickles import NotAPickle, PickleWalk, walk_pickle
-from release.extract.safetensors import DTYPE_BITS, tensor_text
+from release.extract.safetensors import tensor_text, whole_elements
 from release.extract.stream import extract_stream, nested, read_limited, trailing
 from release.pipeline.kinds import lower_suffix
 
@@ -65,11 +65,13 @@ def zip_end(handle: IO[bytes], size: int) -> int | None:
 
 
 def _torch_storages(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], context: Context
-                    ) -> dict[str, str]:
+                    ) -> tuple[dict[str, str], dict[str, bytes]]:
     """For a torch zip checkpoint: each storage member's type, from walking its data.pkl (the
     storages themselves are payload, like tensors, and are not read unless they are
-    integers)."""
+    integers); and the data.pkl members as read, so they are not read (and charged to the
+    budget) again."""
     kinds: dict[str, str] = {}
+    read: dict[str, bytes] = {}
     for info in infos:
         if info.filename.rsplit("/", 1)[-1] != "data.pkl" or info.flag_bits & 1:
             continue
@@ -78,12 +80,16 @@ def _torch_storages(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], cont
         try:
             with archive.open(info) as member:
                 data = read_limited(member, context)
+        except (RuntimeError, zipfile.BadZipFile, zlib.error, EOFError):
+            continue  # said when the member is read as a member
+        read[info.filename] = data
+        try:
             for _ in walk_pickle(io.BytesIO(data), walk, probe=True):
                 pass
-        except (NotAPickle, RuntimeError, zipfile.BadZipFile, zlib.error, EOFError):
+        except NotAPickle:
             continue
         kinds.update({f"{prefix}data/{key}": kind for key, kind in walk.storages.items()})
-    return kinds
+    return kinds, read
 
 
 def _storage(archive: zipfile.ZipFile, info: zipfile.ZipInfo, kind: str, label: str,
@@ -98,8 +104,8 @@ def _storage(archive: zipfile.ZipFile, info: zipfile.ZipInfo, kind: str, label: 
         return
     with archive.open(info) as member:
         raw = read_limited(member, context)
-    usable = len(raw) - len(raw) % max(1, DTYPE_BITS[dtype] // 8)
-    yield from tensor_text(raw[:usable], dtype, context.at(label) if context.member else label)
+    yield from tensor_text(whole_elements(raw, dtype), dtype,
+                           context.at(label) if context.member else label)
 
 
 @extractor("zip")
@@ -114,7 +120,7 @@ def _zip(handle: IO[bytes], size: int, context: Context, sniffed: Sniffed
         infos = [i for i in archive.infolist() if not i.is_dir()]
         if len(infos) > MAX_MEMBERS:
             raise BombError(f"more than {MAX_MEMBERS} members")
-        storages = _torch_storages(archive, infos, context)
+        storages, read = _torch_storages(archive, infos, context)
         for number, info in enumerate(infos):
             label = info.filename if len(info.filename) < 512 else f"#{number}"
             where = context.at(label) if context.member else label
@@ -124,13 +130,15 @@ def _zip(handle: IO[bytes], size: int, context: Context, sniffed: Sniffed
             if info.filename in storages:
                 yield from _storage(archive, info, storages[info.filename], label, context)
                 continue
-            try:
-                with archive.open(info) as member:
-                    data = read_limited(member, context)
-            except (RuntimeError, zipfile.BadZipFile, zlib.error, NotImplementedError,
-                    EOFError) as exc:
-                yield Problem(f"member could not be read ({type(exc).__name__})", where)
-                continue
+            data = read.pop(info.filename, None)
+            if data is None:
+                try:
+                    with archive.open(info) as member:
+                        data = read_limited(member, context)
+                except (RuntimeError, zipfile.BadZipFile, zlib.error, NotImplementedError,
+                        EOFError) as exc:
+                    yield Problem(f"member could not be read ({type(exc).__name__})", where)
+                    continue
             yield from nested(data, info.filename, label, context)
     first = min((i.header_offset for i in archive.infolist()), default=0)
     if first > 0:  # another file ahead of the zip (a polyglot): the zip reader skips it

@@ -242,12 +242,13 @@ def _argument(handle: IO[bytes], opcode: pickletools.OpcodeInfo, walk: PickleWal
     if opcode.name in ("GLOBAL", "INST", "PERSID"):
         return _lines(handle, 1 if opcode.name == "PERSID" else 2), True
     assert opcode.arg is not None
+    bounded = cast(IO[bytes], _LineBounded(handle))
     try:
         if opcode.name == "STRING":  # escape_decode warns, quoting a byte of the file
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
-                return opcode.arg.reader(cast(IO[bytes], _LineBounded(handle))), True
-        return opcode.arg.reader(cast(IO[bytes], _LineBounded(handle))), True
+                return opcode.arg.reader(bounded), True
+        return opcode.arg.reader(bounded), True
     except (ValueError, UnicodeDecodeError, OverflowError) as exc:
         if not handle.read(1):
             raise Truncated(type(exc).__name__) from None

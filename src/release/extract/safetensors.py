@@ -170,6 +170,12 @@ def safetensors_segments(handle: IO[bytes], size: int, context: Context
         yield from trailing(handle, payload_end, size, context, "safetensors payload")
 
 
+def whole_elements(raw: bytes, dtype: str) -> bytes:
+    """`raw` cut to a whole number of `dtype` elements (a storage or shard read as found)."""
+    width = max(1, DTYPE_BITS[dtype] // 8)
+    return raw[: len(raw) - len(raw) % width]
+
+
 def tensor_text(raw: bytes, dtype: str, member: str) -> Iterator[Segment]:
     """The text an integer tensor may hold: bytes as UTF-8, wider integers as code points."""
     if dtype in TEXT_DTYPES:

@@ -21,7 +21,7 @@ from release.extract import (
     Sniffed,
     extractor,
 )
-from release.extract.safetensors import tensor_text
+from release.extract.safetensors import tensor_text, whole_elements
 from release.extract.stream import trailing
 from release.extract.wire import fields, varint
 from release.regular import NotRegular, open_regular
@@ -160,9 +160,7 @@ def _data(handle: IO[bytes], size: int, context: Context, sniffed: Sniffed
         if entry.dtype == DT_STRING:
             yield Segment(raw.decode("utf-8", "replace"), label)
         else:
-            width = {"U8": 1, "I8": 1, "I16": 2, "U16": 2, "I32": 4, "U32": 4}.get(
-                INTEGER_DTYPES[entry.dtype], 8)
-            yield from tensor_text(raw[: len(raw) - len(raw) % width],
-                                   INTEGER_DTYPES[entry.dtype], label)
+            dtype = INTEGER_DTYPES[entry.dtype]
+            yield from tensor_text(whole_elements(raw, dtype), dtype, label)
     if covered < size:
         yield from trailing(handle, covered, size, context, "checkpoint tensors")
