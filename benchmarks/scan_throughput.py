@@ -30,7 +30,7 @@ from release.pipeline.read import Artifact
 from release.pipeline.workers import Workers, scan_threads
 
 SLICE_CHARS = 60
-ROUNDS = 3
+ROUNDS = 5
 
 
 def artifacts(folder: Path, megabytes: int, records: Path, planted: int, seed: int) -> list[Path]:

@@ -41,9 +41,13 @@ class UsageError(ReleaseError):
 class ConfigError(UsageError):
     """`release.toml` (or another config-like file) is malformed; names the file and the key."""
 
-    def __init__(self, path: Path | str, key: str | None, message: str) -> None:
+    def __init__(self, path: Path | str, key: str | None, message: str,
+                 line: int | None = None) -> None:
         self.key = key
-        super().__init__(f"{key}: {message}" if key else message, path=path)
+        self.message = message
+        self.line = line
+        where = f"line {line}: " if line else ""
+        super().__init__(f"{where}{key}: {message}" if key else f"{where}{message}", path=path)
 
 
 class InputError(ReleaseError):

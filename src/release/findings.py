@@ -45,6 +45,7 @@ class Finding:
     evidence: dict[str, Any] = field(default_factory=dict)
     basis: str = ""  # stable, text-free detail that tells two findings of one rule+place apart
     severity: Severity | None = None  # overrides the rule's default
+    config_key: str | None = None  # the setting a finding about the release as a whole concerns
 
     @property
     def effective_severity(self) -> Severity:

@@ -28,7 +28,8 @@ def report(failed: bool = False) -> Report:
                          "appear verbatim", line=7),
                  Finding(rules.CREDENTIAL, "state.pkl", "a Hugging Face credential appears",
                          member="pickle:str[3]"),
-                 Finding(rules.NO_DATA_SOURCES, None, "release.toml has no [[data.sources]]")]
+                 Finding(rules.NO_DATA_SOURCES, None, "release.toml has no [[data.sources]]",
+                         line=12)]  # the line of [data], as the pipeline places it
     files = [FileRecord(name, f"weights/{name}", "weights", 1, "0" * 64, Outcome.SCANNED)
              for name in ODD_NAMES]
     if failed:
@@ -60,6 +61,7 @@ def test_every_result_has_a_repository_relative_encoded_location_with_a_line() -
     lines = {r["ruleId"]: r["locations"][0]["physicalLocation"]["region"]["startLine"]
              for r in run["results"]}
     assert lines["RL201"] == 7 and lines["RL104"] == 1
+    assert lines["RL205"] == 12  # the config key's line
 
 
 def test_every_rule_has_help_tags_precision_and_security_severity() -> None:

@@ -8,8 +8,10 @@ import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
+from types import MappingProxyType
 from typing import TypeVar
 
+from release.config.lines import key_line, key_lines
 from release.config.settings import (
     DEFAULT_CONFIG_NAME,
     DEVICES,
@@ -305,8 +307,19 @@ def _publish_hub(t: Table, default_repo: str) -> HubPublishSettings:
 
 
 def parse_config(file: Path, text: str) -> Config:
-    """Parse the text of a config file; `file` is used for relative paths and messages."""
+    """Parse the text of a config file; `file` is used for relative paths and messages (an
+    error about a key names its line)."""
     file = file.absolute()
+    try:
+        return _parse(file, text)
+    except ConfigError as exc:
+        if exc.key is None or exc.line is not None:
+            raise
+        raise ConfigError(exc.path or file, exc.key, exc.message,
+                          key_line(key_lines(text), exc.key)) from None
+
+
+def _parse(file: Path, text: str) -> Config:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -339,6 +352,7 @@ def parse_config(file: Path, text: str) -> Config:
         card=_optional(top.table("card"), _card, CardSettings()),
         publish_git=publish_git,
         publish_hub=publish_hub,
+        key_lines=MappingProxyType(key_lines(text)),
     )
     top.finish()
     return config

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
+
+from release.config.lines import key_line
 
 DEFAULT_CONFIG_NAME = "release.toml"
 DEFAULT_BASELINE_NAME = "release.baseline.json"
@@ -180,6 +184,12 @@ class Config:
     card: CardSettings
     publish_git: GitPublishSettings | None
     publish_hub: HubPublishSettings | None
+    key_lines: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+    def line_of(self, key: str) -> int | None:
+        """The line of the config file where `key` (`agreement.term_end`), or the nearest
+        table above it that is written, is set."""
+        return key_line(self.key_lines, key)
 
     @property
     def root(self) -> Path:

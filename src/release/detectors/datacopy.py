@@ -52,7 +52,7 @@ def _unavailable(key: str, reason: str) -> Finding:
     return Finding(
         rules.DATA_SOURCE_UNAVAILABLE, None,
         f"{key}.path {reason}; shipped copies of it cannot be detected — run where the data "
-        "lives", evidence={"source": key}, basis=key)
+        "lives", evidence={"source": key}, basis=key, config_key=f"{key}.path")
 
 
 def _folder_files(folder: Path) -> Iterable[tuple[Path, int]]:

@@ -115,7 +115,7 @@ class NoDataSources(FileDetector):
         return [Finding(rules.NO_DATA_SOURCES, None,
                         f"{display_path(self.context.config_path.name)} has no "
                         "[[data.sources]]; add the confidential training data so it can be "
-                        "checked")]
+                        "checked", config_key="data")]
 
 
 class _Settled:

@@ -7,6 +7,8 @@ import re
 from collections.abc import Callable
 from functools import partial
 
+from release.config import DEFAULT_CONFIG_NAME
+from release.findings import Finding
 from release.pipeline.report import Report
 from release.registry import Registry
 
@@ -18,6 +20,16 @@ def printable(text: str) -> str:
     """`text` with control characters shown as escapes (`\\n`, `\\x1b`): a file name or a
     message that holds them must not forge lines or terminal colours in text output."""
     return _CONTROL.sub(lambda m: _NAMED.get(m.group(), f"\\x{ord(m.group()):02x}"), text)
+
+
+def subject_path(report: Report, finding: Finding) -> str:
+    """Where a finding is, as a renderer names it: its release path, or for a finding about the
+    release as a whole, the config file when a line of it is known, else "(config)"."""
+    if finding.path is not None:
+        return finding.path
+    config = report.context.config
+    return (config.path if config is not None else DEFAULT_CONFIG_NAME) if finding.line \
+        else "(config)"
 
 
 Renderer = Callable[..., str]  # render(report, *, color=False) -> str; only text uses colour

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from release.findings import Finding
-from release.formats import printable, register
+from release.formats import printable, register, subject_path
 from release.pipeline.report import Report
 
 _ICONS = {"pass": "✅", "fail": "❌"}
@@ -15,8 +15,8 @@ def _cell(text: str | None) -> str:
     return printable(text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`"))
 
 
-def _row(finding: Finding) -> str:
-    where = _cell(finding.path) or "(config)"
+def _row(report: Report, finding: Finding) -> str:
+    where = _cell(subject_path(report, finding))
     if finding.member:
         where += f" / {_cell(finding.member)}"
     if finding.line:
@@ -50,12 +50,12 @@ def render(report: Report) -> str:
     active = report.active_findings
     if active:
         lines += ["| severity | rule | where | message |", "|---|---|---|---|"]
-        lines += [_row(f) for f in active]
+        lines += [_row(report, f) for f in active]
         lines.append("")
     accepted = [f for f in report.findings if report.is_accepted(f)]
     if accepted:
         lines += ["<details><summary>Accepted findings</summary>", "",
                   "| severity | rule | where | message |", "|---|---|---|---|"]
-        lines += [_row(f) for f in accepted]
+        lines += [_row(report, f) for f in accepted]
         lines += ["", "</details>", ""]
     return "\n".join(lines)

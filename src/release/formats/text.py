@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.text import Text
 
 from release.findings import Finding, Severity
-from release.formats import printable, register
+from release.formats import printable, register, subject_path
 from release.pipeline.context import PublishInfo
 from release.pipeline.report import Report
 
@@ -20,7 +20,7 @@ def _finding_line(report: Report, finding: Finding) -> Text:
     severity = finding.effective_severity
     line.append(f"{severity.value:<7}", style=_STYLES[severity])
     line.append(f" {finding.rule.id} ", style="bold")
-    where = printable(finding.path or "(config)")
+    where = printable(subject_path(report, finding))
     if finding.member:
         where += f" [{printable(finding.member)}]"
     if finding.line:

@@ -52,13 +52,15 @@ def _component(catalog: Catalog, plan: LicensePlan, key: str, expression: str | 
         if open_required:
             plan.findings.append(Finding(
                 rules.UNKNOWN_LICENSE, None, f"{key} is not set; {CLAUSE_OPEN} requires the "
-                "trained model to be published under an open source licence", basis=key))
+                "trained model to be published under an open source licence", basis=key,
+                config_key=key))
         return None
     try:
         ids, alternatives = license_ids(expression)
     except ExpressionError as exc:
         plan.findings.append(Finding(rules.UNKNOWN_LICENSE, None,
-                                     f"{key} is not a valid SPDX expression ({exc})", basis=key))
+                                     f"{key} is not a valid SPDX expression ({exc})", basis=key,
+                                     config_key=key))
         return None
     unknown = [i for i in ids if catalog.get(i) is None]
     for spdx_id in unknown:
@@ -66,7 +68,7 @@ def _component(catalog: Catalog, plan: LicensePlan, key: str, expression: str | 
             rules.UNKNOWN_LICENSE, None,
             f"{key}: licence {spdx_id!r} has no text here; add {spdx_id}.txt to the folder "
             "named by [release].license_texts", evidence={"license": spdx_id},
-            basis=f"{key}:{spdx_id}"))
+            basis=f"{key}:{spdx_id}", config_key=key))
     known = [i for i in ids if i not in unknown]
     plan.ids.update(known)
     if not open_required:
@@ -78,14 +80,15 @@ def _component(catalog: Catalog, plan: LicensePlan, key: str, expression: str | 
             rules.NOT_OSI_APPROVED, None,
             f"{key} = {expression!r}: {', '.join(closed)} is not OSI-approved; {CLAUSE_OPEN} "
             "requires a licence that meets the Open Source Definition (every alternative of an "
-            "OR, every part of an AND)", evidence={"licenses": closed}, basis=key))
+            "OR, every part of an AND)", evidence={"licenses": closed}, basis=key,
+            config_key=key))
     restricted = sorted({i for i in known if catalog.licenses[i].restricted})
     if restricted and key == "model.license":
         plan.findings.append(Finding(
             rules.USE_RESTRICTED, None,
             f"{key} = {expression!r}: {', '.join(restricted)} restricts how the model may be "
             f"used; {CLAUSE_NO_RESTRICTIONS} allows no use restrictions on the trained model",
-            evidence={"licenses": restricted}, basis=key))
+            evidence={"licenses": restricted}, basis=key, config_key=key))
     return expression
 
 
@@ -95,12 +98,14 @@ def _agreement(agreement: AgreementSettings, plan: LicensePlan, today: dt.date) 
             rules.MISSING_DISCLAIMER, None,
             f"neither agreement.provider_disclaimer nor agreement.data_provider is set; "
             f"{CLAUSE_OPEN} requires a disclaimer of liability in favour of the Data Provider "
-            "in the licence terms (NOTICE)", basis="disclaimer"))
+            "in the licence terms (NOTICE)", basis="disclaimer",
+            config_key="agreement"))
     if agreement.effective_date and today < agreement.effective_date:
         plan.findings.append(Finding(
             rules.OUTSIDE_TERM, None,
             f"the release date {today.isoformat()} is before the agreement's effective date "
-            f"{agreement.effective_date.isoformat()} ({CLAUSE_TERM})", basis="before"))
+            f"{agreement.effective_date.isoformat()} ({CLAUSE_TERM})", basis="before",
+            config_key="agreement.effective_date"))
     if agreement.term_end is None:
         return
     survival_end = agreement.term_end + dt.timedelta(days=agreement.survival_days)
@@ -116,7 +121,8 @@ def _agreement(agreement: AgreementSettings, plan: LicensePlan, today: dt.date) 
             rules.OUTSIDE_TERM, None,
             f"the release date {today.isoformat()} is after the agreement's term ended on "
             f"{agreement.term_end.isoformat()}{window}; the data may no longer be used and must "
-            f"be deleted by {deletion.isoformat()} ({CLAUSE_TERM})", basis="after"))
+            f"be deleted by {deletion.isoformat()} ({CLAUSE_TERM})", basis="after",
+            config_key="agreement.term_end"))
 
 
 def _base_model(base: BaseModel | None, catalog: Catalog, plan: LicensePlan) -> None:
@@ -126,7 +132,8 @@ def _base_model(base: BaseModel | None, catalog: Catalog, plan: LicensePlan) -> 
         plan.findings.append(Finding(
             rules.BASE_MODEL_TERMS, None,
             f"model.base_model {base.name!r} has no licence; {CLAUSE_BASE_MODEL} requires the "
-            "right to train and redistribute it", basis="base-license"))
+            "right to train and redistribute it", basis="base-license",
+            config_key="model.base_model"))
         return
     before = len(plan.findings)
     _component(catalog, plan, "model.base_model.license", base.license,
@@ -141,14 +148,16 @@ def _base_model(base: BaseModel | None, catalog: Catalog, plan: LicensePlan) -> 
             f"model.base_model {base.name!r} is licensed under {', '.join(unvetted)}, whose "
             f"terms release does not know; {CLAUSE_BASE_MODEL} requires the right to "
             "redistribute it: confirm that, then accept this finding in the baseline",
-            evidence={"licenses": unvetted}, basis="base-unvetted"))
+            evidence={"licenses": unvetted}, basis="base-unvetted",
+            config_key="model.base_model"))
         return
     if all(any(catalog.licenses[i].restricted for i in branch) for branch in alternatives):
         plan.findings.append(Finding(
             rules.BASE_MODEL_TERMS, None,
             f"model.base_model {base.name!r} is licensed {base.license!r}, whose use "
             f"restrictions pass on to the trained model ({CLAUSE_BASE_MODEL}, "
-            f"{CLAUSE_NO_RESTRICTIONS})", basis="base-restricted"))
+            f"{CLAUSE_NO_RESTRICTIONS})", basis="base-restricted",
+            config_key="model.base_model"))
 
 
 def _release_url(config: Config, plan: LicensePlan) -> None:
@@ -165,7 +174,8 @@ def _release_url(config: Config, plan: LicensePlan) -> None:
         shown = ", ".join(public_location(t) for t in targets)  # never a password
         plan.findings.append(Finding(
             rules.RELEASE_URL_MISMATCH, None,
-            f"agreement.release_url is not the publish target ({shown})", basis="release-url"))
+            f"agreement.release_url is not the publish target ({shown})", basis="release-url",
+            config_key="agreement.release_url"))
 
 
 def plan_licenses(config: Config, catalog: Catalog, *, today: dt.date | None = None

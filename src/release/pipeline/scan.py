@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from release import rules
@@ -154,11 +154,19 @@ def report_context(config: Config, inventory: Inventory) -> ReportContext:
         git=None if git is None else GitState(git.commit, git.branch, tuple(sorted(git.dirty))))
 
 
+def placed_in_config(findings: Iterable[Finding], config: Config) -> list[Finding]:
+    """The findings, those about a setting of the release as a whole given the config file's
+    line of that setting."""
+    return [replace(f, line=config.line_of(f.config_key))
+            if f.path is None and f.config_key is not None and f.line is None else f
+            for f in findings]
+
+
 def make_report(config: Config, options: ScanOptions, findings: Iterable[Finding],
                 records: Iterable[FileRecord], context: ReportContext) -> Report:
     """The report of a scan (or of a stage built on one), judged with the config's baseline
     and failing severity."""
     baseline = options.baseline if options.baseline is not None else baseline_for(config)
-    return Report.create(options.command, findings, records,
+    return Report.create(options.command, placed_in_config(findings, config), records,
                          fail_on=Severity(config.checks.fail_on), baseline=baseline,
                          today=options.today, context=context)
