@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define RK_ABI 12
+#define RK_ABI 13
 #define LENGTH_SALT 0x9E3779B97F4A7C15ULL
 
 int64_t rk_abi(void) { return RK_ABI; }
@@ -446,6 +446,44 @@ int64_t rk_sorted_ranges(const uint64_t *sorted, int64_t n, const int64_t *direc
     return 0;
 }
 
+/* The little-endian value of `width` (1 to 8) bytes. */
+static inline uint64_t load_width(const uint8_t *p, int64_t width) {
+    uint64_t value = 0;
+    memcpy(&value, p, (size_t)width);
+    return value;
+}
+
+/* rk_sorted_ranges over n sorted values stored in `width` little-endian bytes each (rows of a
+ * bit-packed index file, read where they lie). */
+int64_t rk_packed_ranges(const uint8_t *rows, int64_t n, int64_t width,
+                         const int64_t *directory, int64_t buckets, int64_t shift,
+                         const uint64_t *queries, int64_t m, int64_t *lo, int64_t *hi,
+                         int64_t capacity) {
+    if (m > capacity || width < 1 || width > 8 || buckets < 1 || shift < 0 || shift > 63 ||
+        directory[0] < 0 || directory[buckets] > n)
+        return -1;
+    for (int64_t i = 0; i < m; i++) {
+        uint64_t query = queries[i];
+        uint64_t bucket = query >> shift;
+        if (bucket >= (uint64_t)buckets) {
+            lo[i] = hi[i] = directory[buckets];
+            continue;
+        }
+        int64_t low = directory[bucket], high = directory[bucket + 1];
+        while (low < high) { /* first value >= query */
+            int64_t middle = low + (high - low) / 2;
+            if (load_width(rows + middle * width, width) < query) low = middle + 1;
+            else high = middle;
+        }
+        int64_t end = low;
+        while (end < directory[bucket + 1] && load_width(rows + end * width, width) == query)
+            end++;
+        lo[i] = low;
+        hi[i] = end;
+    }
+    return 0;
+}
+
 #define PROBE_BLOCK 2048
 #define PREFETCH 16  /* probes ahead */
 
@@ -457,19 +495,19 @@ static inline int64_t bitmap_bit(const uint8_t *bitmap, uint64_t bucket) {
 /* What a scan computes for each token, a block of tokens at a time so that a block's values
  * stay in cache from step to step: every token's PRF (the check bits and sensitive values are
  * read from it) in prf; the grams of `words` tokens whose fingerprint (as rk_gram_fingerprints
- * computes it) has its bit set in gram_bitmap, by position (gram_at) with their fingerprints
+ * computes it, shifted right by fp_shift bits) has its bit set in gram_bitmap, by position (gram_at) with their fingerprints
  * (gram_fp); and the tokens whose PRF's top 32 bits have their bit set in first_bitmap (none
  * when it is NULL) in first_at. found gets how many grams and tokens. The bitmaps have 2**bits
  * bits; the four arrays hold `capacity` entries: -1 when that is less than n, or a bitmap is
  * smaller than its bits say (`*_bytes`). */
 VECTORISED int64_t rk_probe(const uint64_t *hashes, int64_t n, int64_t words, uint64_t gram_k0,
-                            uint64_t gram_k1, uint64_t fp_mask, const uint8_t *gram_bitmap,
+                            uint64_t gram_k1, uint64_t fp_shift, const uint8_t *gram_bitmap,
                             int64_t gram_bits, int64_t gram_bytes, uint64_t token_k0,
                             uint64_t token_k1, const uint8_t *first_bitmap, int64_t first_bits,
                             int64_t first_bytes, uint64_t *prf, int64_t *gram_at,
                             uint64_t *gram_fp, int64_t *first_at, int64_t capacity,
                             int64_t *found) {
-    if (n > capacity || words < 1 || gram_bits < 3 || gram_bits > 62 ||
+    if (n > capacity || words < 1 || gram_bits < 3 || gram_bits > 62 || fp_shift > 63 ||
         ((int64_t)1 << (gram_bits - 3)) > gram_bytes)
         return -1;
     if (first_bitmap != NULL &&
@@ -498,7 +536,7 @@ VECTORISED int64_t rk_probe(const uint64_t *hashes, int64_t n, int64_t words, ui
             for (int64_t i = 0; i < gram_size; i++) fp[i] ^= rotl(in[i + offset], bits);
         }
         for (int64_t i = 0; i < gram_size; i++)
-            fp[i] = siphash13(gram_k0, gram_k1, mix64(fp[i] + (uint64_t)words)) & fp_mask;
+            fp[i] = siphash13(gram_k0, gram_k1, mix64(fp[i] + (uint64_t)words)) >> fp_shift;
         for (int64_t i = 0; i < gram_size; i++) {
             if (i + PREFETCH < gram_size)
                 __builtin_prefetch(gram_bitmap + ((fp[i + PREFETCH] & gram_mask) >> 3));

@@ -12,7 +12,7 @@ import numpy as np
 from release.errors import KernelError
 from release.fingerprint.kernels.protocol import I64, U8, U64, Key
 
-ABI = 12  # must equal RK_ABI in _kernels.c
+ABI = 13  # must equal RK_ABI in _kernels.c
 LIBRARY_PATH = Path(__file__).with_name("_kernels.so")
 
 _I64 = ctypes.c_int64
@@ -32,6 +32,8 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "rk_gram_fingerprints": (_I64, [_PTR, _I64, _I64, _PTR, _I64, _U64, _U64, _U64, _PTR,
                                     _I64]),
     "rk_sorted_ranges": (_I64, [_PTR, _I64, _PTR, _I64, _I64, _PTR, _I64, _PTR, _PTR, _I64]),
+    "rk_packed_ranges": (_I64, [_PTR, _I64, _I64, _PTR, _I64, _I64, _PTR, _I64, _PTR, _PTR,
+                                _I64]),
     "rk_probe": (_I64, [_PTR, _I64, _I64, _U64, _U64, _U64, _PTR, _I64, _I64, _U64, _U64, _PTR,
                         _I64, _I64, _PTR, _PTR, _PTR, _PTR, _I64, _PTR]),
     "rk_radix_order": (_I64, [_PTR, _PTR, _PTR, _PTR, _I64, _I64, _I64]),
@@ -133,14 +135,20 @@ class NativeKernels:
                    directory.shape[0] - 1, shift, _address(queries), queries.shape[0],
                    _address(lo), _address(hi), min(lo.shape[0], hi.shape[0]))
 
-    def probe(self, hashes: U64, words: int, gram_key: Key, fingerprint_mask: int,
+    def packed_ranges(self, rows: U8, directory: I64, shift: int, queries: U64, lo: I64,
+                      hi: I64) -> None:
+        self._call("rk_packed_ranges", _address(rows), rows.shape[0], rows.shape[1],
+                   _address(directory), directory.shape[0] - 1, shift, _address(queries),
+                   queries.shape[0], _address(lo), _address(hi), min(lo.shape[0], hi.shape[0]))
+
+    def probe(self, hashes: U64, words: int, gram_key: Key, fingerprint_shift: int,
               gram_bitmap: U8, gram_bits: int, token_key: Key, first_bitmap: U8 | None,
               first_bits: int, prf: U64, gram_at: I64, gram_fp: U64, first_at: I64
               ) -> tuple[int, int]:
         found = np.zeros(2, dtype=np.int64)
         capacity = min(prf.shape[0], gram_at.shape[0], gram_fp.shape[0], first_at.shape[0])
         self._call("rk_probe", _address(hashes), hashes.shape[0], words, gram_key[0],
-                   gram_key[1], fingerprint_mask, _address(gram_bitmap), gram_bits,
+                   gram_key[1], fingerprint_shift, _address(gram_bitmap), gram_bits,
                    gram_bitmap.size, token_key[0], token_key[1], _address(first_bitmap),
                    first_bits, 0 if first_bitmap is None else first_bitmap.size, _address(prf),
                    _address(gram_at), _address(gram_fp), _address(first_at), capacity,

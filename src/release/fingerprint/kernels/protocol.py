@@ -63,13 +63,20 @@ class Kernels(Protocol):
         whose top bits (value >> shift) are b begin."""
         ...
 
-    def probe(self, hashes: U64, words: int, gram_key: Key, fingerprint_mask: int,
+    def packed_ranges(self, rows: U8, directory: I64, shift: int, queries: U64, lo: I64,
+                      hi: I64) -> None:
+        """`sorted_ranges` over sorted values stored as rows of little-endian bytes (an
+        (n, width) array, width 1 to 8)."""
+        ...
+
+    def probe(self, hashes: U64, words: int, gram_key: Key, fingerprint_shift: int,
               gram_bitmap: U8, gram_bits: int, token_key: Key, first_bitmap: U8 | None,
               first_bits: int, prf: U64, gram_at: I64, gram_fp: U64, first_at: I64
               ) -> tuple[int, int]:
         """A scan's per-token work: every token's PRF into `prf`; the grams whose fingerprint
-        passes the gram bitmap (positions and fingerprints); the tokens whose PRF's top 32
-        bits pass the first-token bitmap (none without one). Returns how many of each."""
+        (shifted right by `fingerprint_shift` bits) passes the gram bitmap (positions and
+        fingerprints); the tokens whose PRF's top 32 bits pass the first-token bitmap (none
+        without one). Returns how many of each."""
         ...
 
     def radix_order(self, keys: U64, order: I64, bits: int) -> None:

@@ -161,6 +161,13 @@ def bitmap_hits(bitmap: U8, bits: int, values: U64, shift: int = 0) -> I64:
     return np.flatnonzero(present).astype(np.int64)
 
 
+def widened(rows: U8) -> U64:
+    """Rows of 1 to 8 little-endian bytes as 64-bit values."""
+    full = np.zeros((rows.shape[0], 8), dtype=np.uint8)
+    full[:, : rows.shape[1]] = rows
+    return full.view("<u8").reshape(-1).astype(np.uint64)
+
+
 class NumpyKernels:
     """The Kernels protocol in numpy."""
 
@@ -244,15 +251,22 @@ class NumpyKernels:
         lo[: queries.shape[0]] = np.searchsorted(values, queries, side="left")
         hi[: queries.shape[0]] = np.searchsorted(values, queries, side="right")
 
-    def probe(self, hashes: U64, words: int, gram_key: Key, fingerprint_mask: int,
+    def packed_ranges(self, rows: U8, directory: I64, shift: int, queries: U64, lo: I64,
+                      hi: I64) -> None:
+        _fits("packed_ranges", queries.shape[0], lo, hi)
+        values = widened(rows)
+        lo[: queries.shape[0]] = np.searchsorted(values, queries, side="left")
+        hi[: queries.shape[0]] = np.searchsorted(values, queries, side="right")
+
+    def probe(self, hashes: U64, words: int, gram_key: Key, fingerprint_shift: int,
               gram_bitmap: U8, gram_bits: int, token_key: Key, first_bitmap: U8 | None,
               first_bits: int, prf: U64, gram_at: I64, gram_fp: U64, first_at: I64
               ) -> tuple[int, int]:
         count = hashes.shape[0]
         _fits("probe", count, prf, gram_at, gram_fp, first_at)
         prf[:count] = siphash13_values(token_key, hashes)
-        fingerprints = siphash13_values(gram_key, gram_hashes(hashes, words)) & \
-            np.uint64(fingerprint_mask)
+        fingerprints = siphash13_values(gram_key, gram_hashes(hashes, words)) >> \
+            np.uint64(fingerprint_shift)
         grams = bitmap_hits(gram_bitmap, gram_bits, fingerprints)
         gram_at[: grams.shape[0]] = grams
         gram_fp[: grams.shape[0]] = fingerprints[grams]
