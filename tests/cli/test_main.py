@@ -130,10 +130,10 @@ def test_unreadable_file_is_a_finding(project: Project, cli: Cli,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     real_open = os.open
 
-    def refusing(path, flags, *args):  # type: ignore[no-untyped-def]
+    def refusing(path, flags, *args, **options):  # type: ignore[no-untyped-def]
         if str(path).endswith("tokenizer.json"):
             raise PermissionError(13, "Permission denied")
-        return real_open(path, flags, *args)
+        return real_open(path, flags, *args, **options)
 
     monkeypatch.setattr(os, "open", refusing)
     result = cli("scan", "--config", project.config, "--format", "json")

@@ -23,19 +23,27 @@ def make_records(count: int = 300, seed: int = 7) -> list[dict[str, str]]:
 
 
 def write_corpus(folder: Path, records: Iterable[dict[str, str]], *, min_match_words: int = 12,
-                 sensitive_fields: tuple[str, ...] = ("name", "email")) -> Path:
-    """A project with only a data source and a model folder; returns the config path. Records
-    are written as they come (the benchmarks stream a million of them)."""
+                 sensitive_fields: tuple[str, ...] = ("name", "email"), sources: int = 1,
+                 build_memory: str | None = None) -> Path:
+    """A project with only data sources (`sources` JSON Lines files, the records dealt out
+    in turn) and a model folder; returns the config path. Records are written as they come
+    (the benchmarks stream a million of them)."""
     folder.mkdir(parents=True, exist_ok=True)
-    with (folder / "train.jsonl").open("w") as handle:
-        for record in records:
-            handle.write(json.dumps(record) + "\n")
+    names = ["train.jsonl"] + [f"train{n}.jsonl" for n in range(1, sources)]
+    handles = [(folder / name).open("w") for name in names]
+    try:
+        for number, record in enumerate(records):
+            handles[number % sources].write(json.dumps(record) + "\n")
+    finally:
+        for handle in handles:
+            handle.close()
     (folder / "model").mkdir(exist_ok=True)
     (folder / "model" / "config.json").write_text("{}")
     config = folder / "release.toml"
+    memory = f'[data]\nbuild_memory = "{build_memory}"\n' if build_memory else ""
     config.write_text(
         '[release]\nname = "m"\nversion = "1"\n[model]\npath = "model"\n'
-        f'[checks]\nmin_match_words = {min_match_words}\n'
-        '[[data.sources]]\npath = "train.jsonl"\nid_field = "id"\ntext_fields = ["text"]\n'
-        f"sensitive_fields = {json.dumps(list(sensitive_fields))}\n")
+        f'[checks]\nmin_match_words = {min_match_words}\n{memory}' + "".join(
+            f'[[data.sources]]\npath = "{name}"\nid_field = "id"\ntext_fields = ["text"]\n'
+            f"sensitive_fields = {json.dumps(list(sensitive_fields))}\n" for name in names))
     return config

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -150,17 +151,25 @@ def test_an_index_in_an_older_format_is_rebuilt_or_refused(config_path: Path) ->
        st.integers(1, 8))
 def test_sensitive_values_are_kept_exactly_when_long_enough_and_short_enough(
         values: list[str], min_chars: int) -> None:
-    from release.fingerprint.build import Values, _Builder
+    from release.fingerprint.build import Part, Values, _Hasher
     from release.fingerprint.index import MAX_SENSITIVE_TOKENS, IndexParams
     from release.fingerprint.kernels.reference import gram_hashes
     from release.fingerprint.keys import IndexKey
+    from release.fingerprint.spill import FIRST_ROW, GRAM_ROW, SENSITIVE_ROW, Spill
     from release.fingerprint.tokens import normalize, tokenize
 
     key = IndexKey(b"k" * 32, "test")
-    builder = _Builder(IndexParams.for_checks(12, min_chars), key)
-    texts, sensitive = Values(), Values()
-    sensitive.add(values, np.arange(len(values), dtype=np.int64))
-    builder.add_batch(texts, sensitive)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        part = Part(0, folder, grams=Spill(folder, "grams", GRAM_ROW, 1 << 20),
+                    sensitive=Spill(folder, "sensitive", SENSITIVE_ROW, 1 << 20),
+                    first=Spill(folder, "first", FIRST_ROW, 1 << 20))
+        texts, sensitive = Values(), Values()
+        sensitive.add(values, np.arange(len(values), dtype=np.int64))
+        _Hasher(IndexParams.for_checks(12, min_chars), key, part).add_batch(texts, sensitive)
+        assert part.sensitive is not None
+        part.sensitive.flush()
+        rows = [np.load(run.path) for run in part.sensitive.runs]
     expected = []  # the definition, one value at a time
     for record, value in enumerate(values):
         norm = normalize(value)
@@ -168,9 +177,9 @@ def test_sensitive_values_are_kept_exactly_when_long_enough_and_short_enough(
         if len(norm.strip()) >= min_chars and 0 < len(tokens) <= MAX_SENSITIVE_TOKENS:
             whole = int(gram_hashes(tokens.hashes, len(tokens))[0])
             expected.append((record, len(tokens), whole))
-    units = [tuple(u) for part in builder.sensitive_units for u in part.tolist()]
-    assert units == [(record, n) for record, n, _ in expected]
-    if expected:
-        hashes = np.array([whole for _, _, whole in expected], dtype=np.uint64)
-        assert np.concatenate(builder.sensitive).tolist() == \
-            siphash13(key.sip("sensitive"), hashes).tolist()
+    found = sorted((int(r["record"]), int(r["tokens"]), int(r["value"]))
+                   for run in rows for r in run)
+    hashes = siphash13(key.sip("sensitive"), np.array([w for _, _, w in expected],
+                                                      dtype=np.uint64)).tolist()
+    assert found == sorted((record, n, value) for (record, n, _), value
+                           in zip(expected, hashes, strict=True))

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from release.config import load_config
 from release.errors import KernelError
 from release.fingerprint import kernels as backends
+from release.fingerprint.assemble import to_rows
 from release.fingerprint.build import build_index
-from release.fingerprint.index import load_index
+from release.fingerprint.index import load_index, make_directory
 from release.fingerprint.kernels import NATIVE, NUMPY, Kernels
 from release.fingerprint.kernels.reference import gram_hashes, gram_hashes_at
 from release.fingerprint.keys import IndexKey
@@ -229,7 +230,30 @@ def test_sorted_ranges_agree(stored: list[int], queried: list[int]) -> None:
     values = np.sort(np.array(stored, dtype=np.uint64))  # 16-bit values: many repeats
     queries = np.array(queried + stored[:20], dtype=np.uint64)
     for kernels in (_native(), NUMPY):
-        lo, hi = _SortedSet(values, 16, kernels).ranges(queries)
+        lo, hi = _SortedSet.of(values, 16, kernels).ranges(queries)
+        assert lo.tolist() == np.searchsorted(values, queries, side="left").tolist()
+        assert hi.tolist() == np.searchsorted(values, queries, side="right").tolist()
+
+
+@compiled
+@given(st.integers(1, 8), st.lists(st.integers(0, 2**64 - 1), max_size=300),
+       st.lists(st.integers(0, 2**64 - 1), max_size=50), st.integers(0, 6))
+def test_packed_ranges_agree(width: int, stored: list[int], queried: list[int],
+                             directory_bits: int) -> None:
+    """Sorted values stored as rows of `width` bytes are found where they lie, as
+    np.searchsorted finds them, whatever the directory's size."""
+    bits = 8 * width
+    values = np.sort(np.array(stored, dtype=np.uint64) >> np.uint64(64 - bits))
+    values = values[: len(values) // 2].repeat(2) if len(values) > 3 else values  # repeats
+    queries = np.array(queried + values[:20].tolist(), dtype=np.uint64) >> \
+        np.uint64(64 - bits) if queried else values[:20].copy()
+    shift = bits - min(bits, directory_bits) if directory_bits else bits - 1
+    directory = make_directory(values >> np.uint64(shift), shift, bits)
+    rows = to_rows(values, width)
+    for kernels in (_native(), NUMPY):
+        lo = np.empty(queries.shape[0], dtype=np.int64)
+        hi = np.empty(queries.shape[0], dtype=np.int64)
+        kernels.packed_ranges(rows, directory, shift, np.ascontiguousarray(queries), lo, hi)
         assert lo.tolist() == np.searchsorted(values, queries, side="left").tolist()
         assert hi.tolist() == np.searchsorted(values, queries, side="right").tolist()
 

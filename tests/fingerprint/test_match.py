@@ -36,7 +36,7 @@ def kernels(request: pytest.FixtureRequest) -> Kernels:
 def matcher(tmp_path_factory: pytest.TempPathFactory, kernels: Kernels) -> Matcher:
     config = load_config(write_corpus(tmp_path_factory.mktemp("corpus"), RECORDS))
     build_index(config, KEY)
-    return Matcher(load_index(config.data.index, KEY, kernels), kernels)
+    return Matcher(load_index(config.data.index, KEY), kernels)
 
 
 def disguise(words: list[str], rng: random.Random) -> str:
@@ -115,7 +115,7 @@ def test_the_guarantee_holds_for_other_thresholds(tmp_path: Path, guarantee: int
     records = make_records(120, seed=guarantee)
     config = load_config(write_corpus(tmp_path, records, min_match_words=guarantee))
     build_index(config, KEY, kernels=kernels)
-    matcher = Matcher(load_index(config.data.index, KEY, kernels), kernels)
+    matcher = Matcher(load_index(config.data.index, KEY), kernels)
     rng = random.Random(guarantee)
     for number in range(0, 120, 3):
         words = records[number]["text"].split()

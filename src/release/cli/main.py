@@ -218,20 +218,49 @@ def index() -> None:
 
 @index.command("build")
 @config_option
+@click.option("--engine", type=click.Choice(["local", "dask"]), default=None,
+              help="Where the build runs (default: [data].engine, local): this process, or a "
+                   "Dask cluster.")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="The Dask scheduler (tcp://HOST:PORT; default: [data].scheduler, else a "
+                   "LocalCluster on this machine).")
 @quiet_options
-def index_build(config_path: Path | None, quiet: bool, verbose: bool) -> int:
+def index_build(config_path: Path | None, engine: str | None, scheduler: str | None,
+                quiet: bool, verbose: bool) -> int:
     """Build the index from [data].sources (where the data lives)."""
     from release.fingerprint.keys import key_created_note
     from release.fingerprint.service import build_from_config, build_notes
 
     ui = Ui(quiet=quiet, verbose=verbose)
     config = _load(config_path)
-    built = build_from_config(config, ui.progress())
+    built = build_from_config(config, ui.progress(), engine=engine, scheduler=scheduler)
     if built.key_created:
         ui.status(key_created_note(config.data.key_file))
     ui.status(f"indexed {built.meta.records} records ({built.meta.text_bytes} bytes of text) "
               f"into {display_path(config.data.index)} ({built.size} bytes)")
     ui.notes(build_notes(config.data))
+    return EXIT_PASSED
+
+
+@index.command("merge")
+@click.argument("indexes", nargs=-1, required=True,
+                type=click.Path(path_type=Path, file_okay=False))
+@click.option("-o", "--output", "target", required=True, type=click.Path(path_type=Path),
+              help="The folder to write the merged index to.")
+@config_option
+@quiet_options
+def index_merge(indexes: tuple[Path, ...], target: Path, config_path: Path | None,
+                quiet: bool, verbose: bool) -> int:
+    """Merge indexes built with the same key and [checks] (a later delivery of data indexed
+    on its own) into one, without reading their sources."""
+    from release.fingerprint.service import merge_from_config
+
+    if len(indexes) < 2:
+        raise UsageError("give at least two indexes to merge")
+    ui = Ui(quiet=quiet, verbose=verbose)
+    built = merge_from_config(_load(config_path), list(indexes), target, ui.progress())
+    ui.status(f"merged {len(indexes)} indexes ({built.meta.records} records) into "
+              f"{display_path(target)} ({built.size} bytes)")
     return EXIT_PASSED
 
 
@@ -253,7 +282,7 @@ def index_info(config_path: Path | None, fmt: str) -> int:
     click.echo(f"records    {meta.records} ({meta.text_bytes} bytes of text, "
                f"{meta.sensitive} sensitive values)")
     click.echo(f"grams      {meta.grams} stored: every {p.stride}th {p.gram_words}-word gram, "
-               f"{p.fingerprint_bytes}-byte fingerprints, {p.check_bits} check bits per "
+               f"{p.fingerprint_bits}-bit fingerprints, {p.check_bits} check bits per "
                f"neighbouring word")
     click.echo(f"guarantee  every shared run of >= {p.min_match_words} words is found; "
                f"sensitive values of >= {p.min_sensitive_chars} characters" if meta.text_bytes

@@ -13,10 +13,13 @@ from typing import TypeVar
 
 from release.config.lines import key_line, key_lines
 from release.config.settings import (
+    DEFAULT_BUILD_MEMORY,
     DEFAULT_CONFIG_NAME,
     DEVICES,
     DTYPES,
+    ENGINES,
     MATCH_WORDS,
+    MIN_BUILD_MEMORY,
     SENSITIVE_CHARS,
     SEVERITY_NAMES,
     SOURCE_FORMATS,
@@ -139,12 +142,36 @@ def _guess_format(path: Path) -> str | None:
     return {"ndjson": "jsonl", "text": "txt"}.get(ext, ext if ext in SOURCE_FORMATS else None)
 
 
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+
+
+def _memory(t: Table, name: str, default: int) -> int:
+    """A size in bytes, written as an integer or as "8GB", "512MiB"."""
+    value = t._get(name, default, lambda v: isinstance(v, int | str) and not isinstance(v, bool),
+                   'a size such as "8GB" or a number of bytes')
+    match = _SIZE.match(value) if isinstance(value, str) else None
+    if isinstance(value, str) and (match is None or
+                                   (match.group(2) or "").lower() not in _UNITS):
+        raise t.error(name, f'is {value!r}; write a size such as "8GB" or "512MiB"')
+    size = int(float(match.group(1)) * _UNITS[(match.group(2) or "").lower()]) if match \
+        else int(value)
+    if size < MIN_BUILD_MEMORY:
+        raise t.error(name, f"is {size} bytes; an index build needs at least "
+                      f"{MIN_BUILD_MEMORY >> 20} MiB")
+    return size
+
+
 def _data(t: Table) -> DataSettings:
     index = t.path("index", ".release/index")
     return DataSettings(
         index=index,
         key_file=t.path("key_file", None) or index.with_name(index.name + ".key"),
         sources=tuple(_read_finished(s, _source) for s in t.tables("sources")),
+        build_memory=_memory(t, "build_memory", DEFAULT_BUILD_MEMORY),
+        engine=t.choice("engine", ENGINES, "local"),
+        scheduler=t.text("scheduler", None),
     )
 
 

@@ -74,11 +74,19 @@ class DataSource:
     record: str  # "line" or "file", for txt sources
 
 
+DEFAULT_BUILD_MEMORY = 2 << 30
+MIN_BUILD_MEMORY = 4 << 20
+ENGINES = ("local", "dask")
+
+
 @dataclass(frozen=True)
 class DataSettings:
     index: Path
     key_file: Path  # default: the index path with ".key" appended
     sources: tuple[DataSource, ...]
+    build_memory: int = DEFAULT_BUILD_MEMORY  # bytes an index build may hold
+    engine: str = "local"  # "local" (this process) or "dask"
+    scheduler: str | None = None  # a Dask scheduler address; default: a LocalCluster
 
 
 @dataclass(frozen=True)

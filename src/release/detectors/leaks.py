@@ -188,7 +188,7 @@ class TrainingData:
         return self.matcher
 
     def _record_id(self, number: int) -> str:
-        return self._matcher.index.record_ids[number]
+        return self._matcher.index.record_id(number)
 
     def _safe_member(self, member: str | None) -> str | None:
         """A member path that quotes training text or a sensitive value is replaced by a hash."""

@@ -4,32 +4,41 @@ in batches; hashes, counts and ids written, never text."""
 from __future__ import annotations
 
 import datetime as dt
-import json
-import math
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+import shutil
+from collections.abc import Callable
+from dataclasses import astuple, dataclass, field, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 
 from release.atomic import building_folder, replace_folder
 from release.config import Config, DataSource
 from release.digests import sha256_file
-from release.errors import ConfigError, UsageError, display_path
+from release.errors import ConfigError, InputError, UsageError, display_path
+from release.fingerprint.assemble import (
+    PartRuns,
+    fingerprint_bits_for,
+    plan_layout,
+    write_gram_bitmap,
+    write_sensitive,
+    write_tables,
+)
+from release.fingerprint.engines import Engine, LocalEngine
 from release.fingerprint.index import (
     ALL_BITS,
     MAX_SENSITIVE_TOKENS,
     IndexMeta,
     IndexParams,
+    LoadedIndex,
     SourceStamp,
-    check_bytes,
+    read_meta,
     record_id,
     shipped_digest,
-    to_bytes,
 )
 from release.fingerprint.kernels import KERNELS, U64, Kernels
 from release.fingerprint.keys import IndexKey
+from release.fingerprint.spill import FIRST_ROW, GRAM_ROW, SENSITIVE_ROW, Spill, part_spills
 from release.fingerprint.tokens import (
     fold_many,
     gram_fingerprints,
@@ -75,18 +84,42 @@ class Values:
 
 
 @dataclass
-class _Builder:
+class Part:
+    """What hashing one source gave: its counts, its tally, and the files it spilled (record
+    and unit numbers local to it until the index is written)."""
+
+    number: int
+    folder: Path
+    records: int = 0
+    units: int = 0
+    longest_unit: int = 0  # tokens
+    text_bytes: int = 0
+    grams: Spill | None = None
+    sensitive: Spill | None = None
+    first: Spill | None = None
+    tally: _SourceTally = field(default_factory=lambda: _SourceTally())
+
+    @property
+    def ids_path(self) -> Path:
+        return self.folder / "ids.bin"
+
+    @property
+    def id_lengths_path(self) -> Path:
+        return self.folder / "id_lengths.u8"
+
+    @property
+    def units_path(self) -> Path:
+        return self.folder / "units.u8"
+
+
+@dataclass
+class _Hasher:
+    """Hashes one source's batches into a Part's spills and files."""
+
     params: IndexParams
     key: IndexKey
+    part: Part
     kernels: Kernels = KERNELS
-    fingerprints: list[U64] = field(default_factory=list)
-    checks: list[U64] = field(default_factory=list)
-    units: list[np.ndarray] = field(default_factory=list)
-    sensitive: list[U64] = field(default_factory=list)
-    sensitive_units: list[np.ndarray] = field(default_factory=list)
-    sensitive_first: list[U64] = field(default_factory=list)
-    record_ids: list[str] = field(default_factory=list)
-    text_bytes: int = 0
 
     def add_batch(self, texts: Values, sensitive: Values) -> None:
         """Index a batch of texts (one unit each) and of sensitive values, each with the number
@@ -98,24 +131,32 @@ class _Builder:
 
     def _add_texts(self, texts: Values) -> None:
         p = self.params
+        part = self.part
         buffer, offsets = fold_many(texts.values)
-        self.text_bytes += len(buffer) - (len(texts.values) - 1)
+        part.text_bytes += len(buffer) - (len(texts.values) - 1)
         tokens = tokenize(buffer, kernels=self.kernels)
         first, counts = tokens.pieces(offsets)
         unit_of = np.repeat(np.arange(len(texts.values)), counts)
-        self.units.append(np.stack([texts.records.astype(np.uint32), counts.astype(np.uint32)],
-                                   axis=1))
+        part.longest_unit = max(part.longest_unit, int(counts.max(initial=0)))
+        with part.units_path.open("ab") as out:
+            np.stack([texts.records.astype(np.uint64), counts.astype(np.uint64)],
+                     axis=1).astype("<u8").tofile(out)
         position = np.arange(len(tokens), dtype=np.int64) - first[unit_of]
         sampled = np.flatnonzero((position % p.stride == 0)
                                  & (position + p.gram_words <= counts[unit_of]))
-        if sampled.size == 0:
-            return
-        self.fingerprints.append(gram_fingerprints(tokens.hashes, p.gram_words,
-                                                   self.key.sip("gram"), ALL_BITS, sampled,
-                                                   self.kernels))
-        token_checks = siphash13(self.key.sip("token"), tokens.hashes, self.kernels)
-        self.checks.append(_pack_checks(token_checks, sampled, position[sampled],
-                                        counts[unit_of[sampled]], p))
+        if sampled.size:
+            rows = np.empty(sampled.size, dtype=GRAM_ROW)
+            rows["fingerprint"] = gram_fingerprints(tokens.hashes, p.gram_words,
+                                                    self.key.sip("gram"), ALL_BITS, sampled,
+                                                    self.kernels)
+            token_checks = siphash13(self.key.sip("token"), tokens.hashes, self.kernels)
+            rows["checks"] = _pack_checks(token_checks, sampled, position[sampled],
+                                          counts[unit_of[sampled]], p)
+            rows["unit"] = unit_of[sampled] + part.units
+            rows["position"] = position[sampled]
+            assert part.grams is not None
+            part.grams.add(rows)
+        part.units += len(texts.values)
 
     def _add_sensitive(self, values: Values) -> None:
         """Each value of enough characters and at most MAX_SENSITIVE_TOKENS words, as the keyed
@@ -139,11 +180,16 @@ class _Builder:
         for length in np.unique(count[kept]).tolist():
             group = np.flatnonzero(count[kept] == length)
             whole[group] = gram_hashes_at(tokens.hashes, first[kept[group]], length)
-        self.sensitive.append(siphash13(self.key.sip("sensitive"), whole, self.kernels))
+        rows = np.empty(kept.size, dtype=SENSITIVE_ROW)
+        rows["value"] = siphash13(self.key.sip("sensitive"), whole, self.kernels)
+        rows["record"] = values.records[kept]
+        rows["tokens"] = count[kept]
         first_prf = siphash13(self.key.sip("token"), tokens.hashes[first[kept]], self.kernels)
-        self.sensitive_first.append(first_prf >> np.uint64(32))
-        self.sensitive_units.append(np.stack([values.records[kept].astype(np.uint32),
-                                              count[kept].astype(np.uint32)], axis=1))
+        firsts = np.empty(kept.size, dtype=FIRST_ROW)
+        firsts["value"] = (first_prf >> np.uint64(32)) << np.uint64(32)
+        assert self.part.sensitive is not None and self.part.first is not None
+        self.part.sensitive.add(rows)
+        self.part.first.add(firsts)
 
 
 def _pack_checks(token_checks: U64, sampled: np.ndarray, position: np.ndarray,
@@ -180,31 +226,45 @@ class _SourceTally:
     fields: set[str] = field(default_factory=set)
 
 
-def _records_in_batches(sources: Iterable[tuple[int, DataSource]], key: IndexKey,
-                        builder: _Builder, progress_step: Any, config_path: Path
-                        ) -> Iterator[None]:
+def hash_source(number: int, source: DataSource, key: IndexKey, params: IndexParams,
+                folder: Path, memory: int, step: Callable[[int], None] | None = None,
+                kernels: Kernels = KERNELS) -> Part:
+    """Read one source once, streamed, and hash it into a Part in `folder`: its record ids
+    and units in files, its grams and sensitive values in sorted runs, never more than
+    under half of `memory` held at once."""
+    folder.mkdir(parents=True, exist_ok=True)
+    grams, sensitive_values, first_tokens = part_spills(folder, memory)
+    part = Part(number, folder, grams=grams, sensitive=sensitive_values, first=first_tokens)
+    hasher = _Hasher(params, key, part, kernels)
     texts, sensitive = Values(), Values()
     size = 0
-    for number, source in sources:
-        tally = _SourceTally()
+    with part.ids_path.open("ab") as ids, part.id_lengths_path.open("ab") as id_lengths:
         for batch in iter_batches(source):
-            first = len(builder.record_ids)
-            builder.record_ids.extend(batch_record_ids(batch, key))
+            first = part.records
+            encoded = [given.encode("utf-8", errors="surrogatepass")
+                       for given in batch_record_ids(batch, key)]
+            ids.write(b"".join(encoded))
+            np.array([len(given) for given in encoded], dtype="<u8").tofile(id_lengths)
+            part.records += len(batch)
             texts.add(batch.texts, batch.text_records + first)
             sensitive.add(batch.sensitive, batch.sensitive_records + first)
             chars = sum(map(len, batch.texts))
             size += chars
-            tally.records += len(batch)
-            tally.text_chars += chars
-            tally.fields |= batch.fields
+            part.tally.records += len(batch)
+            part.tally.text_chars += chars
+            part.tally.fields |= batch.fields
             if size >= BATCH_BYTES:
-                builder.add_batch(texts, sensitive)
-                progress_step(size)
+                hasher.add_batch(texts, sensitive)
+                if step is not None:
+                    step(size)
                 texts, sensitive, size = Values(), Values(), 0
-                yield None
-        _require_text(number, source, tally, config_path)
-    builder.add_batch(texts, sensitive)
-    progress_step(size)
+    hasher.add_batch(texts, sensitive)
+    if step is not None:
+        step(size)
+    for spill in (part.grams, part.sensitive, part.first):
+        assert spill is not None
+        spill.flush()
+    return part
 
 
 def _require_text(number: int, source: DataSource, tally: _SourceTally,
@@ -229,32 +289,27 @@ def _require_text(number: int, source: DataSource, tally: _SourceTally,
             "path, format and text_fields")
 
 
-def _concat(parts: list[np.ndarray], dtype: Any, width: int | None = None) -> np.ndarray:
-    if parts:
-        return np.concatenate(parts).astype(dtype, copy=False)
-    shape = (0,) if width is None else (0, width)
-    return np.zeros(shape, dtype=dtype)
+def _part_runs(parts: list[Part]) -> list[PartRuns]:
+    """The parts with the bases that number their units and records after those before."""
+    described, units, records = [], 0, 0
+    for part in parts:
+        assert part.grams is not None and part.sensitive is not None and part.first is not None
+        described.append(PartRuns(tuple(part.grams.runs), tuple(part.sensitive.runs),
+                                  tuple(part.first.runs), units, records, part.units,
+                                  part.records, part.units_path, part.ids_path,
+                                  part.id_lengths_path))
+        units += part.units
+        records += part.records
+    return described
 
 
-def fingerprint_bytes_for(grams: int) -> int:
-    """Enough bits that a random artifact gram collides with a stored one about once in 2**24
-    queries, before the neighbourhood checks: log2(grams) + 24 bits, whole bytes, 4 to 8."""
-    return max(4, min(8, math.ceil((math.log2(max(grams, 2)) + 24) / 8)))
-
-
-def build_index(config: Config, key: IndexKey, *, progress: Progress | None = None,
-                config_digest: str = "", kernels: Kernels = KERNELS) -> IndexMeta:
-    """Read every source once, streamed, and write the index folder atomically."""
-    progress = progress or SilentProgress()
-    params = IndexParams.for_checks(config.checks.min_match_words,
-                                    config.checks.min_sensitive_chars)
-    if not config.data.sources:
-        raise ConfigError(config.path, "data.sources", "no data sources to index")
-    require_replaceable(config.data.index, is_index_folder, config_path=config.path,
-                        key="data.index", what="a fingerprint index")
-    clean_leftovers(config.data.index)
+def _checked_sources(config: Config, key: IndexKey, first: int = 0) -> list[SourceStamp]:
+    """The stamps of sources `first` onwards, each checked to be readable and of its
+    format."""
     stamps = []
     for number, source in enumerate(config.data.sources):
+        if number < first:
+            continue
         content = format_mismatch(source)
         if content is not None:
             raise ConfigError(config.path, f"data.sources[{number}].format",
@@ -266,42 +321,136 @@ def build_index(config: Config, key: IndexKey, *, progress: Progress | None = No
             raise UsageError(
                 f"data.sources[{number}].path {display_path(source.path)} cannot be read "
                 f"({exc.strerror}); run `release index build` where the data lives") from None
-    builder = _Builder(params, key, kernels)
-    total = sum(s.size for s in stamps)
-    with progress.task("Indexing training data", total) as task:
-        for _ in _records_in_batches(enumerate(config.data.sources), key, builder,
-                                     lambda n: task.advance(n), config.path):
-            pass
-    fingerprints = _concat(builder.fingerprints, np.uint64)
-    width = fingerprint_bytes_for(fingerprints.shape[0])
-    params = IndexParams(**{**asdict(params), "fingerprint_bytes": width})
-    meta = IndexMeta(
-        params=params, key_id=key.key_id, sources=stamps,
-        records=len(builder.record_ids),
-        units=sum(u.shape[0] for u in builder.units),
-        grams=int(fingerprints.shape[0]),
-        sensitive=sum(s.shape[0] for s in builder.sensitive),
-        text_bytes=builder.text_bytes,
-        config_digest=config_digest,
-        created=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
-    )
-    arrays = {
-        "fingerprints": to_bytes(fingerprints, width),
-        "checks": to_bytes(_concat(builder.checks, np.uint64), check_bytes(params)),
-        "units": _concat(builder.units, np.uint32, 2),
-        "sensitive": _concat(builder.sensitive, np.uint64),
-        "sensitive_units": _concat(builder.sensitive_units, np.uint32, 2),
-        "sensitive_first": _concat(builder.sensitive_first, np.uint32),
-    }
-    _write_index(config.data.index, meta, arrays, builder.record_ids)
+    return stamps
+
+
+def build_index(config: Config, key: IndexKey, *, progress: Progress | None = None,
+                config_digest: str = "", kernels: Kernels = KERNELS,
+                engine: Engine | None = None) -> IndexMeta:
+    """Read every source once, streamed, hash it into sorted runs on disk, then write each
+    shard of the index from them: memory stays within `[data].build_memory`. Sources added
+    after the last build (the old ones unchanged) are hashed alone and merged with the old
+    index's files. The index folder is swapped in whole once every file is written, so an
+    interrupted build leaves none that a scan would read."""
+    progress = progress or SilentProgress()
+    params = IndexParams.for_checks(config.checks.min_match_words,
+                                    config.checks.min_sensitive_chars)
+    if not config.data.sources:
+        raise ConfigError(config.path, "data.sources", "no data sources to index")
+    require_replaceable(config.data.index, is_index_folder, config_path=config.path,
+                        key="data.index", what="a fingerprint index")
+    clean_leftovers(config.data.index)
+    previous = _extendable(config, key, params)
+    kept = len(previous.meta.sources) if previous is not None else 0
+    stamps = [*(previous.meta.sources if previous is not None else []),
+              *_checked_sources(config, key, first=kept)]
+    memory = config.data.build_memory
+    engine = engine or LocalEngine()
+    with building_folder(config.data.index) as built:
+        spill = built / "spill"
+        new = [(n, s) for n, s in enumerate(config.data.sources) if n >= kept]
+        with progress.task("Indexing training data", sum(s.size for s in stamps[kept:])) \
+                as task:
+            parts = engine.hash_sources(new, key, params, spill, memory, task.advance, kernels)
+        for part in parts:
+            _require_text(part.number, config.data.sources[part.number], part.tally,
+                          config.path)
+        if previous is not None:
+            from release.fingerprint.merge import part_from_index
+
+            parts.insert(0, part_from_index(0, previous, spill / "previous", memory))
+        meta = write_index(built, parts, params, key, stamps, memory, config_digest,
+                           engine, progress, kernels, fingerprint_bits=None if previous is None
+                           else previous.meta.params.fingerprint_bits)
+        replace_folder(built, config.data.index)
     return meta
 
 
-def _write_index(target: Path, meta: IndexMeta, arrays: dict[str, np.ndarray],
-                 record_ids: list[str]) -> None:
+def _extendable(config: Config, key: IndexKey, params: IndexParams) -> LoadedIndex | None:
+    """The index already built, when the config only adds sources after those it holds (each
+    of them as it was: same path, size and time) and the key and guarantee are the same."""
+    from release.fingerprint.index import load_index
+
+    try:
+        meta = read_meta(config.data.index)
+    except InputError:
+        return None
+    sources = config.data.sources
+    if (meta.key_id != key.key_id or meta.layout is None or meta.params.min_match_words !=
+            params.min_match_words or meta.params.min_sensitive_chars !=
+            params.min_sensitive_chars or not 0 < len(meta.sources) < len(sources)):
+        return None
+    try:
+        for number, stamp in enumerate(meta.sources):
+            source = sources[number]
+            if (str(source.path) != stamp.path or source.path.stat().st_size != stamp.size
+                    or source_mtime(source) != stamp.mtime_ns):
+                return None
+        return load_index(config.data.index, key)
+    except (OSError, InputError):
+        return None
+
+
+def write_index(built: Path, parts: list[Part], params: IndexParams, key: IndexKey,
+                stamps: list[SourceStamp], memory: int, config_digest: str, engine: Engine,
+                progress: Progress, kernels: Kernels = KERNELS,
+                fingerprint_bits: int | None = None) -> IndexMeta:
+    """Every file of the index in `built` from the hashed parts, the metadata last; with
+    `fingerprint_bits` (what a merged index kept), no more bits than that."""
+    spill = built / "spill"
+    described = _part_runs(parts)
+    grams = sum(part.grams.rows for part in parts if part.grams is not None)
+    bits = fingerprint_bits_for(grams)
+    params = replace(params, fingerprint_bits=min(bits, fingerprint_bits or bits))
+    layout = plan_layout(params, grams, sum(p.units for p in parts),
+                         sum(p.records for p in parts),
+                         max((p.longest_unit for p in parts), default=0), memory)
+    with progress.task("Writing index shards", 1 << layout.shard_bits) as task:
+        counts = engine.write_shards(built, params, layout, described, task.advance)
+    layout = replace(layout, shard_grams=tuple(counts))
+    write_gram_bitmap(built, params, layout, kernels)
+    write_tables(built, described, layout)
+    sensitive, first_bits = write_sensitive(built, described, layout, memory, kernels)
+    layout = replace(layout, first_bitmap_bits=first_bits)
+    shutil.rmtree(spill, ignore_errors=True)
+    meta = IndexMeta(
+        params=params, key_id=key.key_id, sources=stamps, layout=layout,
+        records=sum(p.records for p in parts), units=sum(p.units for p in parts),
+        grams=grams, sensitive=sensitive,
+        text_bytes=sum(p.text_bytes for p in parts), config_digest=config_digest,
+        created=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat())
+    (built / "meta.json").write_text(meta.to_json(), encoding="utf-8")
+    return meta
+
+
+def merge_indexes(paths: list[Path], target: Path, key: IndexKey, *, memory: int,
+                  config_digest: str = "", progress: Progress | None = None) -> IndexMeta:
+    """`release index merge`: one index holding every record of `paths`, in their order,
+    written to `target` (a new folder, or an index release wrote)."""
+    from release.fingerprint.index import load_index
+    from release.fingerprint.merge import mergeable, merged_bits, part_from_index, read_metas
+
+    progress = progress or SilentProgress()
+    metas = read_metas(paths)
+    mergeable(metas)
+    for path, _ in metas:
+        if path.resolve() == target.resolve():
+            raise UsageError("is one of the indexes merged; write the merged index to a new "
+                             "folder", path=target)
+    if (target.exists() or target.is_symlink()) and (target.is_symlink()
+                                                     or not is_index_folder(target)):
+        raise UsageError("already exists and is not a fingerprint index written by release; "
+                         "release replaces only what it wrote itself: choose another path",
+                         path=target)
+    indexes = [load_index(path, key) for path in paths]
+    stamps = [SourceStamp(f"data.sources[{number}]", *astuple(stamp)[1:])
+              for number, stamp in enumerate(s for index in indexes
+                                             for s in index.meta.sources)]
     with building_folder(target) as built:
-        for name, array in arrays.items():
-            np.save(built / f"{name}.npy", array, allow_pickle=False)
-        (built / "records.json").write_text(json.dumps(record_ids), encoding="utf-8")
-        (built / "meta.json").write_text(meta.to_json(), encoding="utf-8")
+        parts = [part_from_index(number, index, built / "spill" / f"part-{number:05d}", memory)
+                 for number, index in enumerate(indexes)]
+        meta = write_index(built, parts, indexes[0].meta.params, key, stamps, memory,
+                           config_digest, LocalEngine(), progress,
+                           fingerprint_bits=merged_bits([m for _, m in metas]))
         replace_folder(built, target)
+    return meta

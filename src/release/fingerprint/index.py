@@ -11,20 +11,17 @@ import numpy as np
 
 from release import __version__
 from release.errors import InputError, UsageError
-from release.fingerprint.kernels import KERNELS, U64, Kernels
+from release.fingerprint.kernels import U64
 from release.fingerprint.keys import IndexKey
-from release.fingerprint.tokens import (
-    sorted_with_order,
-)
-from release.regular import open_regular, read_regular
+from release.regular import read_regular
 from release.sources import Record
 
-INDEX_FORMAT = 2  # 2: word hashes read long words whole (no 32-byte limit)
+INDEX_FORMAT = 3  # 3: sorted, sharded and memory-mapped; 2: long words hashed whole
 CHECK_BITS = 3  # keyed check bits stored per neighbouring token
 MAX_CONTEXT = 64 // (2 * CHECK_BITS)  # neighbouring tokens checked on each side (10)
 MAX_SENSITIVE_TOKENS = 16
 ALL_BITS = (1 << 64) - 1
-ARRAYS = ("fingerprints", "checks", "units", "sensitive", "sensitive_units", "sensitive_first")
+PARTITION_BITS = 12  # a build's spilled grams are partitioned by their top 12 bits
 
 
 @dataclass(frozen=True)
@@ -35,7 +32,7 @@ class IndexParams:
     min_match_words: int
     gram_words: int
     stride: int
-    fingerprint_bytes: int
+    fingerprint_bits: int  # the top bits of a gram's keyed hash that are stored (0: not yet)
     check_bits: int
     min_sensitive_chars: int
 
@@ -45,7 +42,7 @@ class IndexParams:
         # their check bits must fit one 64-bit word
         gram_words = max(2, min_match_words // 2, min_match_words - MAX_CONTEXT)
         return cls(min_match_words=min_match_words, gram_words=gram_words,
-                   stride=min_match_words - gram_words + 1, fingerprint_bytes=0,
+                   stride=min_match_words - gram_words + 1, fingerprint_bits=0,
                    check_bits=CHECK_BITS, min_sensitive_chars=min_sensitive_chars)
 
     @property
@@ -73,11 +70,29 @@ class IndexFormatError(InputError):
         self.found = found
 
 
+@dataclass(frozen=True)
+class Layout:
+    """How the index files are cut and how wide their columns are: grams in 2**shard_bits
+    shards by the top bits of their fingerprints, each shard's rows holding the fingerprint's
+    remaining bits in `residual_bytes`; every count is checked against its column's type."""
+
+    shard_bits: int
+    residual_bytes: int
+    check_bytes: int
+    unit_dtype: str  # of each gram's unit number
+    position_dtype: str  # of each gram's token position in its unit
+    table_dtype: str  # of the unit and sensitive tables (record numbers and token counts)
+    gram_bitmap_bits: int
+    first_bitmap_bits: int
+    shard_grams: tuple[int, ...]
+
+
 @dataclass
 class IndexMeta:
     params: IndexParams
     key_id: str
     sources: list[SourceStamp]
+    layout: Layout | None = None
     records: int = 0
     units: int = 0
     grams: int = 0
@@ -103,7 +118,9 @@ class IndexMeta:
             params = IndexParams(**data.pop("params"))
             sources = [SourceStamp(**{**s, "files": tuple(tuple(f) for f in s["files"])})
                        for s in data.pop("sources")]
-            return cls(params=params, sources=sources, **data)
+            layout = data.pop("layout")
+            layout = Layout(**{**layout, "shard_grams": tuple(layout["shard_grams"])})
+            return cls(params=params, sources=sources, layout=layout, **data)
         except (ValueError, TypeError, KeyError, AttributeError):
             raise InputError("not a release index (or written by another version); rebuild "
                              "it with `release index build`", path=where) from None
@@ -123,17 +140,6 @@ def record_id(record: Record, key: IndexKey) -> str:
     return "rec:" + key.mac("record", content)[:16]
 
 
-def to_bytes(values: U64, width: int) -> np.ndarray:
-    assert 1 <= width <= 8, width
-    return values.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :width].copy()
-
-
-def from_bytes(raw: np.ndarray, width: int) -> U64:
-    full = np.zeros((raw.shape[0], 8), dtype=np.uint8)
-    full[:, :width] = raw
-    return full.view("<u8").reshape(-1).astype(np.uint64)
-
-
 def check_bytes(p: IndexParams) -> int:
     return math.ceil(2 * p.context * p.check_bits / 8)
 
@@ -149,88 +155,142 @@ def read_meta(index_dir: Path) -> IndexMeta:
 
 
 def index_size(index_dir: Path) -> int:
+    """Bytes of the index's files."""
     return sum(p.stat().st_size for p in index_dir.iterdir() if p.is_file())
+
+
+
+
+def shard_file(number: int, column: str) -> str:
+    """The file of one column of one shard of grams."""
+    return f"grams-{number:04x}.{column}.npy"
+
+
+SHARD_COLUMNS = ("fingerprints", "directory", "checks", "units", "positions")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """The grams whose fingerprints begin with one shard's bits, sorted by the rest of their
+    bits (`fingerprints`, rows of little-endian bytes); `directory[b]` is the first row whose
+    residual's top bits (>> `shift`) are b; each row's check bits, unit and token position."""
+
+    fingerprints: np.ndarray
+    directory: np.ndarray
+    shift: int
+    checks: np.ndarray
+    units: np.ndarray
+    positions: np.ndarray
+
+
+@dataclass(frozen=True)
+class SortedColumn:
+    """Sorted 64-bit values on disk with a directory of their top bits (see Shard)."""
+
+    values: U64
+    directory: np.ndarray
+    shift: int
+
+
+def directory_shift(count: int, value_bits: int) -> int:
+    """How far values of `value_bits` bits are shifted to give their directory bucket: about
+    64 values a bucket, so a lookup searches a few cache lines."""
+    directory_bits = max(1, min(value_bits, math.ceil(math.log2(max(count, 2))) - 6))
+    return value_bits - directory_bits
+
+
+def make_directory(top: np.ndarray, shift: int, value_bits: int) -> np.ndarray:
+    """The directory of sorted values given as `top` (their values >> shift)."""
+    buckets = 1 << (value_bits - shift)
+    return np.searchsorted(top, np.arange(buckets + 1, dtype=np.uint64)).astype(np.int64)
 
 
 @dataclass(frozen=True)
 class LoadedIndex:
-    """The index in memory, arranged for lookups."""
+    """The index, opened where it lies: every array is a read-only memory map, so loading
+    costs the same at any size and a scan holds only the pages it touches."""
 
     meta: IndexMeta
     key: IndexKey
-    sorted_fingerprints: U64
-    order: np.ndarray  # stored gram number of each sorted fingerprint
-    checks: U64
-    gram_unit: np.ndarray  # unit number of each stored gram
-    gram_position: np.ndarray  # token position of each stored gram within its unit
+    layout: Layout
+    shards: tuple[Shard, ...]
+    gram_bitmap: np.ndarray
     unit_record: np.ndarray
     unit_length: np.ndarray
-    record_ids: list[str]
     record_length: np.ndarray  # tokens per record, all text fields together
-    sensitive_sorted: U64
-    sensitive_order: np.ndarray
-    sensitive_units: np.ndarray
+    record_offsets: np.ndarray
+    record_blob: np.ndarray
+    sensitive: SortedColumn
+    sensitive_units: np.ndarray  # (record, tokens) of each sorted sensitive value
     sensitive_lengths: tuple[int, ...]
-    sensitive_first: U64  # sorted, unique: PRF bits of each value's first token
+    sensitive_first: SortedColumn  # sorted, unique: PRF bits of each value's first token
+    first_bitmap: np.ndarray
+
+    def record_id(self, number: int) -> str:
+        """The id of record `number`, read from the record table (only named records are)."""
+        start, end = int(self.record_offsets[number]), int(self.record_offsets[number + 1])
+        return bytes(self.record_blob[start:end]).decode("utf-8")
+
+    @property
+    def records(self) -> int:
+        return int(self.record_offsets.shape[0]) - 1
 
 
-def _load_array(index_dir: Path, name: str) -> np.ndarray:
-    path = index_dir / f"{name}.npy"
+def _open(index_dir: Path, name: str, *, rows: int | None = None) -> np.ndarray:
+    """A read-only memory map of an index file; an unreadable one (or one of the wrong
+    length) is an input error that says to rebuild."""
+    path = index_dir / name
     try:
-        with open_regular(path) as handle:
-            return np.asarray(np.load(handle, allow_pickle=False))
+        if path.is_symlink() or not path.is_file():
+            raise OSError(f"{name} is missing or not a regular file")
+        array = np.load(path, mmap_mode="r", allow_pickle=False) if path.stat().st_size \
+            else None
+        if array is None:
+            raise ValueError("empty file")
     except (OSError, ValueError) as exc:
-        raise InputError(f"index file is unreadable ({exc}); rebuild the index", path=path) \
-            from None
+        raise InputError(f"index file is unreadable ({exc}); rebuild the index with "
+                         "`release index build`", path=path) from None
+    if rows is not None and array.shape[0] != rows:
+        raise InputError("index files disagree; rebuild the index with `release index build`",
+                         path=path)
+    return np.asarray(array) if not isinstance(array, np.ndarray) else array
 
 
-def _sorted_unique(values: U64, bits: int, kernels: Kernels) -> U64:
-    """np.unique by sorting (numpy 2's hashing unique is several times slower on millions of
-    64-bit values)."""
-    ordered, _ = sorted_with_order(values, bits, kernels)
-    keep = np.ones(ordered.shape[0], dtype=bool)
-    keep[1:] = ordered[1:] != ordered[:-1]
-    return ordered[keep]
-
-
-def load_index(index_dir: Path, key: IndexKey, kernels: Kernels = KERNELS) -> LoadedIndex:
+def load_index(index_dir: Path, key: IndexKey) -> LoadedIndex:
+    """Open the index: its meta, the shard directories and maps of every column."""
     meta = read_meta(index_dir)
     if meta.key_id != key.key_id:
         raise UsageError(f"the index key ({key.origin}) is not the key this index was built "
                          "with", path=index_dir)
+    layout = meta.layout
+    assert layout is not None  # from_json refuses a meta without one
     p = meta.params
-    arrays = {name: _load_array(index_dir, name) for name in ARRAYS}
-    try:
-        record_ids = json.loads(read_regular(index_dir / "records.json", 1 << 40))
-    except (OSError, ValueError):
-        raise InputError("records.json is unreadable; rebuild the index", path=index_dir) \
-            from None
-    fingerprints = from_bytes(arrays["fingerprints"], p.fingerprint_bytes)
-    units = arrays["units"].astype(np.int64)
-    unit_record, unit_length = units[:, 0], units[:, 1]
-    grams_per_unit = np.where(unit_length >= p.gram_words,
-                              (unit_length - p.gram_words) // p.stride + 1, 0)
-    gram_unit = np.repeat(np.arange(units.shape[0]), grams_per_unit)
-    first_gram = np.concatenate(([0], np.cumsum(grams_per_unit)[:-1]))
-    gram_position = (np.arange(gram_unit.shape[0]) - first_gram[gram_unit]) * p.stride
-    if gram_unit.shape[0] != fingerprints.shape[0]:
-        raise InputError("index arrays disagree; rebuild the index", path=index_dir)
-    sorted_fingerprints, order = sorted_with_order(fingerprints, 8 * p.fingerprint_bytes,
-                                                   kernels)
-    sensitive_sorted, sensitive_order = sorted_with_order(arrays["sensitive"], 64, kernels)
-    sensitive_units = arrays["sensitive_units"].astype(np.int64)
-    record_length = np.bincount(unit_record, weights=unit_length,
-                                minlength=len(record_ids)).astype(np.int64)
+    residual_bits = p.fingerprint_bits - layout.shard_bits
+    shards = []
+    for number, grams in enumerate(layout.shard_grams):
+        shards.append(Shard(
+            fingerprints=_open(index_dir, shard_file(number, "fingerprints"), rows=grams),
+            directory=_open(index_dir, shard_file(number, "directory")),
+            shift=directory_shift(grams, residual_bits),
+            checks=_open(index_dir, shard_file(number, "checks"), rows=grams),
+            units=_open(index_dir, shard_file(number, "units"), rows=grams),
+            positions=_open(index_dir, shard_file(number, "positions"), rows=grams)))
+    units = _open(index_dir, "units.npy", rows=meta.units)
+    sensitive = _open(index_dir, "sensitive.npy", rows=meta.sensitive)
+    first = _open(index_dir, "sensitive_first.npy")
+    lengths = _open(index_dir, "sensitive_lengths.npy")
     return LoadedIndex(
-        meta=meta, key=key,
-        sorted_fingerprints=sorted_fingerprints, order=order,
-        checks=from_bytes(arrays["checks"], check_bytes(p)),
-        gram_unit=gram_unit, gram_position=gram_position,
-        unit_record=unit_record, unit_length=unit_length,
-        record_ids=record_ids, record_length=record_length,
-        sensitive_sorted=sensitive_sorted, sensitive_order=sensitive_order,
-        sensitive_units=sensitive_units,
-        sensitive_lengths=tuple(np.flatnonzero(np.bincount(sensitive_units[:, 1])).tolist()),
-        sensitive_first=_sorted_unique(arrays["sensitive_first"].astype(np.uint64), 32,
-                                       kernels),
+        meta=meta, key=key, layout=layout, shards=tuple(shards),
+        gram_bitmap=_open(index_dir, "gram_bitmap.npy"),
+        unit_record=units[:, 0], unit_length=units[:, 1],
+        record_length=_open(index_dir, "record_length.npy", rows=meta.records),
+        record_offsets=_open(index_dir, "record_offsets.npy", rows=meta.records + 1),
+        record_blob=_open(index_dir, "records.bin.npy"),
+        sensitive=SortedColumn(sensitive, _open(index_dir, "sensitive_directory.npy"),
+                               directory_shift(meta.sensitive, 64)),
+        sensitive_units=_open(index_dir, "sensitive_units.npy", rows=meta.sensitive),
+        sensitive_lengths=tuple(int(n) for n in lengths),
+        sensitive_first=SortedColumn(first, _open(index_dir, "first_directory.npy"),
+                                     directory_shift(first.shape[0], 32)),
+        first_bitmap=_open(index_dir, "first_bitmap.npy"),
     )

@@ -9,9 +9,14 @@ from typing import cast
 
 import numpy as np
 
-from release.fingerprint.index import LoadedIndex
+from release.fingerprint.index import (
+    LoadedIndex,
+    SortedColumn,
+    directory_shift,
+    make_directory,
+)
 from release.fingerprint.kernels import KERNELS, U64, Kernels
-from release.fingerprint.kernels.reference import bitmap_hits
+from release.fingerprint.kernels.reference import bitmap_hits, widened
 from release.fingerprint.tokens import (
     Scratch,
     fold_many,
@@ -83,20 +88,13 @@ def _merge_spans(starts: np.ndarray, ends: np.ndarray, records: np.ndarray,
                 strict=True))]
 
 
-BITMAP_SPARSITY = 6  # log2 of the bits per value: one false positive in about 64 (a sparser
-# bitmap lets fewer through but stops fitting the cache, which costs more than it saves)
-MAX_BITMAP_BITS = 29  # 64 MiB; beyond that the bitmap fills up and lets more through
-
-
 class _Bitmap:
-    """A set of 64-bit values answered approximately in one gather: no false negatives, rare
-    false positives, so exact lookups run only on the few survivors."""
+    """A set of 64-bit values answered approximately in one gather (written by the build):
+    no false negatives, rare false positives, so exact lookups run only on the survivors."""
 
-    def __init__(self, values: U64, kernels: Kernels) -> None:
-        wanted = int(np.ceil(np.log2(max(values.shape[0], 2)))) + BITMAP_SPARSITY
-        self.bits = max(16, min(MAX_BITMAP_BITS, wanted))
-        self.packed = np.zeros(1 << (self.bits - 3), dtype=np.uint8)
-        kernels.bitmap_fill(self.packed, self.bits, np.ascontiguousarray(values, dtype=np.uint64))
+    def __init__(self, packed: np.ndarray, bits: int) -> None:
+        self.packed = packed
+        self.bits = bits
 
     def hits(self, values: U64, shift: int = 0) -> np.ndarray:
         """Positions of the values (shifted right by `shift` bits) that may be in the set, in
@@ -105,19 +103,22 @@ class _Bitmap:
 
 
 class _SortedSet:
-    """A sorted array of values with a directory of its top bits, for finding where each
+    """A sorted array of values with a directory of their top bits, for finding where each
     query's equal values lie: a short search per query instead of one over the whole array."""
 
-    def __init__(self, values: U64, value_bits: int, kernels: Kernels) -> None:
+    def __init__(self, column: SortedColumn, kernels: Kernels) -> None:
         self.kernels = kernels
-        self.values = np.ascontiguousarray(values, dtype=np.uint64)
-        count = self.values.shape[0]
-        directory_bits = max(1, min(value_bits, int(np.ceil(np.log2(max(count, 2)))) - 2))
-        self.shift = value_bits - directory_bits
-        self.buckets = 1 << directory_bits
-        self.directory = np.searchsorted(self.values >> np.uint64(self.shift),
-                                         np.arange(self.buckets + 1, dtype=np.uint64)
-                                         ).astype(np.int64)
+        self.values = column.values
+        self.directory = column.directory
+        self.shift = column.shift
+
+    @classmethod
+    def of(cls, values: U64, value_bits: int, kernels: Kernels) -> _SortedSet:
+        """The set of sorted values held in memory (its directory computed here)."""
+        values = np.ascontiguousarray(values, dtype=np.uint64)
+        shift = directory_shift(values.shape[0], value_bits)
+        return cls(SortedColumn(values, make_directory(values >> np.uint64(shift), shift,
+                                                       value_bits), shift), kernels)
 
     def ranges(self, queries: U64) -> tuple[np.ndarray, np.ndarray]:
         """[lo, hi) of the values equal to each query."""
@@ -126,6 +127,17 @@ class _SortedSet:
         hi = np.empty(queries.shape[0], dtype=np.int64)
         self.kernels.sorted_ranges(self.values, self.directory, self.shift, queries, lo, hi)
         return lo, hi
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """The stored grams equal to candidate artifact grams: which candidate each is for, and
+    its unit, token position and check bits."""
+
+    owner: np.ndarray
+    units: np.ndarray
+    positions: np.ndarray
+    checks: U64
 
 
 @dataclass(frozen=True)
@@ -150,14 +162,14 @@ class Matcher:
         self.gram_key = index.key.sip("gram")
         self.token_key = index.key.sip("token")
         self.sensitive_key = index.key.sip("sensitive")
-        self.fingerprint_mask = np.uint64((1 << (8 * p.fingerprint_bytes)) - 1)
+        layout = index.layout
+        self.fingerprint_shift = 64 - p.fingerprint_bits
+        self.residual_bits = p.fingerprint_bits - layout.shard_bits
         self.check_mask = np.uint64((1 << p.check_bits) - 1)
-        self.grams = _Bitmap(index.sorted_fingerprints, kernels)
-        self.stored_grams = _SortedSet(index.sorted_fingerprints, 8 * p.fingerprint_bytes,
-                                       kernels)
-        self.stored_values = _SortedSet(index.sensitive_sorted, 64, kernels)
-        self.first_tokens = _Bitmap(index.sensitive_first, kernels)
-        self.stored_first_tokens = _SortedSet(index.sensitive_first, 32, kernels)
+        self.grams = _Bitmap(index.gram_bitmap, layout.gram_bitmap_bits)
+        self.stored_values = _SortedSet(index.sensitive, kernels)
+        self.first_tokens = _Bitmap(index.first_bitmap, layout.first_bitmap_bits)
+        self.stored_first_tokens = _SortedSet(index.sensitive_first, kernels)
         self._local = threading.local()
 
     @property
@@ -195,9 +207,9 @@ class Matcher:
         gram_at = scratch.take("gram-at", count, np.int64)
         gram_fp = scratch.take("gram-fp", count, np.uint64)
         first_at = scratch.take("first-at", count, np.int64)
-        sensitive = self.index.sensitive_sorted.size > 0
+        sensitive = self.index.meta.sensitive > 0
         passed, firsts = self.kernels.probe(
-            hashes, self.params.gram_words, self.gram_key, int(self.fingerprint_mask),
+            hashes, self.params.gram_words, self.gram_key, self.fingerprint_shift,
             self.grams.packed, self.grams.bits, self.token_key,
             self.first_tokens.packed if sensitive else None, self.first_tokens.bits,
             token_prf, gram_at, gram_fp, first_at)
@@ -206,7 +218,7 @@ class Matcher:
 
     def _sensitive(self, hashes: U64, probed: _Probed, pieces: _Pieces) -> list[SensitiveHit]:
         index = self.index
-        if index.sensitive_sorted.size == 0:
+        if index.meta.sensitive == 0:
             return []
         token_prf = probed.token_prf
         candidates = probed.first
@@ -223,7 +235,7 @@ class Matcher:
                                self.kernels)
             lo, hi = self.stored_values.ranges(values)
             owner, stored = _expand(lo, hi)
-            units = index.sensitive_units[index.sensitive_order[stored]]
+            units = index.sensitive_units[stored]
             for at, unit in zip(pos[owner], units, strict=True):
                 if int(unit[1]) == length:
                     piece = int(pieces.of(at))
@@ -240,32 +252,63 @@ class Matcher:
         query = probed.grams[inside]
         if query.size == 0:
             return []
-        lo, hi = self.stored_grams.ranges(probed.gram_fingerprints[inside])
-        hi = np.minimum(hi, lo + MAX_STORED_PER_GRAM)
-        owner, sorted_slot = _expand(lo, hi)
-        if owner.size == 0:
+        stored = self._stored(probed.gram_fingerprints[inside])
+        if stored.owner.size == 0:
             return []
-        at = query[owner]
-        stored = index.order[sorted_slot]
+        at = query[stored.owner]
         left, right = self._extensions(at, stored, token_prf, pieces)
         confirmed = np.flatnonzero(left + right >= p.context)
         if confirmed.size == 0:
             return []
-        records = index.unit_record[index.gram_unit[stored[confirmed]]]
+        records = np.asarray(index.unit_record[stored.units[confirmed]], dtype=np.int64)
         return _merge_spans((at - left)[confirmed], (at + k + right)[confirmed], records,
                             pieces)
 
-    def _extensions(self, at: np.ndarray, stored: np.ndarray, token_prf: U64,
+    def _stored(self, fingerprints: U64) -> _Stored:
+        """The stored grams with each of these fingerprints, looked up in their shards where
+        the shard files lie (only the rows found are read)."""
+        layout = self.index.layout
+        residual = fingerprints & np.uint64((1 << self.residual_bits) - 1) \
+            if self.residual_bits < 64 else fingerprints
+        # in fingerprint order: each shard's queries together, and walked through it in
+        # order, so an index larger than memory is read a page once, not a page per query
+        order = np.argsort(fingerprints, kind="stable")
+        shard_of = (fingerprints[order] >> np.uint64(self.residual_bits)).astype(np.int64) \
+            if layout.shard_bits else np.zeros(fingerprints.shape[0], dtype=np.int64)
+        bounds = np.searchsorted(shard_of, np.arange(len(self.index.shards) + 1))
+        found: list[_Stored] = []
+        for number, shard in enumerate(self.index.shards):
+            lo_query, hi_query = int(bounds[number]), int(bounds[number + 1])
+            if hi_query <= lo_query or shard.fingerprints.shape[0] == 0:
+                continue
+            queries = order[lo_query:hi_query]
+            lo = np.empty(queries.shape[0], dtype=np.int64)
+            hi = np.empty(queries.shape[0], dtype=np.int64)
+            self.kernels.packed_ranges(shard.fingerprints, shard.directory, shard.shift,
+                                       np.ascontiguousarray(residual[queries]), lo, hi)
+            hi = np.minimum(hi, lo + MAX_STORED_PER_GRAM)
+            owner, slot = _expand(lo, hi)
+            if owner.size == 0:
+                continue
+            found.append(_Stored(queries[owner], np.asarray(shard.units[slot], np.int64),
+                                 np.asarray(shard.positions[slot], np.int64),
+                                 widened(np.asarray(shard.checks[slot]))))
+        if not found:
+            empty = np.zeros(0, dtype=np.int64)
+            return _Stored(empty, empty, empty, np.zeros(0, dtype=np.uint64))
+        return _Stored(*(np.concatenate([getattr(f, name) for f in found])
+                         for name in ("owner", "units", "positions", "checks")))
+
+    def _extensions(self, at: np.ndarray, stored: _Stored, token_prf: U64,
                     pieces: _Pieces) -> tuple[np.ndarray, np.ndarray]:
         """How many neighbouring tokens left and right of each candidate agree with the
         stored check bits, counting outwards until the first disagreement."""
         p = self.params
-        index = self.index
         k = p.gram_words
         count = token_prf.shape[0]
-        position = index.gram_position[stored]
-        length = index.unit_length[index.gram_unit[stored]]
-        packed = index.checks[stored]
+        position = stored.positions
+        length = np.asarray(self.index.unit_length[stored.units], dtype=np.int64)
+        packed = stored.checks
         piece = pieces.of(at)
         left_run = np.ones(at.shape[0], dtype=bool)
         right_run = np.ones(at.shape[0], dtype=bool)

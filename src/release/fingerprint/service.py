@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from release.config import CheckSettings, Config, DataSettings
 from release.errors import UsageError, display_path
 from release.fingerprint.build import build_index
+from release.fingerprint.engines import DaskEngine, Engine, LocalEngine
 from release.fingerprint.index import (
     INDEX_FORMAT,
     IndexFormatError,
@@ -103,9 +106,23 @@ def _cannot_use(index: Path, config_path: Path, reason: str) -> UsageError:
         f"{display_path(config_path)}` where the data lives")
 
 
-def build(config: Config, key: IndexKey, progress: Progress) -> IndexMeta:
+def build(config: Config, key: IndexKey, progress: Progress,
+          engine: Engine | None = None) -> IndexMeta:
     return build_index(config, key, progress=progress,
-                       config_digest=sources_digest(config.data, config.checks))
+                       config_digest=sources_digest(config.data, config.checks), engine=engine)
+
+
+@contextmanager
+def build_engine(config: Config, name: str | None = None, scheduler: str | None = None
+                 ) -> Iterator[Engine]:
+    """The engine an index build runs on: the command line's choice, else [data].engine;
+    Dask connects to the scheduler given (or [data].scheduler) or starts a LocalCluster."""
+    name = name or config.data.engine
+    if name == "local":
+        yield LocalEngine()
+        return
+    with DaskEngine(scheduler or config.data.scheduler) as engine:
+        yield engine
 
 
 def build_notes(data: DataSettings) -> list[str]:
@@ -122,12 +139,14 @@ class BuiltIndex:
     key_created: bool  # a new key file was generated for this build
 
 
-def build_from_config(config: Config, progress: Progress) -> BuiltIndex:
+def build_from_config(config: Config, progress: Progress, *, engine: str | None = None,
+                      scheduler: str | None = None) -> BuiltIndex:
     """`release index build`: the key (generated on the first build) and the index."""
     with project_lock(config.root):
         key, created = load_key(config.data.key_file, create=True,
                                 replace_broken=not is_index_folder(config.data.index))
-        meta = build(config, key, progress)
+        with build_engine(config, engine, scheduler) as chosen:
+            meta = build(config, key, progress, chosen)
     return BuiltIndex(meta, index_size(config.data.index), created)
 
 
@@ -158,3 +177,20 @@ class IndexInfo:
 def describe_index(config: Config) -> IndexInfo:
     meta = read_meta(config.data.index)  # first: it says when there is no index
     return IndexInfo(display_path(config.data.index), index_size(config.data.index), meta)
+
+
+def merge_from_config(config: Config, indexes: list[Path], target: Path,
+                      progress: Progress) -> BuiltIndex:
+    """`release index merge`: the indexes (built with the config's key) as one at `target`;
+    when their sources, in order, are the config's, a scan with the config takes it as
+    built."""
+    from release.fingerprint.build import merge_indexes
+
+    key, _ = load_key(config.data.key_file)
+    paths = [str(stamp.path) for index in indexes for stamp in read_meta(index).sources]
+    digest = sources_digest(config.data, config.checks) \
+        if paths == [str(s.path) for s in config.data.sources] else ""
+    with project_lock(config.root):
+        meta = merge_indexes(indexes, target, key, memory=config.data.build_memory,
+                             config_digest=digest, progress=progress)
+    return BuiltIndex(meta, index_size(target), False)
