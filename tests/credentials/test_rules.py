@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sysconfig
 import uuid
 from pathlib import Path
@@ -70,3 +71,18 @@ def test_credential_stores_by_name(path: str) -> None:
                                   "README.md", "model.safetensors", "env.py"])
 def test_ordinary_names_are_not_credential_stores(path: str) -> None:
     assert not credential_file(path)
+
+
+def test_a_rule_hyperscan_refuses_is_prefiltered_by_its_keywords(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("hyperscan")
+    import release.credentials as credentials
+    from release.credentials.rules import SecretRule
+
+    refused = SecretRule("repeated", "test", re.compile(rb"tok_(\w)\1([a-z]{12})"), (b"tok_",),
+                         2)
+    monkeypatch.setattr(credentials, "secret_rules", lambda: [*secret_rules(), refused])
+    engine = credentials._Engine()
+    assert engine.database is not None
+    assert refused in engine.candidates(b"x = tok_aaqwertyuiopas")
+    assert refused not in engine.candidates(b"x = nothing here")

@@ -62,20 +62,31 @@ class _Engine:
             return
         expressions, ids, flags = [], [], []
         for number, rule in enumerate(self.rules):
-            prefilter = _prefilter(rule, hyperscan)
-            candidates = [prefilter] if prefilter is not None else \
-                [re.escape(k) for k in rule.keywords]
-            caseless = hyperscan.HS_FLAG_CASELESS if rule.pattern.flags & re.IGNORECASE else 0
-            for expression in candidates:
-                expressions.append(expression)
-                ids.append(number)
-                flags.append(hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY
-                             | caseless)
+            expressions.append(_superset(rule))
+            ids.append(number)
+            flags.append(_flags(rule, hyperscan))
         database = hyperscan.Database()
-        database.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
+        try:
+            database.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
+        except hyperscan.error:  # a rule hyperscan refuses: find it, and use its keywords
+            expressions, ids, flags = self._accepted(hyperscan)
+            database.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
         self.database = database
         self._hyperscan = hyperscan
         self._local = threading.local()  # hyperscan's scratch space is one per thread
+
+    def _accepted(self, hyperscan: Any) -> tuple[list[bytes], list[int], list[int]]:
+        """Each rule's expression where hyperscan compiles it alone, else its keywords."""
+        expressions, ids, flags = [], [], []
+        for number, rule in enumerate(self.rules):
+            prefilter = _prefilter(rule, hyperscan)
+            candidates = [prefilter] if prefilter is not None else \
+                [re.escape(k) for k in rule.keywords]
+            for expression in candidates:
+                expressions.append(expression)
+                ids.append(number)
+                flags.append(_flags(rule, hyperscan))
+        return expressions, ids, flags
 
     def _scratch(self) -> Any:
         scratch = getattr(self._local, "scratch", None)
@@ -98,17 +109,25 @@ class _Engine:
 _LOOKAROUND = re.compile(rb"\(\?<?[=!](?:[^()\\]|\\.)*\)")
 
 
+def _flags(rule: SecretRule, hyperscan: Any) -> int:
+    """One report a scan at most (which rules may hit is all the prefilter tells)."""
+    caseless = hyperscan.HS_FLAG_CASELESS if rule.pattern.flags & re.IGNORECASE else 0
+    return int(hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY | caseless)
+
+
+def _superset(rule: SecretRule) -> bytes:
+    """The expression hyperscan runs for a rule: its own prefilter, or its regex without the
+    lookarounds hyperscan refuses (a superset, which `re` narrows)."""
+    return rule.prefilter or _LOOKAROUND.sub(b"", rule.pattern.pattern)
+
+
 def _prefilter(rule: SecretRule, hyperscan: Any) -> bytes | None:
-    """The expression hyperscan runs for a rule: its regex, or, where hyperscan refuses the
-    lookarounds in it, the regex without them (it then matches a superset, which `re`
-    narrows); None when hyperscan refuses that too (the rule's keywords are used)."""
-    flags = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY
-    if rule.pattern.flags & re.IGNORECASE:
-        flags |= hyperscan.HS_FLAG_CASELESS
-    for expression in (rule.pattern.pattern, _LOOKAROUND.sub(b"", rule.pattern.pattern)):
+    """`_superset` of a rule, or its regex as it is, where hyperscan compiles it alone; None
+    when it compiles neither (the rule's keywords are used)."""
+    for expression in (_superset(rule), rule.pattern.pattern):
         try:
             hyperscan.Database().compile(expressions=[expression], ids=[0], elements=1,
-                                         flags=[flags])
+                                         flags=[_flags(rule, hyperscan)])
         except hyperscan.error:
             continue
         return expression
