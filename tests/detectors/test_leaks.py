@@ -274,3 +274,20 @@ def test_a_bad_thread_count_is_a_usage_error(value: str, monkeypatch: pytest.Mon
         scan_threads()
     monkeypatch.delenv(THREADS_ENV)
     assert 1 <= scan_threads() <= MAX_SCAN_THREADS
+
+
+def test_many_hits_in_one_piece_are_each_placed_at_their_line(project: Path) -> None:
+    """Hits are placed in one pass over their piece: every planted line is counted, and the
+    characters are those of the planted words, after multi-byte text before them."""
+    lines = [f"zzé ünïcode {CLEAN}" if n % 5 else f"✓ {SLICE} ✓" for n in range(500)]
+    (project / "model" / "many.txt").write_text("\n".join(lines) + "\n")
+    (project / "model" / "values.txt").write_text(
+        "".join(f"ü line {n}: {RECORDS[n]['email']}\n" for n in range(40)))
+    found = {f["path"]: f for f in run(project)
+             if f["rule_id"] in ("RL201", "RL202") and f["path"] in ("many.txt", "values.txt")}
+    text, values = found["many.txt"], found["values.txt"]
+    assert text["line"] == 1 and "on 100 lines" in str(text["message"])
+    assert text["evidence"]["matched_chars"] == 100 * len(SLICE)  # type: ignore[index]
+    assert text["evidence"]["matched_words"] == 100 * 16  # type: ignore[index]
+    assert values["line"] == 1 and "on 40 lines" in str(values["message"])
+    assert values["evidence"]["record_count"] == 40  # type: ignore[index]

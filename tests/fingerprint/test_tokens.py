@@ -13,7 +13,6 @@ from release.fingerprint.tokens import (
     normalize,
     siphash13,
     tokenize,
-    utf8_length,
 )
 
 
@@ -61,12 +60,6 @@ def test_word_spans_cover_the_words_the_matcher_sees(text: str) -> None:
         assert 0 <= start < end <= len(raw)
         piece = raw[start:end].decode("utf-8", errors="replace")
         assert word in tokenize(normalize(piece)).hashes.tolist()
-
-
-def test_utf8_length_counts_characters() -> None:
-    raw = "aé✓😀b".encode()
-    assert utf8_length(raw, 0, len(raw)) == 5
-    assert utf8_length(raw, 1, 3) == 1
 
 
 def test_siphash13_matches_a_scalar_reference() -> None:

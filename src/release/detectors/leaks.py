@@ -19,7 +19,7 @@ from release.errors import display_path
 from release.extract import Hazard, Problem, Segment, extract_file
 from release.findings import Finding
 from release.fingerprint.match import Matcher
-from release.fingerprint.tokens import WordPlaces, count_newlines, utf8_length
+from release.fingerprint.tokens import WordPlaces
 from release.pipeline.workers import Workers
 
 BATCH_CHARS = 1 << 20
@@ -282,38 +282,53 @@ class TrainingData:
         return _Matched(self._locate(batch), self._secrets_in(batch))
 
     def _locate(self, batch: list[Segment]) -> list[_Located]:
-        """The batch's hits, placed by member and line."""
+        """The batch's hits, placed by member and line: each piece with a hit is read once
+        for where its words, lines and characters are, and all its hits are placed together,
+        so many hits cost about what few do."""
         text_hits, sensitive_hits = self._matcher.match([s.text for s in batch])
-        located: dict[int, tuple[bytes, WordPlaces]] = {}
-
-        def place(piece: int, start: int, end: int) -> tuple[str | None, int | None, int]:
-            """Member, line and character count of tokens [start, end) of a piece (only
-            pieces with a hit pay for finding where their words are)."""
-            segment = batch[piece]
-            if piece not in located:
-                text = segment.text
-                raw = text if isinstance(text, bytes) else \
-                    text.encode("utf-8", errors="surrogatepass")
-                located[piece] = raw, WordPlaces(raw, self._matcher.kernels)
-            raw, places = located[piece]
-            if end > len(places):
-                return segment.member, segment.line, 0
-            begins, finishes = places.span(np.array([start]), np.array([end - 1]))
-            begin, finish = int(begins[0]), int(finishes[0])
-            line = None if segment.line is None else \
-                segment.line + count_newlines(raw, begin, self._matcher.kernels)
-            return segment.member, line, utf8_length(raw, begin, finish)
-
-        places = [_Located(*place(hit.piece, hit.start, hit.end), hit.end - hit.start,
-                           hit.records) for hit in text_hits]
+        hits: list[tuple[int, int, int]] = [(h.piece, h.start, h.end) for h in text_hits]
+        hits += [(h.piece, h.start, h.end) for h in sensitive_hits]
+        if not hits:
+            return []
+        placed = self._place(batch, np.array(hits, dtype=np.int64).reshape(-1, 3))
+        located = [_Located(*placed[number], hit.end - hit.start, hit.records)
+                   for number, hit in enumerate(text_hits)]
         seen: set[tuple[int, int]] = set()
-        for sensitive in sensitive_hits:
+        for number, sensitive in enumerate(sensitive_hits, start=len(text_hits)):
             first = (sensitive.piece, sensitive.start) not in seen  # one value, many records
             seen.add((sensitive.piece, sensitive.start))
-            places.append(_Located(*place(sensitive.piece, sensitive.start, sensitive.end),
-                                   sensitive.end - sensitive.start,
-                                   frozenset((sensitive.record,)), value=True, new_value=first))
-        return places
+            located.append(_Located(*placed[number], sensitive.end - sensitive.start,
+                                    frozenset((sensitive.record,)), value=True,
+                                    new_value=first))
+        return located
+
+    def _place(self, batch: list[Segment], hits: np.ndarray
+               ) -> list[tuple[str | None, int | None, int]]:
+        """Member, line and character count of each hit (piece, first token, end token)."""
+        placed: list[tuple[str | None, int | None, int]] = [(None, None, 0)] * hits.shape[0]
+        for piece in np.unique(hits[:, 0]).tolist():
+            mine = np.flatnonzero(hits[:, 0] == piece)
+            segment = batch[piece]
+            text = segment.text
+            raw = text if isinstance(text, bytes) else \
+                text.encode("utf-8", errors="surrogatepass")
+            places = WordPlaces(raw, self._matcher.kernels)
+            starts, ends = hits[mine, 1], hits[mine, 2]
+            whole = ends <= len(places)
+            begins, finishes = places.span(np.where(whole, starts, 0),
+                                           np.where(whole, ends - 1, 0))
+            data = np.frombuffer(raw, dtype=np.uint8)
+            # characters before each byte offset (UTF-8 bytes that begin a character)
+            characters = np.concatenate(([0], np.cumsum((data & 0xC0) != 0x80)))
+            chars = np.where(whole, characters[finishes] - characters[begins], 0).tolist()
+            lines: list[int | None] = [segment.line] * mine.shape[0]
+            if segment.line is not None:
+                newlines = np.flatnonzero(data == 0x0A)
+                lines = (segment.line + np.where(whole, np.searchsorted(newlines, begins), 0)
+                         ).tolist()
+            for slot, number in enumerate(mine.tolist()):
+                placed[number] = (segment.member, lines[slot], chars[slot])
+        return placed
 
     def _tally(self, places: list[_Located], tallies: dict[str | None, _Tally]) -> None:
         for hit in places:

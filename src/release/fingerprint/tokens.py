@@ -16,8 +16,7 @@ from release.fingerprint.kernels.reference import FOLD_TABLE, gram_hashes_at
 
 __all__ = ["I64", "U64", "Scratch", "Tokens", "WordPlaces", "count_newlines", "fold",
            "fold_many", "fold_utf8", "gram_fingerprints", "gram_hashes_at", "high_runs",
-           "normalize", "siphash13", "sorted_with_order", "tokenize", "tokenize_pieces",
-           "utf8_length"]
+           "normalize", "siphash13", "sorted_with_order", "tokenize", "tokenize_pieces"]
 
 Buffer = bytes | U8  # folded text: bytes, or bytes in a reused array
 
@@ -225,12 +224,6 @@ class WordPlaces:
         raw_offsets[~after_some] = offsets[~after_some]
         raw_offsets[inside] = inside_run[run[inside]]
         return raw_offsets
-
-
-def utf8_length(raw: bytes, start: int, end: int) -> int:
-    """Characters in raw[start:end] of UTF-8 text (bytes that are not continuation bytes)."""
-    data = np.frombuffer(raw, dtype=np.uint8)[start:end]
-    return int(np.count_nonzero((data & 0xC0) != 0x80))
 
 
 @dataclass(frozen=True)
