@@ -15,7 +15,7 @@ from release.config import Config, load_config
 from release.errors import UsageError
 from release.fingerprint import build as build_module
 from release.fingerprint import spill as spill_module
-from release.fingerprint.assemble import plan_layout, unsigned_for
+from release.fingerprint.assemble import plan_layout
 from release.fingerprint.build import build_index, merge_indexes
 from release.fingerprint.index import IndexParams, load_index
 from release.fingerprint.keys import IndexKey
@@ -100,11 +100,26 @@ def test_loading_opens_the_files_where_they_lie(
         reference: tuple[Config, list[str], list[object]]) -> None:
     config, _, _ = reference
     index = load_index(config.data.index, KEY)
-    for array in (index.shards[0].fingerprints, index.shards[0].checks, index.gram_bitmap,
+    for array in (index.shards[0].fingerprints, index.shards[0].checks,
                   index.unit_record, index.record_blob, index.sensitive.values):
         assert isinstance(array, np.memmap) or isinstance(array.base, np.memmap)
     assert index.records == RECORDS
     assert index.record_id(0) == "doc-0000" and index.record_id(1) == "doc-0003"
+
+
+def test_a_bitmap_too_large_to_make_when_opened_is_stored_and_finds_the_same(
+        tmp_path: Path, corpus: list[dict[str, str]],
+        reference: tuple[Config, list[str], list[object]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from release.fingerprint import index as index_module
+
+    _, pieces, expected = reference
+    monkeypatch.setattr(index_module, "SPARSE_BITMAP_BITS", 16)  # as for a large index
+    config = load_config(write_corpus(tmp_path, corpus, sources=3, build_memory="4MiB"))
+    build_index(config, KEY)
+    assert (config.data.index / "gram_bitmap.npy").is_file()
+    assert isinstance(load_index(config.data.index, KEY).gram_bitmap, np.memmap)
+    assert findings(config, pieces) == expected
 
 
 def test_sources_added_later_are_indexed_alone_and_merged(
@@ -171,12 +186,11 @@ def test_every_width_is_checked_or_widened() -> None:
     params = IndexParams.for_checks(12, 6)
     small = plan_layout(params, grams=1000, units=10, records=10, longest_unit=100,
                         memory=2 << 30)
-    assert (small.unit_dtype, small.position_dtype, small.table_dtype) == ("<u4", "<u2", "<u4")
+    assert (small.gram_bytes, small.table_dtype, small.shard_bits) == (2, "<u4", 0)
     large = plan_layout(params, grams=1 << 36, units=5 << 32, records=5 << 32,
                         longest_unit=1 << 33, memory=2 << 30)
-    assert (large.unit_dtype, large.position_dtype, large.table_dtype) == ("<u8", "<u8", "<u8")
-    assert large.shard_bits == 12 and small.shard_bits == 0
-    assert unsigned_for(65535) == "<u2" and unsigned_for(65536) == "<u4"
+    assert (large.gram_bytes, large.table_dtype, large.shard_bits) == (5, "<u8", 12)
+    assert large.gram_bitmap_bits == 32
 
 
 @pytest.mark.slow

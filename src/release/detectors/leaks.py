@@ -344,9 +344,10 @@ class TrainingData:
             tally.records |= hit.records
             tally.words += hit.words
             tally.chars += hit.chars
-            for record in hit.records:
-                length = int(self._matcher.index.record_length[record]) or 1
-                tally.fraction = max(tally.fraction, min(1.0, hit.words / length))
+            if hit.records:  # the share of the shortest of its records the hit covers
+                numbers = np.fromiter(hit.records, dtype=np.int64, count=len(hit.records))
+                shortest = int(np.asarray(self._matcher.index.record_length[numbers]).min())
+                tally.fraction = max(tally.fraction, min(1.0, hit.words / (shortest or 1)))
 
     def _ids(self, records: Iterable[int]) -> list[str]:
         return sorted(self._record_id(r) for r in records)[:MAX_IDS_IN_EVIDENCE]

@@ -11,16 +11,17 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.format import open_memmap
 
-from release.errors import UsageError
 from release.fingerprint.index import (
     ALL_BITS,
-    MAX_SENSITIVE_TOKENS,
     PARTITION_BITS,
     IndexParams,
     Layout,
+    bitmap_bits_for,
+    bitmap_stored,
     check_bytes,
     directory_shift,
     shard_file,
+    shard_values,
 )
 from release.fingerprint.kernels import KERNELS, U64, Kernels
 from release.fingerprint.spill import (
@@ -37,19 +38,17 @@ from release.fingerprint.spill import (
 # order (8) and the columns it writes (at most 8 + 8 + 8 + 8)
 SHARD_BYTES_PER_GRAM = 72
 CHUNK_ROWS = 1 << 20
-MAX_GRAM_BITMAP_BITS = 32  # 512 MiB, for an index of about 1G grams
-BITMAP_SPARSITY = 6  # log2 of the bits per value: one false positive in about 64
 
 
 @dataclass(frozen=True)
 class PartRuns:
     """One hashed part as the writer needs it: its runs and the bases that make its local
-    unit and record numbers global."""
+    gram and record numbers global."""
 
     grams: tuple[Run, ...]
     sensitive: tuple[Run, ...]
     first: tuple[Run, ...]
-    unit_base: int
+    gram_base: int
     record_base: int
     units: int
     records: int
@@ -72,34 +71,20 @@ def shard_bits_for(grams: int, memory: int) -> int:
     return max(0, min(PARTITION_BITS, wanted))
 
 
-def bitmap_bits_for(values: int, largest: int) -> int:
-    """Bits of a scan's bitmap for `values` values: about 64 bits each, from 2**16 up to
-    2**largest (a fuller bitmap lets more through to the exact lookup)."""
-    return max(16, min(largest, math.ceil(math.log2(max(values, 2))) + BITMAP_SPARSITY))
-
-
-def unsigned_for(largest: int) -> str:
-    """The narrowest of uint16, uint32 and uint64 that holds `largest`."""
-    for dtype in ("<u2", "<u4", "<u8"):
-        if largest < 1 << (8 * np.dtype(dtype).itemsize):
-            return dtype
-    raise UsageError(f"a count of {largest} does not fit 64 bits")
-
-
 def plan_layout(params: IndexParams, grams: int, units: int, records: int,
                 longest_unit: int, memory: int) -> Layout:
     """The widths of every column for these counts, each checked (or widened) here."""
     shard_bits = shard_bits_for(grams, memory)
-    bits = fingerprint_bits_for(grams)
     return Layout(
-        shard_bits=shard_bits, residual_bytes=math.ceil((bits - shard_bits) / 8),
-        check_bytes=check_bytes(params),
-        unit_dtype="<u4" if units < 1 << 32 else "<u8",
-        position_dtype=unsigned_for(longest_unit),
-        table_dtype="<u4" if max(records, longest_unit, MAX_SENSITIVE_TOKENS) < 1 << 32
-        else "<u8",
-        gram_bitmap_bits=bitmap_bits_for(grams, MAX_GRAM_BITMAP_BITS),
-        first_bitmap_bits=0, shard_grams=())
+        shard_bits=shard_bits, check_bytes=check_bytes(params),
+        gram_bytes=max(1, math.ceil(math.log2(max(grams, 2)) / 8)),
+        table_dtype="<u4" if max(records, longest_unit) < 1 << 32 else "<u8",
+        gram_bitmap_bits=bitmap_bits_for(grams), first_bitmap_bits=0, shard_grams=())
+
+
+def residual_width(shift: int) -> int:
+    """Bytes of a shard's fingerprint rows: the bits below the directory's bucket."""
+    return max(1, math.ceil(shift / 8))
 
 
 def to_rows(values: U64, width: int) -> np.ndarray:
@@ -125,22 +110,21 @@ def write_shard(folder: Path, number: int, params: IndexParams, layout: Layout,
     the sources into parts and runs writes the same bytes."""
     span = PARTITIONS >> layout.shard_bits
     rows = read_partitions(list(runs), number * span, (number + 1) * span, GRAM_ROW)
-    rows = rows[np.lexsort((rows["position"], rows["unit"], rows["fingerprint"]))]
+    rows = rows[np.lexsort((rows["gram"], rows["fingerprint"]))]
     residual_bits = params.fingerprint_bits - layout.shard_bits
     top = rows["fingerprint"] >> np.uint64(64 - params.fingerprint_bits)
     residual = top & _low_bits(residual_bits)
     shift = directory_shift(rows.shape[0], residual_bits)
-    np.save(folder / shard_file(number, "fingerprints"), to_rows(residual, layout.residual_bytes),
-            allow_pickle=False)
+    # the bits from `shift` up are the directory's bucket: only those below it are stored
+    np.save(folder / shard_file(number, "fingerprints"),
+            to_rows(residual & _low_bits(shift), residual_width(shift)), allow_pickle=False)
     np.save(folder / shard_file(number, "directory"),
             _counted_directory([residual >> np.uint64(shift)], 1 << (residual_bits - shift)),
             allow_pickle=False)
     np.save(folder / shard_file(number, "checks"), to_rows(rows["checks"], layout.check_bytes),
             allow_pickle=False)
-    np.save(folder / shard_file(number, "units"), rows["unit"].astype(layout.unit_dtype),
+    np.save(folder / shard_file(number, "grams"), to_rows(rows["gram"], layout.gram_bytes),
             allow_pickle=False)
-    np.save(folder / shard_file(number, "positions"),
-            rows["position"].astype(layout.position_dtype), allow_pickle=False)
     return int(rows.shape[0])
 
 
@@ -154,31 +138,35 @@ def _output(path: Path, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
 
 def write_gram_bitmap(folder: Path, params: IndexParams, layout: Layout,
                       kernels: Kernels = KERNELS) -> None:
-    """The scan's bitmap of every stored fingerprint, read back shard by shard."""
+    """The scan's bitmap of every stored fingerprint, read back shard by shard, for an index
+    too large to make it when it is opened."""
+    if not bitmap_stored(layout.gram_bitmap_bits):
+        return
     bitmap = _output(folder / "gram_bitmap.npy", "u1", (1 << (layout.gram_bitmap_bits - 3),))
     residual_bits = params.fingerprint_bits - layout.shard_bits
     for number, grams in enumerate(layout.shard_grams):
         rows = np.load(folder / shard_file(number, "fingerprints"), mmap_mode="r")
+        directory = np.load(folder / shard_file(number, "directory"))
         for start in range(0, grams, CHUNK_ROWS):
-            full = np.zeros((min(CHUNK_ROWS, grams - start), 8), dtype=np.uint8)
-            full[:, : layout.residual_bytes] = rows[start: start + CHUNK_ROWS]
-            values = full.view("<u8").reshape(-1) | \
-                (np.uint64(number) << np.uint64(residual_bits)) if layout.shard_bits else \
-                full.view("<u8").reshape(-1)
-            kernels.bitmap_fill(bitmap, layout.gram_bitmap_bits,
-                                np.ascontiguousarray(values, dtype=np.uint64))
+            values = shard_values(rows, directory, directory_shift(grams, residual_bits),
+                                  start, start + CHUNK_ROWS)
+            if layout.shard_bits:
+                values |= np.uint64(number) << np.uint64(residual_bits)
+            kernels.bitmap_fill(bitmap, layout.gram_bitmap_bits, values)
     if isinstance(bitmap, np.memmap):
         bitmap.flush()
 
 
-def write_tables(folder: Path, parts: Sequence[PartRuns], layout: Layout) -> None:
-    """The unit table (record, tokens), tokens per record, and the record id table, each
-    part's local numbers made global."""
+def write_tables(folder: Path, parts: Sequence[PartRuns], params: IndexParams,
+                 layout: Layout) -> None:
+    """The unit table (record, tokens) with the number of each unit's first gram, tokens per
+    record, and the record id table, each part's local numbers made global."""
     units = sum(p.units for p in parts)
     records = sum(p.records for p in parts)
     table = _output(folder / "units.npy", layout.table_dtype, (units, 2))
+    first_gram = _output(folder / "unit_first_gram.npy", "<u8", (units + 1,))
     lengths = _output(folder / "record_length.npy", "<u8", (records,))
-    at = 0
+    at = grams = 0
     for part in parts:
         raw = np.fromfile(part.units_path, dtype="<u8").reshape(-1, 2) if part.units else \
             np.zeros((0, 2), dtype="<u8")
@@ -187,6 +175,12 @@ def write_tables(folder: Path, parts: Sequence[PartRuns], layout: Layout) -> Non
             owners = chunk[:, 0] + np.uint64(part.record_base)
             table[at: at + chunk.shape[0], 0] = owners
             table[at: at + chunk.shape[0], 1] = chunk[:, 1]
+            # a unit of n tokens has its grams at 0, stride, ... up to n - gram_words
+            sampled = np.where(chunk[:, 1] >= params.gram_words,
+                               (chunk[:, 1].astype(np.int64) - params.gram_words)
+                               // params.stride + 1, 0)
+            first_gram[at + 1: at + 1 + chunk.shape[0]] = np.cumsum(sampled) + grams
+            grams += int(sampled.sum())
             at += chunk.shape[0]
             low = int(owners.min())
             summed = np.bincount((owners - np.uint64(low)).astype(np.int64),
@@ -205,13 +199,13 @@ def write_tables(folder: Path, parts: Sequence[PartRuns], layout: Layout) -> Non
             while chunk_bytes := ids.read(CHUNK_ROWS * 16):
                 blob[byte: byte + len(chunk_bytes)] = np.frombuffer(chunk_bytes, dtype=np.uint8)
                 byte += len(chunk_bytes)
-    for array in (table, lengths, offsets, blob):
+    for array in (table, first_gram, lengths, offsets, blob):
         if isinstance(array, np.memmap):
             array.flush()
 
 
 def _run_list(parts: Sequence[PartRuns], name: str) -> list[tuple[Run, int, int]]:
-    return [(run, p.unit_base, p.record_base) for p in parts for run in getattr(p, name)]
+    return [(run, p.gram_base, p.record_base) for p in parts for run in getattr(p, name)]
 
 
 def write_sensitive(folder: Path, parts: Sequence[PartRuns], layout: Layout, memory: int,
@@ -261,8 +255,9 @@ def _write_first(folder: Path, parts: Sequence[PartRuns], memory: int, kernels: 
     np.save(folder / "first_directory.npy",
             _counted_directory([values >> np.uint64(shift)], 1 << (32 - shift)),
             allow_pickle=False)
-    bits = bitmap_bits_for(values.shape[0], 29)
-    bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
-    kernels.bitmap_fill(bitmap, bits, np.ascontiguousarray(values, dtype=np.uint64))
-    np.save(folder / "first_bitmap.npy", bitmap, allow_pickle=False)
+    bits = bitmap_bits_for(values.shape[0])
+    if bitmap_stored(bits):
+        bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
+        kernels.bitmap_fill(bitmap, bits, np.ascontiguousarray(values, dtype=np.uint64))
+        np.save(folder / "first_bitmap.npy", bitmap, allow_pickle=False)
     return bits

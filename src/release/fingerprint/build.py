@@ -152,9 +152,8 @@ class _Hasher:
             token_checks = siphash13(self.key.sip("token"), tokens.hashes, self.kernels)
             rows["checks"] = _pack_checks(token_checks, sampled, position[sampled],
                                           counts[unit_of[sampled]], p)
-            rows["unit"] = unit_of[sampled] + part.units
-            rows["position"] = position[sampled]
             assert part.grams is not None
+            rows["gram"] = np.arange(sampled.size, dtype=np.uint64) + np.uint64(part.grams.rows)
             part.grams.add(rows)
         part.units += len(texts.values)
 
@@ -290,15 +289,15 @@ def _require_text(number: int, source: DataSource, tally: _SourceTally,
 
 
 def _part_runs(parts: list[Part]) -> list[PartRuns]:
-    """The parts with the bases that number their units and records after those before."""
-    described, units, records = [], 0, 0
+    """The parts with the bases that number their grams and records after those before."""
+    described, grams, records = [], 0, 0
     for part in parts:
         assert part.grams is not None and part.sensitive is not None and part.first is not None
         described.append(PartRuns(tuple(part.grams.runs), tuple(part.sensitive.runs),
-                                  tuple(part.first.runs), units, records, part.units,
+                                  tuple(part.first.runs), grams, records, part.units,
                                   part.records, part.units_path, part.ids_path,
                                   part.id_lengths_path))
-        units += part.units
+        grams += part.grams.rows
         records += part.records
     return described
 
@@ -409,7 +408,7 @@ def write_index(built: Path, parts: list[Part], params: IndexParams, key: IndexK
         counts = engine.write_shards(built, params, layout, described, task.advance)
     layout = replace(layout, shard_grams=tuple(counts))
     write_gram_bitmap(built, params, layout, kernels)
-    write_tables(built, described, layout)
+    write_tables(built, described, params, layout)
     sensitive, first_bits = write_sensitive(built, described, layout, memory, kernels)
     layout = replace(layout, first_bitmap_bits=first_bits)
     shutil.rmtree(spill, ignore_errors=True)

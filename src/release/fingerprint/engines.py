@@ -34,7 +34,7 @@ class Engine(Protocol):
 
 
 def _runs(parts: Sequence[PartRuns]) -> list[tuple[Any, int, int]]:
-    return [(run, part.unit_base, part.record_base) for part in parts for run in part.grams]
+    return [(run, part.gram_base, part.record_base) for part in parts for run in part.grams]
 
 
 class LocalEngine:

@@ -12,6 +12,7 @@ import numpy as np
 from release import __version__
 from release.errors import InputError, UsageError
 from release.fingerprint.kernels import U64
+from release.fingerprint.kernels.reference import widened
 from release.fingerprint.keys import IndexKey
 from release.regular import read_regular
 from release.sources import Record
@@ -74,13 +75,12 @@ class IndexFormatError(InputError):
 class Layout:
     """How the index files are cut and how wide their columns are: grams in 2**shard_bits
     shards by the top bits of their fingerprints, each shard's rows holding the fingerprint's
-    remaining bits in `residual_bytes`; every count is checked against its column's type."""
+    bits below its directory bucket, its check bits and its gram number (in `gram_bytes`,
+    enough for every gram); every count is checked against its column's type."""
 
     shard_bits: int
-    residual_bytes: int
     check_bytes: int
-    unit_dtype: str  # of each gram's unit number
-    position_dtype: str  # of each gram's token position in its unit
+    gram_bytes: int
     table_dtype: str  # of the unit and sensitive tables (record numbers and token counts)
     gram_bitmap_bits: int
     first_bitmap_bits: int
@@ -166,21 +166,18 @@ def shard_file(number: int, column: str) -> str:
     return f"grams-{number:04x}.{column}.npy"
 
 
-SHARD_COLUMNS = ("fingerprints", "directory", "checks", "units", "positions")
-
-
 @dataclass(frozen=True)
 class Shard:
     """The grams whose fingerprints begin with one shard's bits, sorted by the rest of their
-    bits (`fingerprints`, rows of little-endian bytes); `directory[b]` is the first row whose
-    residual's top bits (>> `shift`) are b; each row's check bits, unit and token position."""
+    bits; `directory[b]` is the first row whose residual's top bits (>> `shift`) are b, and
+    `fingerprints` holds the bits below (rows of little-endian bytes); each row's check bits
+    and gram number (which tells its unit and token position)."""
 
     fingerprints: np.ndarray
     directory: np.ndarray
     shift: int
     checks: np.ndarray
-    units: np.ndarray
-    positions: np.ndarray
+    grams: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -217,6 +214,7 @@ class LoadedIndex:
     gram_bitmap: np.ndarray
     unit_record: np.ndarray
     unit_length: np.ndarray
+    unit_first_gram: np.ndarray  # number of each unit's first gram (and the count, last)
     record_length: np.ndarray  # tokens per record, all text fields together
     record_offsets: np.ndarray
     record_blob: np.ndarray
@@ -234,6 +232,66 @@ class LoadedIndex:
     @property
     def records(self) -> int:
         return int(self.record_offsets.shape[0]) - 1
+
+
+def shard_values(rows: np.ndarray, directory: np.ndarray, shift: int, start: int,
+                 end: int) -> U64:
+    """Whole residuals of rows [start, end) of a shard: their stored low bits, and their
+    bucket's bits from the directory."""
+    low = widened(np.asarray(rows[start:end]))
+    bucket = np.searchsorted(directory, np.arange(start, start + low.shape[0]),
+                             side="right") - 1
+    return np.ascontiguousarray(low | (bucket.astype(np.uint64) << np.uint64(shift))
+                                if shift < 64 else low)
+
+
+SPARSE_BITMAP_BITS = 29  # 64 MiB: up to this, about 64 bits a value, made when opened
+DENSE_SPARSITY = 4  # beyond it, 16 to 32 bits a value, stored with the index
+MAX_BITMAP_BITS = 32  # 512 MiB, for an index of about 1G grams
+
+
+def bitmap_bits_for(values: int) -> int:
+    """Bits of a scan's bitmap of `values` values: one false positive in about 64 while that
+    takes at most 64 MiB; beyond, one in 16 to 32 (it is then stored with the index, where a
+    sparser one would be most of its size)."""
+    magnitude = math.ceil(math.log2(max(values, 2)))
+    wanted = magnitude + 6 if magnitude + 6 <= SPARSE_BITMAP_BITS else \
+        max(SPARSE_BITMAP_BITS, magnitude + DENSE_SPARSITY)
+    return max(16, min(MAX_BITMAP_BITS, wanted))
+
+
+def bitmap_stored(bits: int) -> bool:
+    """Whether a bitmap this size is written by the build (a smaller one costs less to make
+    when the index is opened than it would on disk)."""
+    return bits > SPARSE_BITMAP_BITS
+
+
+def _gram_bitmap(index_dir: Path, meta: IndexMeta, shards: list[Shard]) -> np.ndarray:
+    layout = meta.layout
+    assert layout is not None
+    if bitmap_stored(layout.gram_bitmap_bits):
+        return _open(index_dir, "gram_bitmap.npy")
+    from release.fingerprint.kernels import KERNELS
+
+    bitmap = np.zeros(1 << (layout.gram_bitmap_bits - 3), dtype=np.uint8)
+    residual_bits = meta.params.fingerprint_bits - layout.shard_bits
+    for number, shard in enumerate(shards):
+        values = shard_values(shard.fingerprints, shard.directory, shard.shift, 0,
+                              shard.fingerprints.shape[0])
+        if layout.shard_bits:
+            values |= np.uint64(number) << np.uint64(residual_bits)
+        KERNELS.bitmap_fill(bitmap, layout.gram_bitmap_bits, values)
+    return bitmap
+
+
+def _first_bitmap(index_dir: Path, bits: int, values: np.ndarray) -> np.ndarray:
+    if bitmap_stored(bits):
+        return _open(index_dir, "first_bitmap.npy")
+    from release.fingerprint.kernels import KERNELS
+
+    bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
+    KERNELS.bitmap_fill(bitmap, bits, np.ascontiguousarray(values, dtype=np.uint64))
+    return bitmap
 
 
 def _open(index_dir: Path, name: str, *, rows: int | None = None) -> np.ndarray:
@@ -273,16 +331,16 @@ def load_index(index_dir: Path, key: IndexKey) -> LoadedIndex:
             directory=_open(index_dir, shard_file(number, "directory")),
             shift=directory_shift(grams, residual_bits),
             checks=_open(index_dir, shard_file(number, "checks"), rows=grams),
-            units=_open(index_dir, shard_file(number, "units"), rows=grams),
-            positions=_open(index_dir, shard_file(number, "positions"), rows=grams)))
+            grams=_open(index_dir, shard_file(number, "grams"), rows=grams)))
     units = _open(index_dir, "units.npy", rows=meta.units)
     sensitive = _open(index_dir, "sensitive.npy", rows=meta.sensitive)
     first = _open(index_dir, "sensitive_first.npy")
     lengths = _open(index_dir, "sensitive_lengths.npy")
     return LoadedIndex(
         meta=meta, key=key, layout=layout, shards=tuple(shards),
-        gram_bitmap=_open(index_dir, "gram_bitmap.npy"),
+        gram_bitmap=_gram_bitmap(index_dir, meta, shards),
         unit_record=units[:, 0], unit_length=units[:, 1],
+        unit_first_gram=_open(index_dir, "unit_first_gram.npy", rows=meta.units + 1),
         record_length=_open(index_dir, "record_length.npy", rows=meta.records),
         record_offsets=_open(index_dir, "record_offsets.npy", rows=meta.records + 1),
         record_blob=_open(index_dir, "records.bin.npy"),
@@ -292,5 +350,5 @@ def load_index(index_dir: Path, key: IndexKey) -> LoadedIndex:
         sensitive_lengths=tuple(int(n) for n in lengths),
         sensitive_first=SortedColumn(first, _open(index_dir, "first_directory.npy"),
                                      directory_shift(first.shape[0], 32)),
-        first_bitmap=_open(index_dir, "first_bitmap.npy"),
+        first_bitmap=_first_bitmap(index_dir, layout.first_bitmap_bits, first),
     )

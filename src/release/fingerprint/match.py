@@ -78,8 +78,12 @@ def _merge_spans(starts: np.ndarray, ends: np.ndarray, records: np.ndarray,
     group_start = starts[new_group]
     group_end = np.zeros(group_start.shape[0], dtype=np.int64)
     np.maximum.at(group_end, group, ends)
-    pairs = np.unique(np.stack([group, records]), axis=1)
-    members = np.split(pairs[1], np.flatnonzero(np.diff(pairs[0])) + 1)
+    # each group's distinct records, from one sort of (group, record) as one 64-bit key
+    width = int(records.max()) + 1
+    pairs = np.sort(group.astype(np.int64) * width + records)  # (np.unique hashes: slower)
+    pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
+    owners, members_flat = np.divmod(pairs, width)
+    members = np.split(members_flat, np.flatnonzero(np.diff(owners)) + 1)
     group_piece = piece_of_run[new_group].tolist()
     group_first = pieces.first[piece_of_run[new_group]].tolist()
     return [TextHit(piece, start - first, end - first, frozenset(members[number].tolist()))
@@ -290,8 +294,11 @@ class Matcher:
             owner, slot = _expand(lo, hi)
             if owner.size == 0:
                 continue
-            found.append(_Stored(queries[owner], np.asarray(shard.units[slot], np.int64),
-                                 np.asarray(shard.positions[slot], np.int64),
+            grams = widened(np.asarray(shard.grams[slot])).astype(np.int64)
+            units = np.searchsorted(self.index.unit_first_gram, grams, side="right") - 1
+            positions = (grams - np.asarray(self.index.unit_first_gram[units], np.int64)) \
+                * self.params.stride
+            found.append(_Stored(queries[owner], units, positions,
                                  widened(np.asarray(shard.checks[slot]))))
         if not found:
             empty = np.zeros(0, dtype=np.int64)

@@ -11,7 +11,7 @@ import numpy as np
 from release.errors import UsageError
 from release.fingerprint.assemble import CHUNK_ROWS
 from release.fingerprint.build import Part
-from release.fingerprint.index import IndexMeta, LoadedIndex, read_meta
+from release.fingerprint.index import IndexMeta, LoadedIndex, read_meta, shard_values
 from release.fingerprint.kernels.reference import widened
 from release.fingerprint.spill import FIRST_ROW, GRAM_ROW, SENSITIVE_ROW, part_spills
 
@@ -44,14 +44,13 @@ def part_from_index(number: int, index: LoadedIndex, folder: Path, memory: int) 
     for shard_number, shard in enumerate(index.shards):
         for start in range(0, shard.fingerprints.shape[0], CHUNK_ROWS):
             end = start + CHUNK_ROWS
-            top = widened(np.asarray(shard.fingerprints[start:end]))
+            top = shard_values(shard.fingerprints, shard.directory, shard.shift, start, end)
             if layout.shard_bits:
                 top |= np.uint64(shard_number) << np.uint64(residual_bits)
             rows = np.empty(top.shape[0], dtype=GRAM_ROW)
             rows["fingerprint"] = top << np.uint64(64 - bits) if bits < 64 else top
             rows["checks"] = widened(np.asarray(shard.checks[start:end]))
-            rows["unit"] = shard.units[start:end]
-            rows["position"] = shard.positions[start:end]
+            rows["gram"] = widened(np.asarray(shard.grams[start:end]))
             grams.add(rows)
     for start in range(0, meta.sensitive, CHUNK_ROWS):
         end = start + CHUNK_ROWS

@@ -14,10 +14,10 @@ from release.fingerprint.index import PARTITION_BITS
 PARTITIONS = 1 << PARTITION_BITS
 KEY_SHIFT = np.uint64(64 - PARTITION_BITS)
 
-# a gram: its full keyed hash, its packed check bits, its unit and token position (local to
-# the part of the sources that made it until the shard is written)
-GRAM_ROW = np.dtype([("fingerprint", "<u8"), ("checks", "<u8"), ("unit", "<u8"),
-                     ("position", "<u8")])
+# a gram: its full keyed hash, its packed check bits, and its number in the order the build
+# sampled it (local to the part of the sources that made it until the shard is written),
+# which tells its unit and token position
+GRAM_ROW = np.dtype([("fingerprint", "<u8"), ("checks", "<u8"), ("gram", "<u8")])
 # a sensitive value: its keyed hash, its record (local) and token count
 SENSITIVE_ROW = np.dtype([("value", "<u8"), ("record", "<u8"), ("tokens", "<u8")])
 # the PRF bits of a sensitive value's first token, in the top 32 bits of the key
@@ -72,15 +72,15 @@ class Spill:
 def read_partitions(runs: list[tuple[Run, int, int]], first: int, end: int,
                     dtype: np.dtype) -> np.ndarray:
     """Every row of partitions [first, end) of the runs, each run's local numbers raised by
-    its (unit or record) base; `runs` holds (run, base of field 2, base of field 3)."""
+    its base; `runs` holds (run, gram base, record base)."""
     parts = []
-    for run, unit_base, record_base in runs:
+    for run, gram_base, record_base in runs:
         lo, hi = int(run.starts[first]), int(run.starts[end])
         if hi <= lo:
             continue
         rows = np.array(np.load(run.path, mmap_mode="r", allow_pickle=False)[lo:hi])
         if dtype == GRAM_ROW:
-            rows["unit"] += np.uint64(unit_base)
+            rows["gram"] += np.uint64(gram_base)
         elif dtype == SENSITIVE_ROW:
             rows["record"] += np.uint64(record_base)
         parts.append(rows)

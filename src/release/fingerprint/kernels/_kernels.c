@@ -454,17 +454,19 @@ static inline uint64_t load_width(const uint8_t *p, int64_t width) {
 }
 
 /* rk_sorted_ranges over n sorted values stored in `width` little-endian bytes each (rows of a
- * bit-packed index file, read where they lie). */
+ * bit-packed index file, read where they lie). Values of one bucket share their bits from
+ * `shift` up, so only the bits below it are compared: rows may hold just those. */
 int64_t rk_packed_ranges(const uint8_t *rows, int64_t n, int64_t width,
                          const int64_t *directory, int64_t buckets, int64_t shift,
                          const uint64_t *queries, int64_t m, int64_t *lo, int64_t *hi,
                          int64_t capacity) {
-    if (m > capacity || width < 1 || width > 8 || buckets < 1 || shift < 0 || shift > 63 ||
+    if (m > capacity || width < 1 || width > 8 || buckets < 1 || shift < 0 || shift > 64 ||
         directory[0] < 0 || directory[buckets] > n)
         return -1;
+    const uint64_t low_bits = shift == 64 ? ~0ULL : (1ULL << shift) - 1;
     for (int64_t i = 0; i < m; i++) {
-        uint64_t query = queries[i];
-        uint64_t bucket = query >> shift;
+        uint64_t bucket = shift == 64 ? 0 : queries[i] >> shift;
+        uint64_t query = queries[i] & low_bits;
         if (bucket >= (uint64_t)buckets) {
             lo[i] = hi[i] = directory[buckets];
             continue;
@@ -472,11 +474,12 @@ int64_t rk_packed_ranges(const uint8_t *rows, int64_t n, int64_t width,
         int64_t low = directory[bucket], high = directory[bucket + 1];
         while (low < high) { /* first value >= query */
             int64_t middle = low + (high - low) / 2;
-            if (load_width(rows + middle * width, width) < query) low = middle + 1;
+            if ((load_width(rows + middle * width, width) & low_bits) < query) low = middle + 1;
             else high = middle;
         }
         int64_t end = low;
-        while (end < directory[bucket + 1] && load_width(rows + end * width, width) == query)
+        while (end < directory[bucket + 1] &&
+               (load_width(rows + end * width, width) & low_bits) == query)
             end++;
         lo[i] = low;
         hi[i] = end;

@@ -66,7 +66,8 @@ class Kernels(Protocol):
     def packed_ranges(self, rows: U8, directory: I64, shift: int, queries: U64, lo: I64,
                       hi: I64) -> None:
         """`sorted_ranges` over sorted values stored as rows of little-endian bytes (an
-        (n, width) array, width 1 to 8)."""
+        (n, width) array, width 1 to 8), of which only the bits below `shift` are compared
+        (the directory tells the rest)."""
         ...
 
     def probe(self, hashes: U64, words: int, gram_key: Key, fingerprint_shift: int,

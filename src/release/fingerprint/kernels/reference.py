@@ -254,9 +254,21 @@ class NumpyKernels:
     def packed_ranges(self, rows: U8, directory: I64, shift: int, queries: U64, lo: I64,
                       hi: I64) -> None:
         _fits("packed_ranges", queries.shape[0], lo, hi)
-        values = widened(rows)
-        lo[: queries.shape[0]] = np.searchsorted(values, queries, side="left")
-        hi[: queries.shape[0]] = np.searchsorted(values, queries, side="right")
+        low_bits = np.uint64((1 << shift) - 1) if shift < 64 else np.uint64((1 << 64) - 1)
+        top = (queries >> np.uint64(shift)).astype(np.int64) if shift < 64 else \
+            np.zeros(queries.shape[0], dtype=np.int64)
+        buckets = directory.shape[0] - 1
+        # whole values, from each row's bucket (rows hold only the bits below `shift`)
+        row_bucket = np.repeat(np.arange(buckets, dtype=np.uint64), np.diff(directory))
+        values = (widened(rows) & low_bits) | (row_bucket << np.uint64(shift)
+                                               if shift < 64 else np.uint64(0))
+        wanted = np.where(top < buckets, queries, np.uint64((1 << 64) - 1))
+        lo[: queries.shape[0]] = np.where(top < buckets,
+                                          np.searchsorted(values, wanted, side="left"),
+                                          directory[buckets])
+        hi[: queries.shape[0]] = np.where(top < buckets,
+                                          np.searchsorted(values, wanted, side="right"),
+                                          directory[buckets])
 
     def probe(self, hashes: U64, words: int, gram_key: Key, fingerprint_shift: int,
               gram_bitmap: U8, gram_bits: int, token_key: Key, first_bitmap: U8 | None,
