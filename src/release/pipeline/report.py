@@ -16,6 +16,7 @@ from release.atomic import write_atomic
 from release.baseline import Acceptance, Baseline
 from release.errors import InputError
 from release.findings import FileRecord, Finding, Outcome, Severity
+from release.ownership import clean_leftovers
 from release.pipeline.context import ReportContext
 from release.regular import read_regular
 
@@ -185,7 +186,9 @@ PUBLICATION_IDENTITY = ("target", "destination", "tag", "commit")
 def append_publication(path: Path, record: Mapping[str, Any]) -> None:
     """Add a publish record to a staged report, atomically, unless the report already records
     this publication (a re-run after a run killed once the push had landed records it; one
-    that finds it recorded adds nothing); its pinned digest is unchanged."""
+    that finds it recorded adds nothing); its pinned digest is unchanged. What a killed run
+    left beside the report is removed first (publish holds the project's lock)."""
+    clean_leftovers(path)
     _verdict, data = read_report_verdict(path)
     publications = data.pop(PUBLICATIONS_KEY, [])
     if not isinstance(publications, list):
