@@ -93,6 +93,7 @@ class _Located:
     records: frozenset[int]
     value: bool = False  # a sensitive value; otherwise a run of training text
     new_value: bool = False  # the first record of the value found at this place
+    shortest: int = 1  # tokens of the shortest of its records (a run of training text)
 
 
 @register
@@ -291,7 +292,9 @@ class TrainingData:
         if not hits:
             return []
         placed = self._place(batch, np.array(hits, dtype=np.int64).reshape(-1, 3))
-        located = [_Located(*placed[number], hit.end - hit.start, hit.records)
+        shortest = self._shortest([hit.records for hit in text_hits])
+        located = [_Located(*placed[number], hit.end - hit.start, hit.records,
+                            shortest=shortest[number])
                    for number, hit in enumerate(text_hits)]
         seen: set[tuple[int, int]] = set()
         for number, sensitive in enumerate(sensitive_hits, start=len(text_hits)):
@@ -301,6 +304,19 @@ class TrainingData:
                                     frozenset((sensitive.record,)), value=True,
                                     new_value=first))
         return located
+
+    def _shortest(self, groups: list[frozenset[int]]) -> list[int]:
+        """Tokens of the shortest record of each group, in one read of the record table
+        (0-token records count as 1)."""
+        if not groups:
+            return []
+        sizes = np.fromiter(map(len, groups), dtype=np.int64, count=len(groups))
+        numbers = np.fromiter((r for group in groups for r in group), dtype=np.int64,
+                              count=int(sizes.sum()))
+        lengths = np.asarray(self._matcher.index.record_length)[numbers].astype(np.int64)
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        shortest: list[int] = np.maximum(np.minimum.reduceat(lengths, starts), 1).tolist()
+        return shortest
 
     def _place(self, batch: list[Segment], hits: np.ndarray
                ) -> list[tuple[str | None, int | None, int]]:
@@ -344,10 +360,8 @@ class TrainingData:
             tally.records |= hit.records
             tally.words += hit.words
             tally.chars += hit.chars
-            if hit.records:  # the share of the shortest of its records the hit covers
-                numbers = np.fromiter(hit.records, dtype=np.int64, count=len(hit.records))
-                shortest = int(np.asarray(self._matcher.index.record_length[numbers]).min())
-                tally.fraction = max(tally.fraction, min(1.0, hit.words / (shortest or 1)))
+            # the share of the shortest of its records the hit covers
+            tally.fraction = max(tally.fraction, min(1.0, hit.words / hit.shortest))
 
     def _ids(self, records: Iterable[int]) -> list[str]:
         return sorted(self._record_id(r) for r in records)[:MAX_IDS_IN_EVIDENCE]

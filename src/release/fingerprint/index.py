@@ -311,7 +311,9 @@ def _open(index_dir: Path, name: str, *, rows: int | None = None) -> np.ndarray:
     if rows is not None and array.shape[0] != rows:
         raise InputError("index files disagree; rebuild the index with `release index build`",
                          path=path)
-    return np.asarray(array) if not isinstance(array, np.ndarray) else array
+    # a plain view of the map: indexing it skips np.memmap's per-call wrapping
+    plain: np.ndarray = array.view(np.ndarray)
+    return plain
 
 
 def load_index(index_dir: Path, key: IndexKey) -> LoadedIndex:
