@@ -415,46 +415,18 @@ VECTORISED int64_t rk_gram_fingerprints(const uint64_t *tokens, int64_t n, int64
     return 0;
 }
 
-/* For each query, the range [lo, hi) of the n values of `sorted` equal to it. `directory[b]`
- * (buckets + 1 entries) is the first index whose value has top bits (value >> shift) of at
- * least b, so only a short stretch is searched: one or two cache misses per query instead of
- * one per halving. -1 when lo and hi hold fewer than m, or the directory leaves the values. */
-int64_t rk_sorted_ranges(const uint64_t *sorted, int64_t n, const int64_t *directory,
-                         int64_t buckets, int64_t shift, const uint64_t *queries, int64_t m,
-                         int64_t *lo, int64_t *hi, int64_t capacity) {
-    if (m > capacity || buckets < 1 || shift < 0 || shift > 63 || directory[0] < 0 ||
-        directory[buckets] > n)
-        return -1;
-    for (int64_t i = 0; i < m; i++) {
-        uint64_t query = queries[i];
-        uint64_t bucket = query >> shift;
-        if (bucket >= (uint64_t)buckets) {
-            lo[i] = hi[i] = directory[buckets];
-            continue;
-        }
-        int64_t low = directory[bucket], high = directory[bucket + 1];
-        while (low < high) { /* first value >= query */
-            int64_t middle = low + (high - low) / 2;
-            if (sorted[middle] < query) low = middle + 1;
-            else high = middle;
-        }
-        int64_t end = low;
-        while (end < directory[bucket + 1] && sorted[end] == query) end++;
-        lo[i] = low;
-        hi[i] = end;
-    }
-    return 0;
-}
-
-/* The little-endian value of `width` (1 to 8) bytes. */
+/* The little-endian value of `width` (1 to 8) bytes, on a machine of either byte order. */
 static inline uint64_t load_width(const uint8_t *p, int64_t width) {
     uint64_t value = 0;
-    memcpy(&value, p, (size_t)width);
+    for (int64_t k = 0; k < width; k++) value |= (uint64_t)p[k] << (8 * k);
     return value;
 }
 
-/* rk_sorted_ranges over n sorted values stored in `width` little-endian bytes each (rows of a
- * bit-packed index file, read where they lie). Values of one bucket share their bits from
+/* For each query, the range [lo, hi) of the n sorted values equal to it, the values stored in
+ * `width` little-endian bytes each (rows of an index file, read where they lie).
+ * `directory[b]` (buckets + 1 entries) is the first row whose value has top bits
+ * (value >> shift) of at least b, so only a short stretch is searched: one or two cache
+ * misses per query instead of one per halving. Values of one bucket share their bits from
  * `shift` up, so only the bits below it are compared: rows may hold just those. */
 int64_t rk_packed_ranges(const uint8_t *rows, int64_t n, int64_t width,
                          const int64_t *directory, int64_t buckets, int64_t shift,

@@ -31,7 +31,6 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "rk_siphash13": (_I64, [_U64, _U64, _PTR, _I64, _PTR, _I64]),
     "rk_gram_fingerprints": (_I64, [_PTR, _I64, _I64, _PTR, _I64, _U64, _U64, _U64, _PTR,
                                     _I64]),
-    "rk_sorted_ranges": (_I64, [_PTR, _I64, _PTR, _I64, _I64, _PTR, _I64, _PTR, _PTR, _I64]),
     "rk_packed_ranges": (_I64, [_PTR, _I64, _I64, _PTR, _I64, _I64, _PTR, _I64, _PTR, _PTR,
                                 _I64]),
     "rk_probe": (_I64, [_PTR, _I64, _I64, _U64, _U64, _U64, _PTR, _I64, _I64, _U64, _U64, _PTR,
@@ -131,9 +130,9 @@ class NativeKernels:
 
     def sorted_ranges(self, values: U64, directory: I64, shift: int, queries: U64, lo: I64,
                       hi: I64) -> None:
-        self._call("rk_sorted_ranges", _address(values), values.shape[0], _address(directory),
-                   directory.shape[0] - 1, shift, _address(queries), queries.shape[0],
-                   _address(lo), _address(hi), min(lo.shape[0], hi.shape[0]))
+        # 64-bit values as rows of 8 little-endian bytes (no copy on a little-endian machine)
+        rows = np.ascontiguousarray(values.astype("<u8", copy=False)).view(np.uint8)
+        self.packed_ranges(rows.reshape(-1, 8), directory, shift, queries, lo, hi)
 
     def packed_ranges(self, rows: U8, directory: I64, shift: int, queries: U64, lo: I64,
                       hi: I64) -> None:
