@@ -16,7 +16,7 @@ from release.errors import KernelError
 from release.fingerprint import kernels as backends
 from release.fingerprint.assemble import to_rows
 from release.fingerprint.build import build_index
-from release.fingerprint.index import load_index, make_directory
+from release.fingerprint.index import SortedColumn, directory_shift, load_index, make_directory
 from release.fingerprint.kernels import NATIVE, NUMPY, Kernels
 from release.fingerprint.kernels.reference import gram_hashes, gram_hashes_at
 from release.fingerprint.keys import IndexKey
@@ -230,7 +230,10 @@ def test_sorted_ranges_agree(stored: list[int], queried: list[int]) -> None:
     values = np.sort(np.array(stored, dtype=np.uint64))  # 16-bit values: many repeats
     queries = np.array(queried + stored[:20], dtype=np.uint64)
     for kernels in (_native(), NUMPY):
-        lo, hi = _SortedSet.of(values, 16, kernels).ranges(queries)
+        shift = directory_shift(values.shape[0], 16)
+        column = SortedColumn(values, make_directory(values >> np.uint64(shift), shift, 16),
+                              shift)
+        lo, hi = _SortedSet(column, kernels).ranges(queries)
         assert lo.tolist() == np.searchsorted(values, queries, side="left").tolist()
         assert hi.tolist() == np.searchsorted(values, queries, side="right").tolist()
 

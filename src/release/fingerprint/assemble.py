@@ -13,15 +13,21 @@ from numpy.lib.format import open_memmap
 
 from release.fingerprint.index import (
     ALL_BITS,
+    CHUNK_ROWS,
     PARTITION_BITS,
     IndexParams,
     Layout,
     bitmap_bits_for,
     bitmap_stored,
     check_bytes,
+    directory_counts,
+    directory_of,
     directory_shift,
+    fill_gram_bitmap,
+    make_directory,
+    open_shards,
     shard_file,
-    shard_values,
+    value_bitmap,
 )
 from release.fingerprint.kernels import KERNELS, U64, Kernels
 from release.fingerprint.spill import (
@@ -37,7 +43,6 @@ from release.fingerprint.spill import (
 # what sorting and writing one shard holds per gram: its row read back (32 bytes), the sort
 # order (8) and the columns it writes (at most 8 + 8 + 8 + 8)
 SHARD_BYTES_PER_GRAM = 72
-CHUNK_ROWS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -96,13 +101,6 @@ def _low_bits(bits: int) -> np.uint64:
     return np.uint64(ALL_BITS if bits >= 64 else (1 << bits) - 1)
 
 
-def _counted_directory(tops: Sequence[np.ndarray], buckets: int) -> np.ndarray:
-    counts = np.zeros(buckets, dtype=np.int64)
-    for top in tops:
-        counts += np.bincount(top.astype(np.int64), minlength=buckets)[:buckets]
-    return np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-
-
 def write_shard(folder: Path, number: int, params: IndexParams, layout: Layout,
                 runs: Sequence[tuple[Run, int, int]]) -> int:
     """Sort one shard's grams (every part's rows for its partitions) and write its columns;
@@ -119,7 +117,7 @@ def write_shard(folder: Path, number: int, params: IndexParams, layout: Layout,
     np.save(folder / shard_file(number, "fingerprints"),
             to_rows(residual & _low_bits(shift), residual_width(shift)), allow_pickle=False)
     np.save(folder / shard_file(number, "directory"),
-            _counted_directory([residual >> np.uint64(shift)], 1 << (residual_bits - shift)),
+            make_directory(residual >> np.uint64(shift), shift, residual_bits),
             allow_pickle=False)
     np.save(folder / shard_file(number, "checks"), to_rows(rows["checks"], layout.check_bytes),
             allow_pickle=False)
@@ -143,16 +141,7 @@ def write_gram_bitmap(folder: Path, params: IndexParams, layout: Layout,
     if not bitmap_stored(layout.gram_bitmap_bits):
         return
     bitmap = _output(folder / "gram_bitmap.npy", "u1", (1 << (layout.gram_bitmap_bits - 3),))
-    residual_bits = params.fingerprint_bits - layout.shard_bits
-    for number, grams in enumerate(layout.shard_grams):
-        rows = np.load(folder / shard_file(number, "fingerprints"), mmap_mode="r")
-        directory = np.load(folder / shard_file(number, "directory"))
-        for start in range(0, grams, CHUNK_ROWS):
-            values = shard_values(rows, directory, directory_shift(grams, residual_bits),
-                                  start, start + CHUNK_ROWS)
-            if layout.shard_bits:
-                values |= np.uint64(number) << np.uint64(residual_bits)
-            kernels.bitmap_fill(bitmap, layout.gram_bitmap_bits, values)
+    fill_gram_bitmap(bitmap, params, layout, open_shards(folder, params, layout), kernels)
     if isinstance(bitmap, np.memmap):
         bitmap.flush()
 
@@ -204,8 +193,15 @@ def write_tables(folder: Path, parts: Sequence[PartRuns], params: IndexParams,
             array.flush()
 
 
-def _run_list(parts: Sequence[PartRuns], name: str) -> list[tuple[Run, int, int]]:
+def run_list(parts: Sequence[PartRuns], name: str) -> list[tuple[Run, int, int]]:
+    """The runs of one kind (`grams`, `sensitive`, `first`) of every part, with the bases
+    that make their numbers global."""
     return [(run, p.gram_base, p.record_base) for p in parts for run in getattr(p, name)]
+
+
+def _partition_counts(runs: Sequence[tuple[Run, int, int]]) -> np.ndarray:
+    """Rows in each partition, over all the runs."""
+    return sum((np.diff(run.starts) for run, _, _ in runs), np.zeros(PARTITIONS, np.int64))
 
 
 def write_sensitive(folder: Path, parts: Sequence[PartRuns], layout: Layout, memory: int,
@@ -213,13 +209,15 @@ def write_sensitive(folder: Path, parts: Sequence[PartRuns], layout: Layout, mem
     """The sorted sensitive values with their (record, tokens), and the sorted distinct
     first-token bits with their bitmap, a range of partitions at a time; returns how many
     values there are and the bits of the first-token bitmap."""
-    runs = _run_list(parts, "sensitive")
-    counts = sum((np.diff(run.starts) for run, _, _ in runs), np.zeros(PARTITIONS, np.int64))
+    runs = run_list(parts, "sensitive")
+    counts = _partition_counts(runs)
     total = int(counts.sum())
     values = _output(folder / "sensitive.npy", "<u8", (total,))
     table = _output(folder / "sensitive_units.npy", layout.table_dtype, (total, 2))
     shift = directory_shift(total, 64)
-    tops, tokens, at = [], set(), 0
+    buckets = np.zeros(1 << (64 - shift), dtype=np.int64)
+    tokens: set[int] = set()
+    at = 0
     limit = max(1, memory // (4 * SENSITIVE_ROW.itemsize))
     for first, end in partition_groups(counts, limit):
         rows = read_partitions(runs, first, end, SENSITIVE_ROW)
@@ -227,11 +225,10 @@ def write_sensitive(folder: Path, parts: Sequence[PartRuns], layout: Layout, mem
         values[at: at + rows.shape[0]] = rows["value"]
         table[at: at + rows.shape[0], 0] = rows["record"]
         table[at: at + rows.shape[0], 1] = rows["tokens"]
-        tops.append(rows["value"] >> np.uint64(shift))
+        buckets += directory_counts(rows["value"] >> np.uint64(shift), buckets.shape[0])
         tokens |= set(np.unique(rows["tokens"]).tolist())
         at += rows.shape[0]
-    np.save(folder / "sensitive_directory.npy", _counted_directory(tops, 1 << (64 - shift)),
-            allow_pickle=False)
+    np.save(folder / "sensitive_directory.npy", directory_of(buckets), allow_pickle=False)
     np.save(folder / "sensitive_lengths.npy", np.array(sorted(tokens), dtype="<u8"),
             allow_pickle=False)
     for array in (values, table):
@@ -242,8 +239,8 @@ def write_sensitive(folder: Path, parts: Sequence[PartRuns], layout: Layout, mem
 
 def _write_first(folder: Path, parts: Sequence[PartRuns], memory: int, kernels: Kernels
                  ) -> int:
-    runs = _run_list(parts, "first")
-    counts = sum((np.diff(run.starts) for run, _, _ in runs), np.zeros(PARTITIONS, np.int64))
+    runs = run_list(parts, "first")
+    counts = _partition_counts(runs)
     limit = max(1, memory // (4 * FIRST_ROW.itemsize))
     distinct = [np.unique(read_partitions(runs, first, end, FIRST_ROW)["value"]
                           >> np.uint64(32))
@@ -252,12 +249,10 @@ def _write_first(folder: Path, parts: Sequence[PartRuns], memory: int, kernels: 
     values = np.concatenate(distinct) if distinct else np.zeros(0, dtype=np.uint64)
     np.save(folder / "sensitive_first.npy", values.astype("<u8"), allow_pickle=False)
     shift = directory_shift(values.shape[0], 32)
-    np.save(folder / "first_directory.npy",
-            _counted_directory([values >> np.uint64(shift)], 1 << (32 - shift)),
+    np.save(folder / "first_directory.npy", make_directory(values >> np.uint64(shift), shift, 32),
             allow_pickle=False)
     bits = bitmap_bits_for(values.shape[0])
     if bitmap_stored(bits):
-        bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
-        kernels.bitmap_fill(bitmap, bits, np.ascontiguousarray(values, dtype=np.uint64))
-        np.save(folder / "first_bitmap.npy", bitmap, allow_pickle=False)
+        np.save(folder / "first_bitmap.npy", value_bitmap(values, bits, kernels),
+                allow_pickle=False)
     return bits

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from release.config import DataSource
 from release.errors import UsageError
-from release.fingerprint.assemble import PartRuns, write_shard
+from release.fingerprint.assemble import PartRuns, run_list, write_shard
 from release.fingerprint.index import IndexParams, Layout
 from release.fingerprint.kernels import KERNELS, Kernels
 from release.fingerprint.keys import IndexKey
@@ -33,10 +33,6 @@ class Engine(Protocol):
         ...
 
 
-def _runs(parts: Sequence[PartRuns]) -> list[tuple[Any, int, int]]:
-    return [(run, part.gram_base, part.record_base) for part in parts for run in part.grams]
-
-
 class LocalEngine:
     """Every step in this process, one after the other."""
 
@@ -50,7 +46,7 @@ class LocalEngine:
 
     def write_shards(self, folder: Path, params: IndexParams, layout: Layout,
                      parts: Sequence[PartRuns], step: Step) -> list[int]:
-        runs = _runs(parts)
+        runs = run_list(parts, "grams")
         counts = []
         for number in range(1 << layout.shard_bits):
             counts.append(write_shard(folder, number, params, layout, runs))
@@ -114,7 +110,7 @@ class DaskEngine:
                      parts: Sequence[PartRuns], step: Step) -> list[int]:
         from dask.distributed import as_completed
 
-        runs = self.client.scatter(_runs(parts), broadcast=True)
+        runs = self.client.scatter(run_list(parts, "grams"), broadcast=True)
         futures = [self.client.submit(write_shard, folder, number, params, layout, runs,
                                       pure=False)
                    for number in range(1 << layout.shard_bits)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from release import __version__
 from release.errors import InputError, UsageError
-from release.fingerprint.kernels import U64
+from release.fingerprint.kernels import KERNELS, U64, Kernels
 from release.fingerprint.kernels.reference import widened
 from release.fingerprint.keys import IndexKey
 from release.regular import read_regular
@@ -23,6 +24,7 @@ MAX_CONTEXT = 64 // (2 * CHECK_BITS)  # neighbouring tokens checked on each side
 MAX_SENSITIVE_TOKENS = 16
 ALL_BITS = (1 << 64) - 1
 PARTITION_BITS = 12  # a build's spilled grams are partitioned by their top 12 bits
+CHUNK_ROWS = 1 << 20  # rows read or written at a time where a column may be large
 
 
 @dataclass(frozen=True)
@@ -196,10 +198,21 @@ def directory_shift(count: int, value_bits: int) -> int:
     return value_bits - directory_bits
 
 
+def directory_counts(top: np.ndarray, buckets: int) -> np.ndarray:
+    """How many sorted values fall in each directory bucket (`top` is their value >> shift);
+    summed over chunks, they make the directory of the whole column."""
+    counts: np.ndarray = np.bincount(top.astype(np.int64), minlength=buckets)[:buckets]
+    return counts
+
+
+def directory_of(counts: np.ndarray) -> np.ndarray:
+    """The directory from the counts of its buckets: where each bucket's values begin."""
+    return np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+
+
 def make_directory(top: np.ndarray, shift: int, value_bits: int) -> np.ndarray:
     """The directory of sorted values given as `top` (their values >> shift)."""
-    buckets = 1 << (value_bits - shift)
-    return np.searchsorted(top, np.arange(buckets + 1, dtype=np.uint64)).astype(np.int64)
+    return directory_of(directory_counts(top, 1 << (value_bits - shift)))
 
 
 @dataclass(frozen=True)
@@ -266,32 +279,50 @@ def bitmap_stored(bits: int) -> bool:
     return bits > SPARSE_BITMAP_BITS
 
 
+def value_bitmap(values: np.ndarray, bits: int, kernels: Kernels = KERNELS) -> np.ndarray:
+    """The bitmap of 2**bits bits with the bit of each value set."""
+    bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
+    kernels.bitmap_fill(bitmap, bits, np.ascontiguousarray(values, dtype=np.uint64))
+    return bitmap
+
+
+def fill_gram_bitmap(bitmap: np.ndarray, params: IndexParams, layout: Layout,
+                     shards: Sequence[Shard], kernels: Kernels = KERNELS) -> None:
+    """Set the bit of every stored fingerprint, each shard read a chunk at a time."""
+    residual_bits = params.fingerprint_bits - layout.shard_bits
+    for number, shard in enumerate(shards):
+        for start in range(0, shard.fingerprints.shape[0], CHUNK_ROWS):
+            values = shard_values(shard.fingerprints, shard.directory, shard.shift, start,
+                                  start + CHUNK_ROWS)
+            if layout.shard_bits:
+                values |= np.uint64(number) << np.uint64(residual_bits)
+            kernels.bitmap_fill(bitmap, layout.gram_bitmap_bits, values)
+
+
+def open_shards(index_dir: Path, params: IndexParams, layout: Layout) -> list[Shard]:
+    """Every shard of an index folder, its columns opened where they lie."""
+    residual_bits = params.fingerprint_bits - layout.shard_bits
+    return [Shard(fingerprints=_open(index_dir, shard_file(number, "fingerprints"), rows=grams),
+                  directory=_open(index_dir, shard_file(number, "directory")),
+                  shift=directory_shift(grams, residual_bits),
+                  checks=_open(index_dir, shard_file(number, "checks"), rows=grams),
+                  grams=_open(index_dir, shard_file(number, "grams"), rows=grams))
+            for number, grams in enumerate(layout.shard_grams)]
+
+
 def _gram_bitmap(index_dir: Path, meta: IndexMeta, shards: list[Shard]) -> np.ndarray:
     layout = meta.layout
     assert layout is not None
     if bitmap_stored(layout.gram_bitmap_bits):
         return _open(index_dir, "gram_bitmap.npy")
-    from release.fingerprint.kernels import KERNELS
-
     bitmap = np.zeros(1 << (layout.gram_bitmap_bits - 3), dtype=np.uint8)
-    residual_bits = meta.params.fingerprint_bits - layout.shard_bits
-    for number, shard in enumerate(shards):
-        values = shard_values(shard.fingerprints, shard.directory, shard.shift, 0,
-                              shard.fingerprints.shape[0])
-        if layout.shard_bits:
-            values |= np.uint64(number) << np.uint64(residual_bits)
-        KERNELS.bitmap_fill(bitmap, layout.gram_bitmap_bits, values)
+    fill_gram_bitmap(bitmap, meta.params, layout, shards)
     return bitmap
 
 
 def _first_bitmap(index_dir: Path, bits: int, values: np.ndarray) -> np.ndarray:
-    if bitmap_stored(bits):
-        return _open(index_dir, "first_bitmap.npy")
-    from release.fingerprint.kernels import KERNELS
-
-    bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
-    KERNELS.bitmap_fill(bitmap, bits, np.ascontiguousarray(values, dtype=np.uint64))
-    return bitmap
+    return _open(index_dir, "first_bitmap.npy") if bitmap_stored(bits) else \
+        value_bitmap(values, bits)
 
 
 def _open(index_dir: Path, name: str, *, rows: int | None = None) -> np.ndarray:
@@ -324,16 +355,7 @@ def load_index(index_dir: Path, key: IndexKey) -> LoadedIndex:
                          "with", path=index_dir)
     layout = meta.layout
     assert layout is not None  # from_json refuses a meta without one
-    p = meta.params
-    residual_bits = p.fingerprint_bits - layout.shard_bits
-    shards = []
-    for number, grams in enumerate(layout.shard_grams):
-        shards.append(Shard(
-            fingerprints=_open(index_dir, shard_file(number, "fingerprints"), rows=grams),
-            directory=_open(index_dir, shard_file(number, "directory")),
-            shift=directory_shift(grams, residual_bits),
-            checks=_open(index_dir, shard_file(number, "checks"), rows=grams),
-            grams=_open(index_dir, shard_file(number, "grams"), rows=grams)))
+    shards = open_shards(index_dir, meta.params, layout)
     units = _open(index_dir, "units.npy", rows=meta.units)
     sensitive = _open(index_dir, "sensitive.npy", rows=meta.sensitive)
     first = _open(index_dir, "sensitive_first.npy")

@@ -9,12 +9,7 @@ from typing import cast
 
 import numpy as np
 
-from release.fingerprint.index import (
-    LoadedIndex,
-    SortedColumn,
-    directory_shift,
-    make_directory,
-)
+from release.fingerprint.index import LoadedIndex, SortedColumn
 from release.fingerprint.kernels import KERNELS, U64, Kernels
 from release.fingerprint.kernels.reference import bitmap_hits, widened
 from release.fingerprint.tokens import (
@@ -93,8 +88,9 @@ def _merge_spans(starts: np.ndarray, ends: np.ndarray, records: np.ndarray,
 
 
 class _Bitmap:
-    """A set of 64-bit values answered approximately in one gather (written by the build):
-    no false negatives, rare false positives, so exact lookups run only on the survivors."""
+    """A set of 64-bit values answered approximately in one gather (made when the index is
+    opened, or stored with a large one): no false negatives, rare false positives, so exact
+    lookups run only on the survivors."""
 
     def __init__(self, packed: np.ndarray, bits: int) -> None:
         self.packed = packed
@@ -115,14 +111,6 @@ class _SortedSet:
         self.values = column.values
         self.directory = column.directory
         self.shift = column.shift
-
-    @classmethod
-    def of(cls, values: U64, value_bits: int, kernels: Kernels) -> _SortedSet:
-        """The set of sorted values held in memory (its directory computed here)."""
-        values = np.ascontiguousarray(values, dtype=np.uint64)
-        shift = directory_shift(values.shape[0], value_bits)
-        return cls(SortedColumn(values, make_directory(values >> np.uint64(shift), shift,
-                                                       value_bits), shift), kernels)
 
     def ranges(self, queries: U64) -> tuple[np.ndarray, np.ndarray]:
         """[lo, hi) of the values equal to each query."""

@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from release.errors import UsageError
-from release.fingerprint.assemble import CHUNK_ROWS
 from release.fingerprint.build import Part
-from release.fingerprint.index import IndexMeta, LoadedIndex, read_meta, shard_values
+from release.fingerprint.index import CHUNK_ROWS, IndexMeta, LoadedIndex, read_meta, shard_values
 from release.fingerprint.kernels.reference import widened
 from release.fingerprint.spill import FIRST_ROW, GRAM_ROW, SENSITIVE_ROW, part_spills
 
