@@ -90,13 +90,13 @@ class Part:
 
     number: int
     folder: Path
+    grams: Spill
+    sensitive: Spill
+    first: Spill
     records: int = 0
     units: int = 0
     longest_unit: int = 0  # tokens
     text_bytes: int = 0
-    grams: Spill | None = None
-    sensitive: Spill | None = None
-    first: Spill | None = None
     tally: _SourceTally = field(default_factory=lambda: _SourceTally())
 
     @property
@@ -152,7 +152,6 @@ class _Hasher:
             token_checks = siphash13(self.key.sip("token"), tokens.hashes, self.kernels)
             rows["checks"] = _pack_checks(token_checks, sampled, position[sampled],
                                           counts[unit_of[sampled]], p)
-            assert part.grams is not None
             rows["gram"] = np.arange(sampled.size, dtype=np.uint64) + np.uint64(part.grams.rows)
             part.grams.add(rows)
         part.units += len(texts.values)
@@ -186,7 +185,6 @@ class _Hasher:
         first_prf = siphash13(self.key.sip("token"), tokens.hashes[first[kept]], self.kernels)
         firsts = np.empty(kept.size, dtype=FIRST_ROW)
         firsts["value"] = (first_prf >> np.uint64(32)) << np.uint64(32)
-        assert self.part.sensitive is not None and self.part.first is not None
         self.part.sensitive.add(rows)
         self.part.first.add(firsts)
 
@@ -218,9 +216,8 @@ def batch_record_ids(batch: RecordBatch, key: IndexKey) -> list[str]:
 
 @dataclass
 class _SourceTally:
-    """What one source gave: its records, their fields, and how much text."""
+    """What one source gave beside its records: their fields, and how much text."""
 
-    records: int = 0
     text_chars: int = 0
     fields: set[str] = field(default_factory=set)
 
@@ -233,7 +230,7 @@ def hash_source(number: int, source: DataSource, key: IndexKey, params: IndexPar
     under half of `memory` held at once."""
     folder.mkdir(parents=True, exist_ok=True)
     grams, sensitive_values, first_tokens = part_spills(folder, memory)
-    part = Part(number, folder, grams=grams, sensitive=sensitive_values, first=first_tokens)
+    part = Part(number, folder, grams, sensitive_values, first_tokens)
     hasher = _Hasher(params, key, part, kernels)
     texts, sensitive = Values(), Values()
     size = 0
@@ -249,7 +246,6 @@ def hash_source(number: int, source: DataSource, key: IndexKey, params: IndexPar
             sensitive.add(batch.sensitive, batch.sensitive_records + first)
             chars = sum(map(len, batch.texts))
             size += chars
-            part.tally.records += len(batch)
             part.tally.text_chars += chars
             part.tally.fields |= batch.fields
             if size >= BATCH_BYTES:
@@ -261,29 +257,27 @@ def hash_source(number: int, source: DataSource, key: IndexKey, params: IndexPar
     if step is not None:
         step(size)
     for spill in (part.grams, part.sensitive, part.first):
-        assert spill is not None
         spill.flush()
     return part
 
 
-def _require_text(number: int, source: DataSource, tally: _SourceTally,
-                  config_path: Path) -> None:
+def _require_text(part: Part, source: DataSource, config_path: Path) -> None:
     """A source must give the index text: fields it names must exist in its records, and some
     record must hold text, or the scan would pass every leak of it."""
-    where = f"data.sources[{number}]"
+    where, tally = f"data.sources[{part.number}]", part.tally
     if source.format != "txt":
         for name in ("text_fields", "sensitive_fields"):
             named = getattr(source, name) or ()
             missing = [f for f in named if f not in tally.fields]
-            if missing and tally.records:
+            if missing and part.records:
                 raise ConfigError(
                     config_path, f"{where}.{name}",
-                    f"{', '.join(map(repr, missing))} is in none of the {tally.records} records "
+                    f"{', '.join(map(repr, missing))} is in none of the {part.records} records "
                     f"of {display_path(source.path)}; name fields the records have")
     if tally.text_chars == 0:
         raise ConfigError(
             config_path, where,
-            f"none of the {tally.records} records of {display_path(source.path)} holds any "
+            f"none of the {part.records} records of {display_path(source.path)} holds any "
             "text in its text fields, so nothing of it could be found in the release; check "
             "path, format and text_fields")
 
@@ -292,7 +286,6 @@ def _part_runs(parts: list[Part]) -> list[PartRuns]:
     """The parts with the bases that number their grams and records after those before."""
     described, grams, records = [], 0, 0
     for part in parts:
-        assert part.grams is not None and part.sensitive is not None and part.first is not None
         described.append(PartRuns(tuple(part.grams.runs), tuple(part.sensitive.runs),
                                   tuple(part.first.runs), grams, records, part.units,
                                   part.records, part.units_path, part.ids_path,
@@ -352,8 +345,7 @@ def build_index(config: Config, key: IndexKey, *, progress: Progress | None = No
                 as task:
             parts = engine.hash_sources(new, key, params, spill, memory, task.advance, kernels)
         for part in parts:
-            _require_text(part.number, config.data.sources[part.number], part.tally,
-                          config.path)
+            _require_text(part, config.data.sources[part.number], config.path)
         if previous is not None:
             from release.fingerprint.merge import part_from_index
 
@@ -398,7 +390,7 @@ def write_index(built: Path, parts: list[Part], params: IndexParams, key: IndexK
     `fingerprint_bits` (what a merged index kept), no more bits than that."""
     spill = built / "spill"
     described = _part_runs(parts)
-    grams = sum(part.grams.rows for part in parts if part.grams is not None)
+    grams = sum(part.grams.rows for part in parts)
     bits = fingerprint_bits_for(grams)
     params = replace(params, fingerprint_bits=min(bits, fingerprint_bits or bits))
     layout = plan_layout(params, grams, sum(p.units for p in parts),

@@ -36,8 +36,8 @@ def part_from_index(number: int, index: LoadedIndex, folder: Path, memory: int) 
     folder.mkdir(parents=True, exist_ok=True)
     meta, layout = index.meta, index.layout
     grams, sensitive, first = part_spills(folder, memory)
-    part = Part(number, folder, records=meta.records, units=meta.units,
-                text_bytes=meta.text_bytes, grams=grams, sensitive=sensitive, first=first)
+    part = Part(number, folder, grams, sensitive, first, records=meta.records,
+                units=meta.units, text_bytes=meta.text_bytes)
     bits = meta.params.fingerprint_bits
     residual_bits = bits - layout.shard_bits
     for shard_number, shard in enumerate(index.shards):
