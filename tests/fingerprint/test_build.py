@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from release.config import Config, load_config
+from release.config import Config, DataSource, load_config
 from release.errors import UsageError
 from release.fingerprint import build as build_module
 from release.fingerprint import spill as spill_module
@@ -20,6 +20,7 @@ from release.fingerprint.build import build_index, merge_indexes
 from release.fingerprint.index import IndexParams, load_index
 from release.fingerprint.keys import IndexKey
 from release.fingerprint.match import Matcher
+from release.sources import Piece
 from tests.fingerprint.corpus import CORPUS_WORDS, FILLER_WORDS, make_records, write_corpus
 
 KEY = IndexKey(b"k" * 32, "test")
@@ -146,7 +147,8 @@ def test_sources_added_later_are_indexed_alone_and_merged(
     read = []
     original = build_module.iter_batches
     monkeypatch.setattr(build_module, "iter_batches",
-                        lambda source: (read.append(source.path.name), original(source))[1])
+                        lambda source, piece=None: (read.append(source.path.name),
+                                                    original(source, piece))[1])
     path.write_text(text)
     config = load_config(path)
     meta = build_index(config, KEY)
@@ -205,9 +207,10 @@ def test_every_width_is_checked_or_widened() -> None:
 
 
 @pytest.mark.slow
-def test_a_dask_build_writes_the_same_bytes(
+def test_a_dask_build_of_sources_in_pieces_writes_the_same_bytes(
         tmp_path: Path, corpus: list[dict[str, str]],
-        reference: tuple[Config, list[str], list[object]]) -> None:
+        reference: tuple[Config, list[str], list[object]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     from release.fingerprint.engines import DaskEngine
 
     local = load_config(write_corpus(tmp_path / "local", corpus, sources=3,
@@ -215,8 +218,18 @@ def test_a_dask_build_writes_the_same_bytes(
     distributed = load_config(write_corpus(tmp_path / "dask", corpus, sources=3,
                                            build_memory="4MiB"))
     build_index(local, KEY, config_digest="same")
-    with DaskEngine(workers=2) as engine:
+    cut = []
+    original = build_module.source_pieces
+
+    def pieces(source: DataSource, piece_bytes: int) -> list[Piece | None]:
+        found = original(source, piece_bytes)
+        cut.append(len(found))
+        return found
+
+    monkeypatch.setattr(build_module, "source_pieces", pieces)
+    with DaskEngine(workers=2, piece_bytes=256 << 10) as engine:
         build_index(distributed, KEY, config_digest="same", engine=engine)
+    assert len(cut) == 3 and min(cut) > 1  # each source was read as several pieces
     names = sorted(p.name for p in local.data.index.iterdir())
     assert names == sorted(p.name for p in distributed.data.index.iterdir())
     assert len([n for n in names if n.endswith(".fingerprints.npy")]) > 1

@@ -49,11 +49,13 @@ from release.fingerprint.tokens import (
 from release.ownership import clean_leftovers, is_index_folder, require_replaceable
 from release.progress import Progress, SilentProgress
 from release.sources import (
+    Piece,
     RecordBatch,
     format_mismatch,
     iter_batches,
     source_files,
     source_mtime,
+    source_pieces,
 )
 
 BATCH_BYTES = 1 << 20
@@ -224,10 +226,10 @@ class _SourceTally:
 
 def hash_source(number: int, source: DataSource, key: IndexKey, params: IndexParams,
                 folder: Path, memory: int, step: Callable[[int], None] | None = None,
-                kernels: Kernels = KERNELS) -> Part:
-    """Read one source once, streamed, and hash it into a Part in `folder`: its record ids
-    and units in files, its grams and sensitive values in sorted runs, never more than
-    under half of `memory` held at once."""
+                kernels: Kernels = KERNELS, piece: Piece | None = None) -> Part:
+    """Read one source (or one piece of it) once, streamed, and hash it into a Part in
+    `folder`: its record ids and units in files, its grams and sensitive values in sorted
+    runs, never more than under half of `memory` held at once."""
     folder.mkdir(parents=True, exist_ok=True)
     grams, sensitive_values, first_tokens = part_spills(folder, memory)
     part = Part(number, folder, grams, sensitive_values, first_tokens)
@@ -235,7 +237,7 @@ def hash_source(number: int, source: DataSource, key: IndexKey, params: IndexPar
     texts, sensitive = Values(), Values()
     size = 0
     with part.ids_path.open("ab") as ids, part.id_lengths_path.open("ab") as id_lengths:
-        for batch in iter_batches(source):
+        for batch in iter_batches(source, piece):
             first = part.records
             encoded = [given.encode("utf-8", errors="surrogatepass")
                        for given in batch_record_ids(batch, key)]
@@ -261,23 +263,26 @@ def hash_source(number: int, source: DataSource, key: IndexKey, params: IndexPar
     return part
 
 
-def _require_text(part: Part, source: DataSource, config_path: Path) -> None:
+def _require_text(number: int, parts: list[Part], source: DataSource,
+                  config_path: Path) -> None:
     """A source must give the index text: fields it names must exist in its records, and some
-    record must hold text, or the scan would pass every leak of it."""
-    where, tally = f"data.sources[{part.number}]", part.tally
+    record must hold text, or the scan would pass every leak of it (`parts`: its pieces)."""
+    where = f"data.sources[{number}]"
+    records = sum(part.records for part in parts)
+    fields = set().union(*(part.tally.fields for part in parts))
     if source.format != "txt":
         for name in ("text_fields", "sensitive_fields"):
             named = getattr(source, name) or ()
-            missing = [f for f in named if f not in tally.fields]
-            if missing and part.records:
+            missing = [f for f in named if f not in fields]
+            if missing and records:
                 raise ConfigError(
                     config_path, f"{where}.{name}",
-                    f"{', '.join(map(repr, missing))} is in none of the {part.records} records "
+                    f"{', '.join(map(repr, missing))} is in none of the {records} records "
                     f"of {display_path(source.path)}; name fields the records have")
-    if tally.text_chars == 0:
+    if sum(part.tally.text_chars for part in parts) == 0:
         raise ConfigError(
             config_path, where,
-            f"none of the {part.records} records of {display_path(source.path)} holds any "
+            f"none of the {records} records of {display_path(source.path)} holds any "
             "text in its text fields, so nothing of it could be found in the release; check "
             "path, format and text_fields")
 
@@ -340,12 +345,15 @@ def build_index(config: Config, key: IndexKey, *, progress: Progress | None = No
     engine = engine or LocalEngine()
     with building_folder(config.data.index) as built:
         spill = built / "spill"
-        new = [(n, s) for n, s in enumerate(config.data.sources) if n >= kept]
+        work = [(n, source, piece) for n, source in enumerate(config.data.sources) if n >= kept
+                for piece in (source_pieces(source, engine.piece_bytes) if engine.piece_bytes
+                              else [None])]
         with progress.task("Indexing training data", sum(s.size for s in stamps[kept:])) \
                 as task:
-            parts = engine.hash_sources(new, key, params, spill, memory, task.advance, kernels)
-        for part in parts:
-            _require_text(part, config.data.sources[part.number], config.path)
+            parts = engine.hash_sources(work, key, params, spill, memory, task.advance, kernels)
+        for number, source in enumerate(config.data.sources[kept:], start=kept):
+            _require_text(number, [p for p in parts if p.number == number], source,
+                          config.path)
         if previous is not None:
             from release.fingerprint.merge import part_from_index
 

@@ -16,15 +16,29 @@ from release.fingerprint.keys import IndexKey
 
 if TYPE_CHECKING:
     from release.fingerprint.build import Part
+    from release.sources import Piece
 
 Step = Callable[[int], None]
+Work = tuple[int, DataSource, "Piece | None"]  # a source's number, the source, one piece of it
+PIECE_BYTES = 64 << 20  # what one Dask task reads of a source that can be cut
+
+
+def _folder(folder: Path, slot: int, number: int) -> Path:
+    return folder / f"part-{number:05d}-{slot:05d}"
+
+
+def _size(work: Work) -> int:
+    _, source, piece = work
+    return piece.size if piece is not None else source.path.stat().st_size
 
 
 class Engine(Protocol):
-    def hash_sources(self, sources: Sequence[tuple[int, DataSource]], key: IndexKey,
-                     params: IndexParams, folder: Path, memory: int, step: Step,
-                     kernels: Kernels = KERNELS) -> list[Part]:
-        """Hash each source into a Part under `folder`, in source order."""
+    piece_bytes: int  # 0: every source read whole, by one task
+
+    def hash_sources(self, work: Sequence[Work], key: IndexKey, params: IndexParams,
+                     folder: Path, memory: int, step: Step, kernels: Kernels = KERNELS
+                     ) -> list[Part]:
+        """Hash each source (or piece) into a Part under `folder`, in their order."""
         ...
 
     def write_shards(self, folder: Path, params: IndexParams, layout: Layout,
@@ -36,13 +50,16 @@ class Engine(Protocol):
 class LocalEngine:
     """Every step in this process, one after the other."""
 
-    def hash_sources(self, sources: Sequence[tuple[int, DataSource]], key: IndexKey,
-                     params: IndexParams, folder: Path, memory: int, step: Step,
-                     kernels: Kernels = KERNELS) -> list[Part]:
+    piece_bytes = 0
+
+    def hash_sources(self, work: Sequence[Work], key: IndexKey, params: IndexParams,
+                     folder: Path, memory: int, step: Step, kernels: Kernels = KERNELS
+                     ) -> list[Part]:
         from release.fingerprint.build import hash_source
 
-        return [hash_source(number, source, key, params, folder / f"part-{number:05d}", memory,
-                            step, kernels) for number, source in sources]
+        return [hash_source(number, source, key, params, _folder(folder, slot, number), memory,
+                            step, kernels, piece)
+                for slot, (number, source, piece) in enumerate(work)]
 
     def write_shards(self, folder: Path, params: IndexParams, layout: Layout,
                      parts: Sequence[PartRuns], step: Step) -> list[int]:
@@ -54,29 +71,37 @@ class LocalEngine:
         return counts
 
 
-def _hash_task(number: int, source: DataSource, key: IndexKey, params: IndexParams,
-               folder: Path, memory: int) -> Part:
+def _hash_task(work: Work, key: IndexKey, params: IndexParams, folder: Path,
+               memory: int) -> Part:
     from release.fingerprint.build import hash_source
 
-    return hash_source(number, source, key, params, folder, memory)
+    number, source, piece = work
+    return hash_source(number, source, key, params, folder, memory, piece=piece)
 
 
 class DaskEngine:
-    """Sources hashed as tasks on a Dask cluster (one task a source), then one task a shard;
-    the driver writes the tables and the metadata last. The spill folder must be one the
-    workers share with the driver (this machine, or a shared file system)."""
+    """Sources hashed as tasks on a Dask cluster (a task for each piece of a source: line
+    ranges of JSON Lines, row groups of Parquet, files of a dataset), then one task a
+    shard; the driver writes the tables and the metadata last. The spill folder must be one
+    the workers share with the driver (this machine, or a shared file system). On a
+    `LocalCluster` the build memory is shared out among its workers; a worker of a remote
+    cluster may use all of it."""
 
-    def __init__(self, scheduler: str | None = None, workers: int | None = None) -> None:
+    def __init__(self, scheduler: str | None = None, workers: int | None = None,
+                 piece_bytes: int = PIECE_BYTES) -> None:
         try:
             from dask.distributed import Client, LocalCluster
         except ImportError:
             raise UsageError("--engine dask needs Dask: pip install 'release[distributed]'") \
                 from None
+        self.piece_bytes = piece_bytes
         self._cluster = None
+        self._sharing = 1
         if scheduler:
             self.client = Client(scheduler, timeout="60s")
         else:
-            self._cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1,
+            self._sharing = workers or 2
+            self._cluster = LocalCluster(n_workers=self._sharing, threads_per_worker=1,
                                          processes=True, dashboard_address=None)
             self.client = Client(self._cluster)
 
@@ -91,16 +116,18 @@ class DaskEngine:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def hash_sources(self, sources: Sequence[tuple[int, DataSource]], key: IndexKey,
-                     params: IndexParams, folder: Path, memory: int, step: Step,
-                     kernels: Kernels = KERNELS) -> list[Part]:
+    def hash_sources(self, work: Sequence[Work], key: IndexKey, params: IndexParams,
+                     folder: Path, memory: int, step: Step, kernels: Kernels = KERNELS
+                     ) -> list[Part]:
         from dask.distributed import as_completed
 
-        futures = [self.client.submit(_hash_task, number, source, key, params,
-                                      folder / f"part-{number:05d}", memory, pure=False)
-                   for number, source in sources]
-        sizes = {future.key: source.path.stat().st_size
-                 for future, (_, source) in zip(futures, sources, strict=True)}
+        from release.config.settings import MIN_BUILD_MEMORY
+
+        share = max(MIN_BUILD_MEMORY, memory // self._sharing)
+        futures = [self.client.submit(_hash_task, item, key, params,
+                                      _folder(folder, slot, item[0]), share, pure=False)
+                   for slot, item in enumerate(work)]
+        sizes = {future.key: _size(item) for future, item in zip(futures, work, strict=True)}
         for future in as_completed(futures):
             future.result()  # raises a task's error here
             step(sizes[future.key])

@@ -12,11 +12,12 @@ from release.config import DataSource
 from release.errors import InputError
 from release.sources.arrow import dataset_files, read_dataset, read_parquet
 from release.sources.json_lines import read_json_array, read_jsonl
+from release.sources.pieces import Piece, source_pieces
 from release.sources.records import Record, RecordBatch
 from release.sources.text import read_delimited, read_txt
 
-__all__ = ["READERS", "Record", "RecordBatch", "dataset_files", "iter_batches", "iter_records",
-           "source_files", "source_mtime"]
+__all__ = ["READERS", "Piece", "Record", "RecordBatch", "dataset_files", "iter_batches",
+           "iter_records", "source_files", "source_mtime", "source_pieces"]
 
 Reader = Callable[[DataSource], Iterator[RecordBatch]]
 # one reader per `format` of [[data.sources]] (config.SOURCE_FORMATS)
@@ -29,6 +30,12 @@ READERS: dict[str, Reader] = {
     "hf-dataset": read_dataset,
     "txt": read_txt,
 }
+# the readers that read a piece of a source alone (sources.pieces cuts only these formats)
+PIECE_READERS: dict[str, Callable[[DataSource, Piece], Iterator[RecordBatch]]] = {
+    "jsonl": read_jsonl,
+    "parquet": read_parquet,
+    "hf-dataset": read_dataset,
+}
 
 
 def iter_records(source: DataSource) -> Iterator[Record]:
@@ -37,14 +44,18 @@ def iter_records(source: DataSource) -> Iterator[Record]:
         yield from batch.records()
 
 
-def iter_batches(source: DataSource) -> Iterator[RecordBatch]:
-    """The records of a source in batches, streamed (Arrow-backed sources without a Python
-    object per record); bad data raises InputError naming the file."""
+def iter_batches(source: DataSource, piece: Piece | None = None) -> Iterator[RecordBatch]:
+    """The records of a source (or of one of its pieces) in batches, streamed (Arrow-backed
+    sources without a Python object per record); bad data raises InputError naming the
+    file."""
     reader = READERS.get(source.format)
     if reader is None:
         raise InputError(f"unknown source format {source.format!r}", path=source.path)
     try:
-        yield from reader(source)
+        if piece is None:
+            yield from reader(source)
+        else:
+            yield from PIECE_READERS[source.format](source, piece)
     except (OSError, EOFError, zstandard.ZstdError) as exc:
         raise InputError(f"cannot read data source: {exc}", path=source.path) from None
 

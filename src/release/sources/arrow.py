@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -13,6 +13,9 @@ import numpy.typing as npt
 from release.config import DataSource
 from release.errors import InputError
 from release.sources.records import BATCH_RECORDS, RecordBatch, record_of
+
+if TYPE_CHECKING:
+    from release.sources.pieces import Piece
 
 
 def plain_arrow_type(kind: Any) -> bool:
@@ -119,7 +122,8 @@ def arrow_batch(source: DataSource, batch: Any) -> RecordBatch:
     return RecordBatch(ids, texts[0], texts[1], sensitive[0], sensitive[1], _present(batch))
 
 
-def _arrow_batches(path: Path, columns: list[str] | None) -> Iterator[Any]:
+def _arrow_batches(path: Path, columns: list[str] | None,
+                   row_groups: range | None = None) -> Iterator[Any]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -127,7 +131,8 @@ def _arrow_batches(path: Path, columns: list[str] | None) -> Iterator[Any]:
         parquet = pq.ParquetFile(path)
         present = None if columns is None else [c for c in columns
                                                 if c in parquet.schema_arrow.names]
-        yield from parquet.iter_batches(batch_size=BATCH_RECORDS, columns=present)
+        yield from parquet.iter_batches(batch_size=BATCH_RECORDS, columns=present,
+                                        row_groups=row_groups)
         return
     with pa.memory_map(str(path)) as stream:
         try:
@@ -141,29 +146,33 @@ def _arrow_batches(path: Path, columns: list[str] | None) -> Iterator[Any]:
             yield select(batch, columns)
 
 
-def _columnar(source: DataSource, files: list[Path]) -> Iterator[RecordBatch]:
+def _columnar(source: DataSource, files: list[Path], row_groups: range | None = None
+              ) -> Iterator[RecordBatch]:
     import pyarrow as pa
 
     columns = wanted_columns(source)
     for path in files:
         try:
-            for batch in _arrow_batches(path, columns):
+            for batch in _arrow_batches(path, columns, row_groups):
                 yield arrow_batch(source, batch)
         except (pa.ArrowException, OSError) as exc:
             raise InputError(f"cannot read as Arrow/Parquet ({type(exc).__name__})",
                              path=path) from None
 
 
-def read_parquet(source: DataSource) -> Iterator[RecordBatch]:
-    yield from _columnar(source, [source.path])
+def read_parquet(source: DataSource, piece: Piece | None = None) -> Iterator[RecordBatch]:
+    """A Parquet file, or the row groups of one of its pieces."""
+    row_groups = None if piece is None else range(piece.start, piece.end)
+    yield from _columnar(source, [source.path], row_groups)
 
 
-def read_dataset(source: DataSource) -> Iterator[RecordBatch]:
-    """A `datasets` folder saved with save_to_disk: every Arrow shard in it."""
+def read_dataset(source: DataSource, piece: Piece | None = None) -> Iterator[RecordBatch]:
+    """A `datasets` folder saved with save_to_disk: every Arrow shard in it (or those of one
+    of its pieces)."""
     files = dataset_files(source.path)
     if not files:
         raise InputError("no .arrow files in this dataset folder", path=source.path)
-    yield from _columnar(source, files)
+    yield from _columnar(source, files if piece is None else files[piece.start: piece.end])
 
 
 def dataset_files(folder: Path) -> list[Path]:

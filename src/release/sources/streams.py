@@ -14,7 +14,8 @@ import zstandard
 from release.regular import open_regular
 
 
-def _compression(path: Path) -> str | None:
+def compression(path: Path) -> str | None:
+    """How the file is compressed, by its suffix (None: not)."""
     suffix = path.suffix.lower()
     return {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}.get(suffix)
 
@@ -22,12 +23,12 @@ def _compression(path: Path) -> str | None:
 @contextmanager
 def open_binary(path: Path) -> Iterator[IO[bytes]]:
     """The file's bytes, transparently decompressed (gzip, zstd), streamed."""
-    compression = _compression(path)
+    method = compression(path)
     with open_regular(path) as raw:
-        if compression == "gzip":
+        if method == "gzip":
             with gzip.GzipFile(fileobj=raw) as stream:
                 yield cast(IO[bytes], stream)
-        elif compression == "zstd":
+        elif method == "zstd":
             with zstandard.ZstdDecompressor().stream_reader(raw) as zstream:
                 yield cast(IO[bytes], zstream)
         else:
