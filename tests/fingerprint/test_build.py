@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from release.config import Config, DataSource, load_config
 from release.errors import UsageError
@@ -255,3 +257,58 @@ def test_words_of_the_corpus_stay_out_of_the_index_files(
     blob = b"".join(p.read_bytes() for p in config.data.index.iterdir())
     phrase = " ".join(CORPUS_WORDS[:3]).encode()
     assert b"Quorra" not in blob and b"hospital.invalid" not in blob and phrase not in blob
+
+
+def _tiny_spills(folder: Path, memory: int) -> tuple[spill_module.Spill, ...]:
+    """Spills that flush every few thousand rows, as a large corpus's would."""
+    return (spill_module.Spill(folder, "grams", spill_module.GRAM_ROW, 24 * 700),
+            spill_module.Spill(folder, "sensitive", spill_module.SENSITIVE_ROW, 24 * 300),
+            spill_module.Spill(folder, "first", spill_module.FIRST_ROW, 8 * 300))
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**16), count=st.integers(200, 1500),
+       min_match_words=st.sampled_from([8, 12, 20]))
+def test_sharded_spilled_merged_and_extended_indexes_find_the_same(
+        seed: int, count: int, min_match_words: int) -> None:
+    import tempfile
+
+    from release.fingerprint import assemble
+
+    records = make_records(count, seed=seed)
+    pieces = artifacts(records, seed=seed)
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        folder = Path(tmp)
+        whole = load_config(write_corpus(folder / "whole", records,
+                                         min_match_words=min_match_words))
+        build_index(whole, KEY)
+        expected = findings(whole, pieces)
+        patch.setattr(build_module, "part_spills", _tiny_spills)
+        patch.setattr(assemble, "SHARD_BYTES_PER_GRAM", 4 << 10)  # about 500 grams a shard
+        sharded = load_config(write_corpus(folder / "sharded", records, sources=3,
+                                           min_match_words=min_match_words,
+                                           build_memory="4MiB"))
+        meta = build_index(sharded, KEY)
+        assert meta.layout is not None and meta.layout.shard_bits >= 1
+        assert findings(sharded, pieces) == expected
+        half = count // 2
+        first = load_config(write_corpus(folder / "a", records[:half],
+                                         min_match_words=min_match_words))
+        second = load_config(write_corpus(folder / "b", records[half:],
+                                          min_match_words=min_match_words))
+        build_index(first, KEY)
+        build_index(second, KEY)
+        merged = load_config(write_corpus(folder / "merged", [],
+                                          min_match_words=min_match_words))
+        merge_indexes([first.data.index, second.data.index], merged.data.index, KEY,
+                      memory=4 << 20)
+        assert findings(merged, pieces) == expected
+        path = write_corpus(folder / "extended", records, sources=3,
+                            min_match_words=min_match_words)
+        text = path.read_text()
+        path.write_text(text[: text.index('[[data.sources]]\npath = "train2.jsonl"')])
+        build_index(load_config(path), KEY)
+        path.write_text(text)
+        extended = load_config(path)
+        build_index(extended, KEY)
+        assert findings(extended, pieces) == expected
