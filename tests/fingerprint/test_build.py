@@ -312,3 +312,38 @@ def test_sharded_spilled_merged_and_extended_indexes_find_the_same(
         extended = load_config(path)
         build_index(extended, KEY)
         assert findings(extended, pieces) == expected
+
+
+def test_an_index_build_reports_every_byte_and_record() -> None:
+    import tempfile
+
+    reported: dict[str, list[tuple[int, int]]] = {}
+    totals: dict[str, int | None] = {}
+
+    class Recording:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def advance(self, amount: int, items: int = 0) -> None:
+            reported[self.name].append((amount, items))
+
+        def __enter__(self) -> Recording:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    class RecordingProgress:
+        def task(self, description: str, total: int | None, *, unit: str = "bytes",
+                 items: str | None = None) -> Recording:
+            reported[description], totals[description] = [], total
+            return Recording(description)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = load_config(write_corpus(Path(tmp), make_records(500), sources=2))
+        build_index(config, KEY, progress=RecordingProgress())
+        size = sum(p.stat().st_size for p in Path(tmp).glob("*.jsonl"))
+    indexing = reported["Indexing training data"]
+    assert totals["Indexing training data"] == size == sum(a for a, _ in indexing)
+    assert sum(items for _, items in indexing) == 500
+    assert sum(a for a, _ in reported["Writing index shards"]) == totals["Writing index shards"]

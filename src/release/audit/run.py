@@ -80,7 +80,7 @@ def _score_all(model: Any, samples: list[Sample], options: AuditOptions,
     results: dict[str, list[Any]] = {"extractable": [], "matched": [], "margin": [],
                                      "loss": []}
     rechecked = 0
-    with progress.task("Auditing memorisation", len(samples)) as task:
+    with progress.task("Auditing memorisation", len(samples), unit="samples") as task:
         for start in range(0, len(samples), options.batch_size):
             batch = samples[start: start + options.batch_size]
             ids = torch.tensor([s.tokens for s in batch], dtype=torch.long, device=device)

@@ -24,7 +24,7 @@ from release.fingerprint.assemble import (
     write_sensitive,
     write_tables,
 )
-from release.fingerprint.engines import Engine, LocalEngine
+from release.fingerprint.engines import Engine, LocalEngine, work_bytes
 from release.fingerprint.index import (
     ALL_BITS,
     MAX_SENSITIVE_TOKENS,
@@ -225,7 +225,7 @@ class _SourceTally:
 
 
 def hash_source(number: int, source: DataSource, key: IndexKey, params: IndexParams,
-                folder: Path, memory: int, step: Callable[[int], None] | None = None,
+                folder: Path, memory: int, step: Callable[[int, int], None] | None = None,
                 kernels: Kernels = KERNELS, piece: Piece | None = None) -> Part:
     """Read one source (or one piece of it) once, streamed, and hash it into a Part in
     `folder`: its record ids and units in files, its grams and sensitive values in sorted
@@ -235,7 +235,7 @@ def hash_source(number: int, source: DataSource, key: IndexKey, params: IndexPar
     part = Part(number, folder, grams, sensitive_values, first_tokens)
     hasher = _Hasher(params, key, part, kernels)
     texts, sensitive = Values(), Values()
-    size = 0
+    size = counted = 0
     with part.ids_path.open("ab") as ids, part.id_lengths_path.open("ab") as id_lengths:
         for batch in iter_batches(source, piece):
             first = part.records
@@ -253,11 +253,12 @@ def hash_source(number: int, source: DataSource, key: IndexKey, params: IndexPar
             if size >= BATCH_BYTES:
                 hasher.add_batch(texts, sensitive)
                 if step is not None:
-                    step(size)
-                texts, sensitive, size = Values(), Values(), 0
+                    step(size, part.records - counted)
+                texts, sensitive, size, counted = Values(), Values(), 0, part.records
     hasher.add_batch(texts, sensitive)
-    if step is not None:
-        step(size)
+    if step is not None:  # the bytes beside the text (JSON, ids, fields) at the end
+        step(size + max(0, work_bytes((number, source, piece)) - part.tally.text_chars),
+             part.records - counted)
     for spill in (part.grams, part.sensitive, part.first):
         spill.flush()
     return part
@@ -348,8 +349,8 @@ def build_index(config: Config, key: IndexKey, *, progress: Progress | None = No
         work = [(n, source, piece) for n, source in enumerate(config.data.sources) if n >= kept
                 for piece in (source_pieces(source, engine.piece_bytes) if engine.piece_bytes
                               else [None])]
-        with progress.task("Indexing training data", sum(s.size for s in stamps[kept:])) \
-                as task:
+        with progress.task("Indexing training data", sum(map(work_bytes, work)),
+                           items="records") as task:
             parts = engine.hash_sources(work, key, params, spill, memory, task.advance, kernels)
         for number, source in enumerate(config.data.sources[kept:], start=kept):
             _require_text(number, [p for p in parts if p.number == number], source,
@@ -404,7 +405,7 @@ def write_index(built: Path, parts: list[Part], params: IndexParams, key: IndexK
     layout = plan_layout(params, grams, sum(p.units for p in parts),
                          sum(p.records for p in parts),
                          max((p.longest_unit for p in parts), default=0), memory)
-    with progress.task("Writing index shards", 1 << layout.shard_bits) as task:
+    with progress.task("Writing index shards", 1 << layout.shard_bits, unit="shards") as task:
         counts = engine.write_shards(built, params, layout, described, task.advance)
     layout = replace(layout, shard_grams=tuple(counts))
     write_gram_bitmap(built, params, layout, kernels)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from release.fingerprint.build import Part
     from release.sources import Piece
 
-Step = Callable[[int], None]
+Step = Callable[[int, int], None]  # (bytes, records) more done
 Work = tuple[int, DataSource, "Piece | None"]  # a source's number, the source, one piece of it
 PIECE_BYTES = 64 << 20  # what one Dask task reads of a source that can be cut
 
@@ -27,9 +27,13 @@ def _folder(folder: Path, slot: int, number: int) -> Path:
     return folder / f"part-{number:05d}-{slot:05d}"
 
 
-def _size(work: Work) -> int:
+def work_bytes(work: Work) -> int:
+    """Bytes of the files (or of the piece) one task reads."""
+    from release.sources import source_files
+
     _, source, piece = work
-    return piece.size if piece is not None else source.path.stat().st_size
+    return piece.size if piece is not None else \
+        sum(path.stat().st_size for path in source_files(source))
 
 
 class Engine(Protocol):
@@ -67,7 +71,7 @@ class LocalEngine:
         counts = []
         for number in range(1 << layout.shard_bits):
             counts.append(write_shard(folder, number, params, layout, runs))
-            step(1)
+            step(1, 0)
         return counts
 
 
@@ -127,10 +131,10 @@ class DaskEngine:
         futures = [self.client.submit(_hash_task, item, key, params,
                                       _folder(folder, slot, item[0]), share, pure=False)
                    for slot, item in enumerate(work)]
-        sizes = {future.key: _size(item) for future, item in zip(futures, work, strict=True)}
+        sizes = {future.key: work_bytes(item) for future, item in zip(futures, work, strict=True)}
         for future in as_completed(futures):
-            future.result()  # raises a task's error here
-            step(sizes[future.key])
+            part = future.result()  # raises a task's error here
+            step(sizes[future.key], part.records)
         return [future.result() for future in futures]
 
     def write_shards(self, folder: Path, params: IndexParams, layout: Layout,
@@ -143,5 +147,5 @@ class DaskEngine:
                    for number in range(1 << layout.shard_bits)]
         for future in as_completed(futures):
             future.result()
-            step(1)
+            step(1, 0)
         return [int(future.result()) for future in futures]
