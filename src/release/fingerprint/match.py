@@ -124,11 +124,10 @@ class _SortedSet:
 @dataclass(frozen=True)
 class _Stored:
     """The stored grams equal to candidate artifact grams: which candidate each is for, and
-    its unit, token position and check bits."""
+    its number (which tells its unit and token position) and check bits."""
 
     owner: np.ndarray
-    units: np.ndarray
-    positions: np.ndarray
+    grams: U64
     checks: U64
 
 
@@ -248,11 +247,21 @@ class Matcher:
         if stored.owner.size == 0:
             return []
         at = query[stored.owner]
-        left, right = self._extensions(at, stored, token_prf, pieces)
+        # first without the records' bounds, which only ever shorten a run: the stored
+        # copies of a common gram that disagree with their neighbours go before their units
+        # are looked up
+        left, right = self._extensions(at, stored.checks, token_prf, pieces)
+        maybe = np.flatnonzero(left + right >= p.context)
+        if maybe.size == 0:
+            return []
+        at, checks = at[maybe], stored.checks[maybe]
+        units, positions = self._units_of(stored.grams[maybe])
+        lengths = np.asarray(index.unit_length[units], dtype=np.int64)
+        left, right = self._extensions(at, checks, token_prf, pieces, (positions, lengths))
         confirmed = np.flatnonzero(left + right >= p.context)
         if confirmed.size == 0:
             return []
-        records = np.asarray(index.unit_record[stored.units[confirmed]], dtype=np.int64)
+        records = np.asarray(index.unit_record[units[confirmed]], dtype=np.int64)
         return _merge_spans((at - left)[confirmed], (at + k + right)[confirmed], records,
                             pieces)
 
@@ -268,7 +277,7 @@ class Matcher:
         shard_of = (fingerprints[order] >> np.uint64(self.residual_bits)).astype(np.int64) \
             if layout.shard_bits else np.zeros(fingerprints.shape[0], dtype=np.int64)
         bounds = np.searchsorted(shard_of, np.arange(len(self.index.shards) + 1))
-        found: list[_Stored] = []
+        owners, grams, checks = [], [], []
         for number, shard in enumerate(self.index.shards):
             lo_query, hi_query = int(bounds[number]), int(bounds[number + 1])
             if hi_query <= lo_query or shard.fingerprints.shape[0] == 0:
@@ -280,31 +289,44 @@ class Matcher:
                                        np.ascontiguousarray(residual[queries]), lo, hi)
             hi = np.minimum(hi, lo + MAX_STORED_PER_GRAM)
             owner, slot = _expand(lo, hi)
-            if owner.size == 0:
-                continue
-            grams = widened(np.asarray(shard.grams[slot])).astype(np.int64)
-            units = np.searchsorted(self.index.unit_first_gram, grams, side="right") - 1
-            positions = (grams - np.asarray(self.index.unit_first_gram[units], np.int64)) \
-                * self.params.stride
-            found.append(_Stored(queries[owner], units, positions,
-                                 widened(np.asarray(shard.checks[slot]))))
-        if not found:
-            empty = np.zeros(0, dtype=np.int64)
-            return _Stored(empty, empty, empty, np.zeros(0, dtype=np.uint64))
-        return _Stored(*(np.concatenate([getattr(f, name) for f in found])
-                         for name in ("owner", "units", "positions", "checks")))
+            if owner.size:
+                owners.append(queries[owner])
+                grams.append(widened(np.asarray(shard.grams[slot])))
+                checks.append(widened(np.asarray(shard.checks[slot])))
+        if not owners:
+            return _Stored(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64),
+                           np.zeros(0, dtype=np.uint64))
+        return _Stored(np.concatenate(owners), np.concatenate(grams), np.concatenate(checks))
 
-    def _extensions(self, at: np.ndarray, stored: _Stored, token_prf: U64,
-                    pieces: _Pieces) -> tuple[np.ndarray, np.ndarray]:
+    def _units_of(self, grams: U64) -> tuple[np.ndarray, np.ndarray]:
+        """The unit of each stored gram (by its number) and the gram's first token in it. The
+        numbers are looked up in order (keys of the table's own type: mixed types would copy
+        it), so the table is read forwards instead of at random, several times faster when
+        a common gram has many stored copies."""
+        first_gram = self.index.unit_first_gram
+        order = np.argsort(grams)
+        ordered = grams[order]
+        units_ordered = np.searchsorted(first_gram, ordered, side="right") - 1
+        units = np.empty(grams.shape[0], dtype=np.int64)
+        units[order] = units_ordered
+        positions = np.empty(grams.shape[0], dtype=np.int64)
+        positions[order] = (ordered - np.asarray(first_gram[units_ordered])).astype(np.int64) \
+            * self.params.stride
+        return units, positions
+
+    def _extensions(self, at: np.ndarray, packed: U64, token_prf: U64, pieces: _Pieces,
+                    bounds: tuple[np.ndarray, np.ndarray] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
         """How many neighbouring tokens left and right of each candidate agree with the
-        stored check bits, counting outwards until the first disagreement."""
+        stored check bits (`packed`), counting outwards until the first disagreement; with
+        `bounds` (each stored gram's position and its unit's length), only neighbours inside
+        the stored record count."""
         p = self.params
         k = p.gram_words
         count = token_prf.shape[0]
-        position = stored.positions
-        length = np.asarray(self.index.unit_length[stored.units], dtype=np.int64)
-        packed = stored.checks
         piece = pieces.of(at)
+        piece_start = pieces.first[piece]
+        piece_end = np.append(pieces.first[1:], count)[piece]
         left_run = np.ones(at.shape[0], dtype=bool)
         right_run = np.ones(at.shape[0], dtype=bool)
         left = np.zeros(at.shape[0], dtype=np.int64)
@@ -313,15 +335,14 @@ class Matcher:
             for side in (0, 1):
                 slot = 2 * (offset - 1) + side
                 stored_bits = (packed >> np.uint64(slot * p.check_bits)) & self.check_mask
-                if side == 0:
-                    where = at - offset
-                    in_record = position - offset >= 0
-                else:
-                    where = at + k - 1 + offset
-                    in_record = position + k - 1 + offset < length
+                where = at - offset if side == 0 else at + k - 1 + offset
                 safe = np.clip(where, 0, count - 1)
-                agrees = ((where >= 0) & (where < count) & (pieces.of(safe) == piece) & in_record
+                agrees = ((where >= piece_start) & (where < piece_end)
                           & ((token_prf[safe] & self.check_mask) == stored_bits))
+                if bounds is not None:
+                    position, length = bounds
+                    agrees &= (position - offset >= 0) if side == 0 else \
+                        (position + k - 1 + offset < length)
                 if side == 0:
                     left_run &= agrees
                     left += left_run
