@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from release.remote import RemotePath
 
 EXIT_PASSED = 0
 EXIT_GATE_FAILED = 1
@@ -11,8 +15,10 @@ EXIT_USAGE = 2
 EXIT_TOOL_FAILED = 3
 
 
-def display_path(path: Path | str) -> str:
-    """A printable form of a path, even when its name is not valid UTF-8."""
+def display_path(path: Path | str | RemotePath) -> str:
+    """A printable form of a path (or URL), even when its name is not valid UTF-8."""
+    if not isinstance(path, str | os.PathLike):
+        return str(path)
     raw = os.fsencode(path)
     try:
         return raw.decode("utf-8")
@@ -25,7 +31,7 @@ class ReleaseError(Exception):
 
     exit_code = EXIT_TOOL_FAILED
 
-    def __init__(self, message: str, *, path: Path | str | None = None) -> None:
+    def __init__(self, message: str, *, path: Path | str | RemotePath | None = None) -> None:
         self.path = path
         self.detail = message
         text = f"{display_path(path)}: {message}" if path is not None else message
@@ -41,7 +47,7 @@ class UsageError(ReleaseError):
 class ConfigError(UsageError):
     """`release.toml` (or another config-like file) is malformed; names the file and the key."""
 
-    def __init__(self, path: Path | str, key: str | None, message: str,
+    def __init__(self, path: Path | str | RemotePath, key: str | None, message: str,
                  line: int | None = None) -> None:
         self.key = key
         self.message = message

@@ -55,13 +55,13 @@ def test_no_sources_is_an_error(project: Project) -> None:
 def test_sources_are_hashed_only_when_a_size_matches(project: Project,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     hashed: list[Path] = []
-    real = datacopy.sha256_file
+    real = datacopy.sha256_of
 
     def counting(path: Path) -> str:
         hashed.append(path)
         return real(path)
 
-    monkeypatch.setattr(datacopy, "sha256_file", counting)
+    monkeypatch.setattr(datacopy, "sha256_of", counting)
     scan(load_config(project.config))
     assert hashed == []
     (project.model / "same-size.bin").write_bytes(b"x" * project.data.stat().st_size)

@@ -42,6 +42,7 @@ from release.config.settings import (
 from release.config.table import Table
 from release.errors import ConfigError
 from release.regular import read_regular
+from release.remote import SourcePath
 
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 _VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_-]*$")
@@ -103,7 +104,7 @@ def _code(t: Table) -> CodeSettings:
 
 
 def _source(t: Table) -> DataSource:
-    path = t.path("path")
+    path = t.location("path")
     fmt = t.choice("format", SOURCE_FORMATS, None)
     if fmt is None:
         fmt = _guess_format(path)
@@ -134,7 +135,7 @@ def _text_fields(t: Table) -> tuple[str, ...] | None:
     return fields
 
 
-def _guess_format(path: Path) -> str | None:
+def _guess_format(path: SourcePath) -> str | None:
     suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".zst", ".zstd")]
     if not suffixes:
         return "hf-dataset" if path.is_dir() else None

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from release.config.lines import key_line
+from release.remote import SourcePath
 
 DEFAULT_CONFIG_NAME = "release.toml"
 DEFAULT_BASELINE_NAME = "release.baseline.json"
@@ -66,7 +67,7 @@ class CodeSettings:
 
 @dataclass(frozen=True)
 class DataSource:
-    path: Path
+    path: SourcePath  # a local file or folder, or one at an fsspec URL
     format: str
     id_field: str | None
     text_fields: tuple[str, ...] | None  # None (not set): every field but the id is text

@@ -140,6 +140,24 @@ class Table:
         # normalised (no "..", no "//"), so that paths compare as the folders they name
         return Path(os.path.normpath((self.file.parent / Path(value).expanduser()).absolute()))
 
+    def location(self, name: str) -> Any:
+        """A path as `path` gives it, or an fsspec URL (s3://, hf://, memory://) of a file
+        or folder elsewhere; a file:// URL is the local path it names."""
+        from urllib.parse import unquote, urlsplit
+
+        from release.remote import RemotePath, url_scheme
+
+        value = self.text(name, max_length=MAX_PATH, single_line=True)
+        scheme = url_scheme(value)
+        if scheme is None:
+            return self.path(name)
+        if scheme == "file":
+            parts = urlsplit(value)
+            if parts.netloc not in ("", "localhost"):
+                raise self.error(name, "names a file on another host; mount it and give its path")
+            return Path(os.path.normpath(unquote(parts.path)))
+        return RemotePath(value)
+
     def table(self, name: str, *, required: bool = False) -> Table | None:
         self.seen.add(name)
         if name not in self.data:

@@ -3,6 +3,7 @@ sha256 where the sources can be read, by the keyed digests the index recorded wh
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -11,11 +12,11 @@ from pathlib import Path
 from release import rules
 from release.config import DataSource
 from release.detectors import DetectionContext, register
-from release.digests import sha256_file
 from release.findings import Finding
 from release.fingerprint.index import SourceStamp, shipped_digest
 from release.fingerprint.keys import IndexKey
 from release.pipeline.read import Artifact, artifact_sha256
+from release.remote import RemotePath, SourcePath, sha256_of
 
 MAX_SOURCE_FILES = 100_000
 
@@ -23,7 +24,7 @@ MAX_SOURCE_FILES = 100_000
 @dataclass(frozen=True)
 class SourceFile:
     key: str  # the config key of its source, e.g. data.sources[0]
-    path: Path
+    path: SourcePath
     size: int
 
 
@@ -55,7 +56,11 @@ def _unavailable(key: str, reason: str) -> Finding:
         "lives", evidence={"source": key}, basis=key, config_key=f"{key}.path")
 
 
-def _folder_files(folder: Path) -> Iterable[tuple[Path, int]]:
+def _folder_files(folder: SourcePath) -> Iterable[tuple[SourcePath, int]]:
+    if isinstance(folder, RemotePath):
+        for found in itertools.islice(folder.rglob("*"), MAX_SOURCE_FILES):
+            yield found, found.stat().st_size
+        return
     count = 0
     for here, _dirs, names in os.walk(folder, followlinks=False):
         for name in sorted(names):
@@ -77,7 +82,7 @@ def by_size(source_files: Iterable[SourceFile]) -> dict[int, list[SourceFile]]:
 
 def find_copies(
     shipped: Iterable[tuple[str, int, str]], sources_by_size: dict[int, list[SourceFile]],
-    digests: dict[Path, str | None],
+    digests: dict[SourcePath, str | None],
 ) -> list[Finding]:
     """Findings for shipped (path, size, sha256) equal to a source file; only source files
     whose size matches a shipped file are ever hashed, and each once (`digests` keeps them)."""
@@ -86,7 +91,7 @@ def find_copies(
         for source in sources_by_size.get(size, []):
             if source.path not in digests:
                 try:
-                    digests[source.path] = sha256_file(source.path)
+                    digests[source.path] = sha256_of(source.path)
                 except OSError:
                     digests[source.path] = None
                     findings.append(_unavailable(source.key, "cannot be read"))
@@ -136,7 +141,7 @@ class DataCopies:
         covered = {stamp.key for stamp in index.meta.sources}
         self.uncovered = [f for f in unavailable if f.evidence.get("source") not in covered]
         self.absent = [stamp for stamp in index.meta.sources if stamp.key in missing]
-        self.digests: dict[Path, str | None] = {}
+        self.digests: dict[SourcePath, str | None] = {}
 
     def detect(self, artifact: Artifact) -> list[Finding]:
         """Only a file whose size matches a source file's can be a copy: only those are

@@ -14,7 +14,6 @@ import numpy as np
 
 from release.atomic import building_folder, replace_folder
 from release.config import Config, DataSource
-from release.digests import sha256_file
 from release.errors import ConfigError, InputError, UsageError, display_path
 from release.fingerprint.assemble import (
     PartRuns,
@@ -48,6 +47,7 @@ from release.fingerprint.tokens import (
 )
 from release.ownership import clean_leftovers, is_index_folder, require_replaceable
 from release.progress import Progress, SilentProgress
+from release.remote import sha256_of
 from release.sources import (
     Piece,
     RecordBatch,
@@ -63,7 +63,7 @@ BATCH_BYTES = 1 << 20
 
 def source_stamp(index: int, source: DataSource, key: IndexKey) -> SourceStamp:
     """Size, mtime and keyed digests of a source's files (raises OSError when unreadable)."""
-    digests = tuple((path.stat().st_size, shipped_digest(key, sha256_file(path)))
+    digests = tuple((path.stat().st_size, shipped_digest(key, sha256_of(path)))
                     for path in source_files(source))
     return SourceStamp(f"data.sources[{index}]", str(source.path), source.path.stat().st_size,
                        source_mtime(source), digests)

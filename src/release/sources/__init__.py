@@ -4,12 +4,12 @@ one reader per format in READERS, each yielding batches of records."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import zstandard
 
 from release.config import DataSource
 from release.errors import InputError
+from release.remote import SourcePath
 from release.sources.arrow import dataset_files, read_dataset, read_parquet
 from release.sources.json_lines import read_json_array, read_jsonl
 from release.sources.pieces import Piece, source_pieces
@@ -60,7 +60,7 @@ def iter_batches(source: DataSource, piece: Piece | None = None) -> Iterator[Rec
         raise InputError(f"cannot read data source: {exc}", path=source.path) from None
 
 
-def source_files(source: DataSource) -> list[Path]:
+def source_files(source: DataSource) -> list[SourcePath]:
     """The files a source is read from: the file itself, or a dataset folder's Arrow shards."""
     return dataset_files(source.path) if source.path.is_dir() else [source.path]
 

@@ -4,6 +4,7 @@ columns of Arrow batches taken without a Python object per record."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ import numpy.typing as npt
 
 from release.config import DataSource
 from release.errors import InputError
+from release.remote import RemotePath, SourcePath, open_source_file
 from release.sources.records import BATCH_RECORDS, RecordBatch, record_of
 
 if TYPE_CHECKING:
@@ -122,19 +124,42 @@ def arrow_batch(source: DataSource, batch: Any) -> RecordBatch:
     return RecordBatch(ids, texts[0], texts[1], sensitive[0], sensitive[1], _present(batch))
 
 
-def _arrow_batches(path: Path, columns: list[str] | None,
-                   row_groups: range | None = None) -> Iterator[Any]:
-    import pyarrow as pa
+@contextmanager
+def parquet_file(path: SourcePath) -> Iterator[Any]:
+    """A Parquet file opened for reading (one at a URL through its fsspec file)."""
     import pyarrow.parquet as pq
 
-    if path.suffix.lower() == ".parquet":
-        parquet = pq.ParquetFile(path)
-        present = None if columns is None else [c for c in columns
-                                                if c in parquet.schema_arrow.names]
-        yield from parquet.iter_batches(batch_size=BATCH_RECORDS, columns=present,
-                                        row_groups=row_groups)
+    if isinstance(path, Path):
+        yield pq.ParquetFile(path)
         return
-    with pa.memory_map(str(path)) as stream:
+    with open_source_file(path) as handle:
+        yield pq.ParquetFile(handle)
+
+
+@contextmanager
+def _arrow_stream(path: SourcePath) -> Iterator[Any]:
+    import pyarrow as pa
+
+    if isinstance(path, Path):
+        with pa.memory_map(str(path)) as stream:
+            yield stream
+        return
+    with open_source_file(path) as handle, pa.PythonFile(handle, mode="r") as stream:
+        yield stream
+
+
+def _arrow_batches(path: SourcePath, columns: list[str] | None,
+                   row_groups: range | None = None) -> Iterator[Any]:
+    import pyarrow as pa
+
+    if path.suffix.lower() == ".parquet":
+        with parquet_file(path) as parquet:
+            present = None if columns is None else [c for c in columns
+                                                    if c in parquet.schema_arrow.names]
+            yield from parquet.iter_batches(batch_size=BATCH_RECORDS, columns=present,
+                                            row_groups=row_groups)
+        return
+    with _arrow_stream(path) as stream:
         try:
             reader: Any = pa.ipc.open_stream(stream)
             batches = iter(reader)
@@ -146,7 +171,7 @@ def _arrow_batches(path: Path, columns: list[str] | None,
             yield select(batch, columns)
 
 
-def _columnar(source: DataSource, files: list[Path], row_groups: range | None = None
+def _columnar(source: DataSource, files: list[SourcePath], row_groups: range | None = None
               ) -> Iterator[RecordBatch]:
     import pyarrow as pa
 
@@ -175,6 +200,8 @@ def read_dataset(source: DataSource, piece: Piece | None = None) -> Iterator[Rec
     yield from _columnar(source, files if piece is None else files[piece.start: piece.end])
 
 
-def dataset_files(folder: Path) -> list[Path]:
+def dataset_files(folder: SourcePath) -> list[SourcePath]:
     """The Arrow shards of a `datasets` folder saved with save_to_disk."""
+    if isinstance(folder, RemotePath):
+        return list(folder.rglob("*.arrow"))  # files, in order
     return sorted(p for p in folder.rglob("*.arrow") if p.is_file() and not p.is_symlink())

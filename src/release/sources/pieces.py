@@ -9,11 +9,10 @@ import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, cast
 
 from release.config import DataSource
-from release.regular import open_regular
+from release.remote import SourcePath, open_source_file
 from release.sources.streams import compression
 
 SEEK_CHUNK = 1 << 16
@@ -46,14 +45,14 @@ def source_pieces(source: DataSource, piece_bytes: int) -> list[Piece | None]:
     return [None]
 
 
-def _line_pieces(path: Path, piece_bytes: int) -> list[Piece | None]:
+def _line_pieces(path: SourcePath, piece_bytes: int) -> list[Piece | None]:
     """Byte ranges that each begin at a line's start: a cut every `piece_bytes`, moved on to
     the next line."""
     size = path.stat().st_size
     if size <= piece_bytes:
         return []
     cuts = [0]
-    with open_regular(path) as handle:
+    with open_source_file(path) as handle:
         for wanted in range(piece_bytes, size, piece_bytes):
             if wanted <= cuts[-1]:
                 continue
@@ -75,12 +74,14 @@ def _next_line(handle: IO[bytes]) -> int | None:
     return None
 
 
-def _row_group_pieces(path: Path, piece_bytes: int) -> list[Piece | None]:
+def _row_group_pieces(path: SourcePath, piece_bytes: int) -> list[Piece | None]:
     import pyarrow as pa
-    import pyarrow.parquet as pq
+
+    from release.sources.arrow import parquet_file
 
     try:
-        metadata = pq.ParquetFile(path).metadata
+        with parquet_file(path) as parquet:
+            metadata = parquet.metadata
     except (pa.ArrowException, OSError):
         return []  # reading it whole reports why
     sizes = [metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups)]
@@ -122,17 +123,17 @@ class _Window(io.RawIOBase):
 
 
 @contextmanager
-def open_piece(path: Path, piece: Piece) -> Iterator[IO[bytes]]:
+def open_piece(path: SourcePath, piece: Piece) -> Iterator[IO[bytes]]:
     """The bytes of a "bytes" piece of an uncompressed file, as a stream."""
-    with open_regular(path) as raw:
+    with open_source_file(path) as raw:
         yield cast(IO[bytes], io.BufferedReader(_Window(raw, piece.start, piece.end)))
 
 
-def lines_before(path: Path, offset: int) -> int:
+def lines_before(path: SourcePath, offset: int) -> int:
     """How many lines of the file end before `offset` (for the line number of an error in a
     piece; read only when there is one)."""
     count, left = 0, offset
-    with open_regular(path) as handle:
+    with open_source_file(path) as handle:
         while left > 0 and (chunk := handle.read(min(1 << 20, left))):
             count += chunk.count(b"\n")
             left -= len(chunk)

@@ -6,25 +6,24 @@ import gzip
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import IO, cast
 
 import zstandard
 
-from release.regular import open_regular
+from release.remote import SourcePath, open_source_file
 
 
-def compression(path: Path) -> str | None:
+def compression(path: SourcePath) -> str | None:
     """How the file is compressed, by its suffix (None: not)."""
     suffix = path.suffix.lower()
     return {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}.get(suffix)
 
 
 @contextmanager
-def open_binary(path: Path) -> Iterator[IO[bytes]]:
+def open_binary(path: SourcePath) -> Iterator[IO[bytes]]:
     """The file's bytes, transparently decompressed (gzip, zstd), streamed."""
     method = compression(path)
-    with open_regular(path) as raw:
+    with open_source_file(path) as raw:
         if method == "gzip":
             with gzip.GzipFile(fileobj=raw) as stream:
                 yield cast(IO[bytes], stream)
@@ -36,6 +35,6 @@ def open_binary(path: Path) -> Iterator[IO[bytes]]:
 
 
 @contextmanager
-def open_text(path: Path) -> Iterator[IO[str]]:
+def open_text(path: SourcePath) -> Iterator[IO[str]]:
     with open_binary(path) as stream:
         yield io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
