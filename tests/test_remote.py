@@ -109,7 +109,7 @@ def test_a_file_url_is_the_local_path_and_a_store_without_its_package_is_an_erro
     config = load_config(config_path)
     assert config.data.sources[0].path == tmp_path / "my data.jsonl"
     missing = RemotePath("nosuchstore://bucket/data.jsonl")
-    with pytest.raises(UsageError, match="nosuchstore://.*install the fsspec package"):
+    with pytest.raises(UsageError, match=r"nosuchstore://.*install the fsspec package"):
         missing.exists()
     config_path.write_text(config_path.read_text().replace(f'path = "{url}"',
                                                            f'path = "{missing}"'))

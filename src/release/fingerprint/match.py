@@ -247,15 +247,20 @@ class Matcher:
         if stored.owner.size == 0:
             return []
         at = query[stored.owner]
-        # first without the records' bounds, which only ever shorten a run: the stored
-        # copies of a common gram that disagree with their neighbours go before their units
-        # are looked up
-        left, right = self._extensions(at, stored.checks, token_prf, pieces)
-        maybe = np.flatnonzero(left + right >= p.context)
-        if maybe.size == 0:
-            return []
-        at, checks = at[maybe], stored.checks[maybe]
-        units, positions = self._units_of(stored.grams[maybe])
+        if p.context:
+            # a run of `context` agreeing neighbours has at least min(2, context) among the
+            # two nearest on each side: stored copies of a common gram in other contexts go
+            # before their units are looked up (without the records' bounds, which only
+            # ever shorten a run)
+            reach = min(2, p.context)
+            left, right = self._extensions(at, stored.checks, token_prf, pieces, reach=reach)
+            maybe = np.flatnonzero(left + right >= reach)
+            if maybe.size == 0:
+                return []
+            at, checks, grams = at[maybe], stored.checks[maybe], stored.grams[maybe]
+        else:
+            checks, grams = stored.checks, stored.grams
+        units, positions = self._units_of(grams)
         lengths = np.asarray(index.unit_length[units], dtype=np.int64)
         left, right = self._extensions(at, checks, token_prf, pieces, (positions, lengths))
         confirmed = np.flatnonzero(left + right >= p.context)
@@ -315,12 +320,12 @@ class Matcher:
         return units, positions
 
     def _extensions(self, at: np.ndarray, packed: U64, token_prf: U64, pieces: _Pieces,
-                    bounds: tuple[np.ndarray, np.ndarray] | None = None
-                    ) -> tuple[np.ndarray, np.ndarray]:
-        """How many neighbouring tokens left and right of each candidate agree with the
-        stored check bits (`packed`), counting outwards until the first disagreement; with
-        `bounds` (each stored gram's position and its unit's length), only neighbours inside
-        the stored record count."""
+                    bounds: tuple[np.ndarray, np.ndarray] | None = None,
+                    reach: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """How many neighbouring tokens left and right of each candidate (up to `reach`, by
+        default all that are checked) agree with the stored check bits (`packed`), counting
+        outwards until the first disagreement; with `bounds` (each stored gram's position
+        and its unit's length), only neighbours inside the stored record count."""
         p = self.params
         k = p.gram_words
         count = token_prf.shape[0]
@@ -331,7 +336,7 @@ class Matcher:
         right_run = np.ones(at.shape[0], dtype=bool)
         left = np.zeros(at.shape[0], dtype=np.int64)
         right = np.zeros(at.shape[0], dtype=np.int64)
-        for offset in range(1, p.context + 1):
+        for offset in range(1, (reach or p.context) + 1):
             for side in (0, 1):
                 slot = 2 * (offset - 1) + side
                 stored_bits = (packed >> np.uint64(slot * p.check_bits)) & self.check_mask
