@@ -6,6 +6,7 @@ import hashlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 from release.regular import open_regular
 
@@ -19,13 +20,19 @@ def file_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def sha256_file(path: Path, on_bytes: Callable[[int], None] | None = None) -> str:
+def sha256_stream(handle: IO[bytes], on_bytes: Callable[[int], None] | None = None) -> str:
+    """The sha256 of what is left to read of an open file, read CHUNK bytes at a time."""
     digest = hashlib.sha256()
-    for chunk in file_chunks(path):
+    while chunk := handle.read(CHUNK):
         digest.update(chunk)
         if on_bytes is not None:
             on_bytes(len(chunk))
     return digest.hexdigest()
+
+
+def sha256_file(path: Path, on_bytes: Callable[[int], None] | None = None) -> str:
+    with open_regular(path) as handle:
+        return sha256_stream(handle, on_bytes)
 
 
 def git_blob_sha1(path: Path) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, cast
 
+from release.digests import sha256_stream
 from release.errors import UsageError
 from release.regular import open_regular
 
@@ -116,8 +117,5 @@ def open_source_file(path: SourcePath) -> IO[bytes]:
 
 def sha256_of(path: SourcePath) -> str:
     """The sha256 of a source's file, streamed."""
-    digest = hashlib.sha256()
     with open_source_file(path) as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return sha256_stream(handle)

@@ -3,7 +3,6 @@ and top-level JSON arrays of records, decoded one object at a time."""
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from release.errors import InputError
 from release.sources.arrow import arrow_batch, plain_arrow_type, select, wanted_columns
 from release.sources.pieces import Piece, lines_before, open_piece
 from release.sources.records import Record, RecordBatch, grouped, record_of
-from release.sources.streams import open_binary, open_text
+from release.sources.streams import as_text, open_binary, open_text
 
 JSON_READ_CHUNK = 1 << 20
 MAX_JSON_RECORD = 64 << 20  # one JSON record larger than this is refused, not buffered forever
@@ -71,8 +70,7 @@ def read_jsonl(source: DataSource, piece: Piece | None = None) -> Iterator[Recor
 
 def _jsonl_rows(source: DataSource, piece: Piece | None = None) -> Iterator[Record]:
     with _bytes_of(source, piece) as stream:
-        handle = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
-        for number, line in enumerate(handle, start=1):
+        for number, line in enumerate(as_text(stream), start=1):
             if not line.strip():
                 continue
             try:

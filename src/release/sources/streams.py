@@ -34,7 +34,12 @@ def open_binary(path: SourcePath) -> Iterator[IO[bytes]]:
             yield raw
 
 
+def as_text(stream: IO[bytes]) -> IO[str]:
+    """A binary stream read as UTF-8 text (bad bytes replaced, line ends kept)."""
+    return io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
+
+
 @contextmanager
 def open_text(path: SourcePath) -> Iterator[IO[str]]:
     with open_binary(path) as stream:
-        yield io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
+        yield as_text(stream)
