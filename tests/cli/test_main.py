@@ -65,6 +65,20 @@ def test_prepare_failing_gate_writes_report_but_no_release(project: Project, cli
     assert json.loads((dist / "release-report.json").read_text())["verdict"] == "fail"
 
 
+def test_quiet_keeps_verdict_and_findings(project: Project, cli: Cli) -> None:
+    """-q hides progress and status lines, not what the gate found."""
+    (project.model / "train.csv").write_text("a,b\n1,2\n")
+    result = cli("prepare", "--config", project.config, "-q")
+    assert result.code == 1 and result.err == ""
+    lines = result.out.splitlines()
+    assert any("RL105" in line and "train.csv" in line for line in lines), result.out
+    assert lines[-1].startswith("FAIL"), result.out
+    assert all(line.startswith(("  error", "  warning")) for line in lines[:-1]), result.out
+    passing = cli("scan", "--config", project.config, "-q", "--files",
+                  project.model / "config.json")
+    assert passing.code == 0 and passing.out.startswith("PASS") and passing.err == ""
+
+
 def test_missing_config(cli: Cli, tmp_path: Path) -> None:
     assert_clean_failure(cli("scan", "--config", tmp_path / "release.toml"), 2,
                          "release.toml", "not found")

@@ -105,3 +105,21 @@ def test_negative_windows_are_config_errors() -> None:
     with pytest.raises(ConfigError, match=r"agreement\.survival_days"):
         parse_config(Path("/p/release.toml"),
                      COMPLIANT.replace("[agreement]\n", "[agreement]\nsurvival_days = -1\n"))
+
+
+def test_peft_adapter_must_name_its_base_model(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "adapter_config.json").write_text(
+        '{"peft_type": "LORA", "base_model_name_or_path": "openai-community/gpt2"}')
+    without_base = COMPLIANT.replace(
+        'base_model = { name = "base", license = "MIT", source = "https://example.invalid/base" }'
+        '\n', "")
+    config = parse_config(tmp_path / "release.toml", without_base)
+    plan = plan_licenses(config, load_catalog(), today=TODAY)
+    assert [f.rule.id for f in plan.findings] == ["RL406"]
+    assert "PEFT adapter" in plan.findings[0].message
+    assert "'openai-community/gpt2'" in plan.findings[0].message
+    named = plan_licenses(parse_config(tmp_path / "release.toml", COMPLIANT), load_catalog(),
+                          today=TODAY)
+    assert named.findings == []

@@ -14,7 +14,7 @@ import click
 
 from release.atomic import append_text, write_atomic
 from release.errors import EXIT_GATE_FAILED, EXIT_PASSED, display_path
-from release.formats import formats, renderer
+from release.formats import formats, printable, renderer
 from release.pipeline.report import Report
 from release.progress import Progress
 
@@ -43,14 +43,22 @@ class Ui:
         """Render the report where it was asked for; the exit code its verdict gives."""
         color = (self.fmt == "text" and self.output is None and sys.stdout.isatty()
                  and "NO_COLOR" not in os.environ)
-        rendered = renderer(self.fmt, color=color)(report)
+        left_out = report.context.left_out
+        if self.verbose and left_out is not None:
+            self.notes([f"left out (training state): {printable(p)}"
+                        for p in left_out.training_state]
+                       + [f"left out ([model].include/exclude): {printable(p)}"
+                          for p in left_out.by_config])
         if self.summary is not None:
             append_text(self.summary, renderer("markdown")(report))
         if self.output is not None:
-            write_atomic(self.output, rendered)
+            write_atomic(self.output, renderer(self.fmt)(report))
             self.status(f"report written to {display_path(self.output)}")
-        elif not (self.quiet and self.fmt == "text"):
-            click.echo(rendered, nl=False)
+            if self.quiet and self.fmt == "text":
+                click.echo(renderer("text", brief=True)(report), nl=False)
+        else:
+            # quiet hides progress and status lines, never the verdict and the findings
+            click.echo(renderer(self.fmt, color=color, brief=self.quiet)(report), nl=False)
         return EXIT_PASSED if report.passed else EXIT_GATE_FAILED
 
     def progress(self) -> Progress:
@@ -68,9 +76,11 @@ def _apply(func: F, options: list[Callable[[F], F]]) -> F:
 def quiet_options(func: F) -> F:
     """-q and -v, for every command."""
     return _apply(func, [
-        click.option("-q", "--quiet", is_flag=True, help="No progress or status messages."),
+        click.option("-q", "--quiet", is_flag=True,
+                     help="No progress or status messages; a report keeps its findings and "
+                          "verdict."),
         click.option("-v", "--verbose", is_flag=True,
-                     help="Show tracebacks on internal errors."),
+                     help="List the files left out; show tracebacks on internal errors."),
     ])
 
 

@@ -86,6 +86,8 @@ def _model(t: Table) -> ModelSettings:
         path=t.path("path"),
         license=t.text("license", None),
         base_model=_optional(t.table("base_model"), _base_model, None),
+        include=t.strings("include"),
+        exclude=t.strings("exclude"),
     )
 
 

@@ -54,6 +54,8 @@ class ModelSettings:
     path: Path
     license: str | None
     base_model: BaseModel | None
+    include: tuple[str, ...] = ()  # globs; default: every file but training state
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from functools import partial
 
 from release.config import DEFAULT_CONFIG_NAME
 from release.findings import Finding
+from release.pipeline.context import LeftOutFiles
 from release.pipeline.report import Report
 from release.registry import Registry
 
@@ -32,6 +33,24 @@ def subject_path(report: Report, finding: Finding) -> str:
         else "(config)"
 
 
+MAX_NAMED_GROUPS = 4
+
+
+def left_out_line(left_out: LeftOutFiles) -> str:
+    """One line for the files of the model folder that do not ship, naming the first few."""
+    parts = []
+    if left_out.training_state:
+        groups = left_out.groups()
+        named = ", ".join(printable(g) for g in groups[:MAX_NAMED_GROUPS])
+        more = f", +{len(groups) - MAX_NAMED_GROUPS} more" if len(groups) > MAX_NAMED_GROUPS \
+            else ""
+        parts.append(f"{len(left_out.training_state)} training-state files left out ({named}"
+                     f"{more}); list them with -v; ship one by naming it in [model].include")
+    if left_out.by_config:
+        parts.append(f"{len(left_out.by_config)} files left out by [model].include/exclude")
+    return "; ".join(parts)
+
+
 Renderer = Callable[..., str]  # render(report, *, color=False) -> str; only text uses colour
 RENDERERS: Registry[Renderer] = Registry(__name__)
 
@@ -46,6 +65,8 @@ def formats() -> tuple[str, ...]:
     return tuple(sorted(RENDERERS.names(), key=lambda name: (name != "text", name)))
 
 
-def renderer(name: str, *, color: bool = False) -> Callable[[Report], str]:
+def renderer(name: str, *, color: bool = False, brief: bool = False) -> Callable[[Report], str]:
+    """The renderer of `--format NAME`; text takes colour and `brief` (findings and verdict
+    only, for -q)."""
     render = RENDERERS.get(name)
-    return partial(render, color=color) if name == "text" else render
+    return partial(render, color=color, brief=brief) if name == "text" else render

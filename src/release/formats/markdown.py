@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from release.findings import Finding
-from release.formats import printable, register, subject_path
+from release.formats import left_out_line, printable, register, subject_path
 from release.pipeline.report import Report
 
 _ICONS = {"pass": "✅", "fail": "❌"}
@@ -41,6 +41,8 @@ def render(report: Report) -> str:
     if git is not None and git.commit:
         branch = f" on `{git.branch}`" if git.branch else ""
         lines += [f"Built from commit `{git.commit}`{branch}.", ""]
+    if report.context.left_out is not None:
+        lines += [_cell(left_out_line(report.context.left_out)), ""]
     publish = report.context.publish
     record = publish.record if publish is not None else None
     if record is not None:

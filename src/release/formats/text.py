@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.text import Text
 
 from release.findings import Finding, Severity
-from release.formats import printable, register, subject_path
+from release.formats import left_out_line, printable, register, subject_path
 from release.pipeline.context import PublishInfo
 from release.pipeline.report import Report
 
@@ -68,11 +68,17 @@ def _print_publish(console: Console, publish: PublishInfo) -> None:
 
 
 @register("text")
-def render(report: Report, *, color: bool = False, width: int = 100) -> str:
+def render(report: Report, *, color: bool = False, width: int = 100, brief: bool = False) -> str:
+    """The report as text; `brief` (for -q) keeps only the findings and the verdict line."""
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width,
                       highlight=False, soft_wrap=True, markup=False, emoji=False)
     summary = report.summary
+    if brief:
+        for finding in report.findings:
+            console.print(_finding_line(report, finding))
+        _print_verdict(console, report)
+        return buffer.getvalue()
     kinds: dict[str, int] = {}
     for record in report.files:
         kinds[record.kind] = kinds.get(record.kind, 0) + 1
@@ -85,6 +91,9 @@ def render(report: Report, *, color: bool = False, width: int = 100) -> str:
         f"{summary['files']} files, {_human_bytes(summary['bytes'])}: "
         + ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
     )
+    left_out = report.context.left_out
+    if left_out is not None:
+        console.print(left_out_line(left_out))
     if report.findings:
         console.print()
         for finding in report.findings:
@@ -98,8 +107,14 @@ def render(report: Report, *, color: bool = False, width: int = 100) -> str:
                       f"({dates.days_until_data_deletion} days)")
     if report.context.publish is not None:
         _print_publish(console, report.context.publish)
-    counts = summary["findings"]
     console.print()
+    _print_verdict(console, report)
+    return buffer.getvalue()
+
+
+def _print_verdict(console: Console, report: Report) -> None:
+    summary = report.summary
+    counts = summary["findings"]
     verdict = Text(report.verdict.upper(), style="bold green" if report.passed else "bold red")
     console.print(Text.assemble(
         verdict,
@@ -107,4 +122,3 @@ def render(report: Report, *, color: bool = False, width: int = 100) -> str:
         f"; {summary['scanned']} scanned, {summary['skipped']} skipped, {summary['failed']} "
         f"failed; fails on {report.fail_on.value}",
     ))
-    return buffer.getvalue()

@@ -4,6 +4,8 @@ model and code, a Data Provider disclaimer, the base model's terms, the agreemen
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from dataclasses import dataclass, field
 
 from license_expression import ExpressionError, get_spdx_licensing
@@ -14,6 +16,7 @@ from release.findings import Finding
 from release.licensing.catalog import Catalog
 from release.pipeline.context import AgreementDates
 from release.publish.plan import public_location
+from release.regular import read_regular
 
 CLAUSE_OPEN = "DUA-OAI §3(c)"
 CLAUSE_NO_RESTRICTIONS = "DUA-OAI §4(c)"
@@ -160,6 +163,30 @@ def _base_model(base: BaseModel | None, catalog: Catalog, plan: LicensePlan) -> 
             config_key="model.base_model"))
 
 
+ADAPTER_CONFIG = "adapter_config.json"  # what PEFT's save_pretrained writes beside the adapter
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
+
+
+def _adapter_base(config: Config, plan: LicensePlan) -> None:
+    """A PEFT adapter is used only with its base model, so the release must name that model
+    (and have the right to build on it, DUA-OAI §5(c))."""
+    path = config.model.path / ADAPTER_CONFIG
+    if config.model.base_model is not None or path.is_symlink() or not path.is_file():
+        return
+    try:
+        data = json.loads(read_regular(path))
+    except (OSError, ValueError):
+        return  # the scan reports a file it cannot read or parse
+    named = data.get("base_model_name_or_path") if isinstance(data, dict) else None
+    hint = f" (it names {named!r})" if isinstance(named, str) and _HUB_ID.match(named) else ""
+    plan.findings.append(Finding(
+        rules.BASE_MODEL_TERMS, None,
+        f"the model is a PEFT adapter ({ADAPTER_CONFIG}), which works only with its base "
+        f"model{hint}: name it in [model].base_model with its licence and source "
+        f"({CLAUSE_BASE_MODEL}), so the card and the licence check cover it",
+        basis="adapter-base", config_key="model.base_model"))
+
+
 def _release_url(config: Config, plan: LicensePlan) -> None:
     url = config.agreement.release_url
     if not url:
@@ -191,5 +218,6 @@ def plan_licenses(config: Config, catalog: Catalog, *, today: dt.date | None = N
     plan.ids.add(MANIFEST_LICENSE)
     _agreement(config.agreement, plan, today or dt.date.today())
     _base_model(config.model.base_model, catalog, plan)
+    _adapter_base(config, plan)
     _release_url(config, plan)
     return plan

@@ -43,6 +43,25 @@ class GitState:
 
 
 @dataclass(frozen=True)
+class LeftOutFiles:
+    """Files of the model folder that do not ship: training state (checkpoints, optimizer and
+    RNG state, Trainer arguments, logs) and those [model].include/exclude leave out."""
+
+    training_state: tuple[str, ...] = ()
+    by_config: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        return {"training_state": list(self.training_state), "by_config": list(self.by_config)}
+
+    def groups(self) -> list[str]:
+        """The training state as a user names it: each top folder once (`checkpoint-500/`),
+        then the files at the top by name."""
+        groups = {path.partition("/")[0] + "/" if "/" in path else path
+                  for path in self.training_state}
+        return sorted(groups, key=lambda g: (not g.endswith("/"), g))
+
+
+@dataclass(frozen=True)
 class Licensing:
     """What each component ships under, and the licence texts attached."""
 
@@ -151,6 +170,7 @@ class ReportContext:
     release: ReleaseInfo | None = None
     config: ConfigInfo | None = None
     git: GitState | None = None
+    left_out: LeftOutFiles | None = None
     licenses: Licensing | None = None
     agreement: AgreementDates | None = None
     memorization: MemorizationSummary | None = None

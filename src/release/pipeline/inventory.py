@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from release import rules
-from release.config import CodeSettings, Config, DataSettings
+from release.config import CodeSettings, Config, DataSettings, ModelSettings
 from release.errors import ConfigError, InputError, UsageError, display_path
 from release.findings import Finding
 from release.lock import state_folder
 from release.pipeline.globs import matches_any
 from release.pipeline.kinds import classify_kind
 from release.pipeline.manifest import MANIFEST_NAME
+from release.pipeline.training_state import names_state, state_pattern
 
 RESERVED_PATHS = frozenset({MANIFEST_NAME, "NOTICE", "REUSE.toml"})
 RESERVED_FOLDERS = ("LICENSES/",)
@@ -45,11 +46,22 @@ class GitInfo:
     dirty: frozenset[str]  # release paths of shipped code files that differ from HEAD
 
 
+@dataclass(frozen=True)
+class LeftOut:
+    """A file of the model folder that does not ship, and why: `training-state` (a built-in
+    pattern, `pattern`) or `config` ([model].include/exclude)."""
+
+    path: str
+    reason: str
+    pattern: str | None = None
+
+
 @dataclass
 class Inventory:
     items: list[Item] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     git: GitInfo | None = None
+    left_out: list[LeftOut] = field(default_factory=list)
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -167,20 +179,42 @@ def _index_and_key(data: DataSettings) -> list[Path]:
     return [data.index.absolute(), data.key_file.absolute()]
 
 
-def _model_items(root: Path, skip: list[Path], config_path: Path) -> list[Item]:
-    """Every file of the model folder but those of `skip` (release's own output, the index and
-    its key, wherever the config put them)."""
+def _left_out(relative: str, model: ModelSettings) -> LeftOut | None:
+    """Why a file of the model folder does not ship, if it does not: [model].exclude, not in
+    [model].include, or training state that no include pattern names."""
+    if (model.include and not matches_any(relative, model.include)) or \
+            matches_any(relative, model.exclude):
+        return LeftOut(relative, "config")
+    state = state_pattern(relative)
+    if state is None or any(names_state(p, state) and matches_any(relative, [p])
+                            for p in model.include):
+        return None
+    return LeftOut(relative, "training-state", state)
+
+
+def _model_items(model: ModelSettings, skip: list[Path], config_path: Path
+                 ) -> tuple[list[Item], list[LeftOut]]:
+    """Every file of the model folder that ships, and those left out; never those of `skip`
+    (release's own output, the index and its key, wherever the config put them)."""
+    root = model.path
     _require_folder(root, config_path, "model.path")
-    items = []
+    items, left_out = [], []
     for source in _walk(root, skip=skip):
         release_path = _release_path(source.relative_to(root))
+        leaving = _left_out(release_path, model)
+        if leaving is not None:
+            left_out.append(leaving)
+            continue
         problem = _name_problem(source, release_path) or _judge(source, root, release_path)
         items.append(Item(release_path, source, classify_kind(_file_name(release_path)), "model",
                           problem))
     if not items:
+        why = (f"all {len(left_out)} of its files are left out (training state, or "
+               "[model].include/exclude)" if left_out else "it holds no files")
         raise ConfigError(config_path, "model.path",
-                          f"{display_path(root)} holds no files; a release needs a model")
-    return items
+                          f"nothing of {display_path(root)} would ship: {why}; a release needs "
+                          "a model")
+    return items, left_out
 
 
 def _git_repo(path: Path) -> object | None:
@@ -293,9 +327,10 @@ def _collisions(items: list[Item]) -> list[Finding]:
 def build_inventory(config: Config) -> Inventory:
     """List every file that would ship; problems found without reading files become findings."""
     inventory = Inventory()
-    inventory.items.extend(_model_items(
-        config.model.path, [config.release.out, state_folder(config.root),
-                            *_index_and_key(config.data)], config.path))
+    model_items, inventory.left_out = _model_items(
+        config.model, [config.release.out, state_folder(config.root),
+                       *_index_and_key(config.data)], config.path)
+    inventory.items.extend(model_items)
     if config.code is not None:
         code_items, inventory.git = _code_items(config.code, config)
         if not code_items:

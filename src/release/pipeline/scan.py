@@ -17,7 +17,13 @@ from release.findings import FileRecord, Finding, Outcome, Severity
 from release.fingerprint.keys import key_created_note
 from release.fingerprint.match import Matcher
 from release.fingerprint.service import build_notes, ensure_index
-from release.pipeline.context import ConfigInfo, GitState, ReleaseInfo, ReportContext
+from release.pipeline.context import (
+    ConfigInfo,
+    GitState,
+    LeftOutFiles,
+    ReleaseInfo,
+    ReportContext,
+)
 from release.pipeline.inventory import Inventory, Item, build_inventory, files_inventory
 from release.pipeline.read import Artifact, planned_size, read_artifact, relative_source
 from release.pipeline.report import Report
@@ -147,11 +153,17 @@ def repository_folder(root: Path) -> str:
 
 def report_context(config: Config, inventory: Inventory) -> ReportContext:
     git = inventory.git
+    left_out = None
+    if inventory.left_out:
+        left_out = LeftOutFiles(
+            tuple(x.path for x in inventory.left_out if x.reason == "training-state"),
+            tuple(x.path for x in inventory.left_out if x.reason == "config"))
     return ReportContext(
         release=ReleaseInfo(config.release.name, config.release.version),
         config=ConfigInfo(display_path(config.path.name), config.digest,
                           repository_folder(config.root)),
-        git=None if git is None else GitState(git.commit, git.branch, tuple(sorted(git.dirty))))
+        git=None if git is None else GitState(git.commit, git.branch, tuple(sorted(git.dirty))),
+        left_out=left_out)
 
 
 def placed_in_config(findings: Iterable[Finding], config: Config) -> list[Finding]:
