@@ -121,7 +121,7 @@ def _volatile(config: Path) -> dict[str, str]:
     """Digests that change with every run because what they cover holds a timestamp."""
     found: dict[str, str] = {}
     dist = config.parent / "dist"
-    report = dist / "release-report.json"
+    report = next(dist.glob("*.report.json"), dist / "none.report.json")
     for manifest in dist.glob("*/release-manifest.json"):
         import hashlib
 
@@ -143,9 +143,9 @@ def _outputs(config: Path, cli: Callable[..., CliResult]) -> dict[str, str]:
             result = cli(command, "--config", config, "--format", fmt)
             assert result.code in (0, 1), result.err
             outputs[f"{command}.{SUFFIXES[fmt]}"] = f"exit {result.code}\n{result.out}"
-        written = config.parent / "dist" / "release-report.json"
-        if command == "prepare" and written.is_file():
-            outputs["release-report.json"] = written.read_text()
+        written = list((config.parent / "dist").glob("*.report.json"))
+        if command == "prepare" and written:
+            outputs["release-report.json"] = written[0].read_text()
     if not list((config.parent / "dist").glob("*/release-manifest.json")):
         return outputs  # nothing was staged: nothing to check or publish
     for fmt in FORMATS:

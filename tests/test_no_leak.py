@@ -30,7 +30,7 @@ def test_outputs_of_a_leaking_project_hold_no_record_text(
         outputs += [result.out, result.err, to_file.err, target.read_text()]
     prepared = cli("prepare", "--config", project.config)
     outputs += [prepared.out, prepared.err,
-                (project.root / "dist" / "release-report.json").read_text()]
+                (project.root / "dist" / "test-org--tiny-model-0.1.0.report.json").read_text()]
     blob = "\n".join(outputs)
     for value in secrets():
         assert value not in blob

@@ -47,7 +47,7 @@ def test_out_naming_a_user_folder_is_never_replaced(project: Project, cli: Cli) 
     staged = project.root / "outputs" / "test-org--tiny-model-0.1.0"
     staged.mkdir(parents=True)
     (staged / "weights.bin").write_bytes(b"the user's own file")
-    (project.root / "outputs" / "release-report.json").write_text("my notes\n")
+    (project.root / "outputs" / "test-org--tiny-model-0.1.0.report.json").write_text("my notes\n")
     before = snapshot(project.root / "outputs")
     result = cli("prepare", "--config", project.config)
     assert result.code == 2 and "release.out" in result.err, result.err
@@ -58,11 +58,11 @@ def test_leftovers_of_a_killed_run_are_removed_by_the_next(project: Project, cli
     dist = project.root / "dist"
     (dist / ".test-org--tiny-model-0.1.0.abcd1234.partial").mkdir(parents=True)
     (dist / ".test-org--tiny-model-0.1.0.old-0123abcd").mkdir()
-    (dist / ".release-report.json.x1y2z3w4.partial").write_text("{}")
+    (dist / ".test-org--tiny-model-0.1.0.report.json.x1y2z3w4.partial").write_text("{}")
     (dist / "keep.txt").write_text("not ours")
     assert cli("prepare", "--config", project.config).code == 0
     assert sorted(p.name for p in dist.iterdir()) == [
-        "keep.txt", "release-report.json", "test-org--tiny-model-0.1.0",
+        "keep.txt", "test-org--tiny-model-0.1.0", "test-org--tiny-model-0.1.0.report.json",
         "test-org--tiny-model-0.1.0.spdx"]
 
 
@@ -408,7 +408,7 @@ release_url = "https://example.invalid/elsewhere"''')
         result = cli("prepare", "--config", project.config, "--format", fmt)
         outputs += [result.out, result.err]
     assert "RL407" in outputs[0]
-    outputs.append((project.root / "dist" / "release-report.json").read_text())
+    outputs.append((project.root / "dist" / "test-org--tiny-model-0.1.0.report.json").read_text())
     for target in ("hub", "git"):
         dry = cli("publish", "--to", target, "--config", project.config, "--dry-run",
                   "--format", "json")

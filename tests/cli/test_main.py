@@ -16,6 +16,8 @@ from tests.conftest import CliResult, Project, run_module
 
 Cli = Callable[..., CliResult]
 
+REPORT = "test-org--tiny-model-0.1.0.report.json"
+
 
 def assert_clean_failure(result: CliResult, code: int, *needles: str) -> None:
     assert result.code == code, (result.out, result.err)
@@ -61,8 +63,8 @@ def test_prepare_failing_gate_writes_report_but_no_release(project: Project, cli
     result = cli("prepare", "--config", project.config, "-q")
     assert result.code == 1
     dist = project.root / "dist"
-    assert sorted(p.name for p in dist.iterdir()) == ["release-report.json"]
-    assert json.loads((dist / "release-report.json").read_text())["verdict"] == "fail"
+    assert sorted(p.name for p in dist.iterdir()) == [REPORT]
+    assert json.loads((dist / REPORT).read_text())["verdict"] == "fail"
 
 
 def test_quiet_keeps_verdict_and_findings(project: Project, cli: Cli) -> None:
@@ -166,7 +168,7 @@ def test_invalid_utf8_file_name(project: Project, cli: Cli) -> None:
     assert result.code == 1 and "Traceback" not in result.err
     assert "RL112 bad-\\xfe.bin" in result.out and "UTF-8" in result.out
     assert "5 scanned" in result.out  # every other file
-    assert sorted(p.name for p in (project.root / "dist").iterdir()) == ["release-report.json"]
+    assert sorted(p.name for p in (project.root / "dist").iterdir()) == [REPORT]
 
 
 def test_internal_error_withholds_the_message(project: Project, cli: Cli,

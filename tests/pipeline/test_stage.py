@@ -16,6 +16,8 @@ from release.pipeline.scan import ScanOptions, scan
 from release.pipeline.stage import stage_release
 from tests.conftest import Project
 
+REPORT = "test-org--tiny-model-0.1.0.report.json"
+
 
 def leftovers(out: Path) -> list[str]:
     return sorted(p.name for p in out.iterdir()) if out.exists() else []
@@ -34,13 +36,14 @@ def test_stage_writes_folder_manifest_and_report(project: Project) -> None:
         data = (staged.path / entry.path).read_bytes()
         assert hashlib.sha256(data).hexdigest() == entry.sha256 and len(data) == entry.size
     report_bytes = staged.report_path.read_bytes()
-    assert staged.report_path == project.root / "dist" / "release-report.json"
+    assert staged.report_path == (project.root / "dist"
+                                  / "test-org--tiny-model-0.1.0.report.json")
     assert hashlib.sha256(report_bytes).hexdigest() == manifest.report_sha256
     assert manifest.config_sha256 == config.digest
     assert manifest.git_commit is not None and manifest.git_branch == "main"
     report = json.loads(report_bytes)
     assert report["verdict"] == "pass" and report["staged"]["path"] == staged.path.name
-    assert leftovers(project.root / "dist") == ["release-report.json", staged.path.name]
+    assert leftovers(project.root / "dist") == sorted([REPORT, staged.path.name])
 
 
 def test_failing_scan_is_not_staged(project: Project) -> None:
@@ -85,7 +88,7 @@ def test_failed_restage_keeps_the_previous_release(project: Project,
         stage_release(config, scan(config))
     assert {p: p.read_bytes() for p in first.path.rglob("*") if p.is_file()} == before
     assert first.report_path.read_bytes() == report_before
-    assert leftovers(project.root / "dist") == ["release-report.json", first.path.name]
+    assert leftovers(project.root / "dist") == sorted([REPORT, first.path.name])
 
 
 def test_restaging_replaces_the_folder(project: Project) -> None:
@@ -95,7 +98,7 @@ def test_restaging_replaces_the_folder(project: Project) -> None:
     project.commit_code()
     staged = stage_release(config, scan(config))
     assert (staged.path / "training" / "extra.py").exists()
-    assert leftovers(project.root / "dist") == ["release-report.json", staged.path.name]
+    assert leftovers(project.root / "dist") == sorted([REPORT, staged.path.name])
 
 
 def test_file_changed_after_scan_is_refused(project: Project) -> None:

@@ -180,3 +180,34 @@ def test_file_changed_after_the_gate_is_not_pushed(publishable: Publishable,
     result = cli("publish", "--to", "git", "--config", publishable.config)
     assert result.code == 3 and "changed after the publish gate" in result.err
     assert remote_refs(publishable.remote) == ""
+
+
+def test_a_folder_staged_before_a_new_commit_is_not_published(
+        publishable: Publishable, cli: Callable[..., CliResult]) -> None:
+    """After a commit, the staged folder no longer is the code at HEAD: publish refuses it as
+    check does, unless --commit names the commit it was built from."""
+    project = publishable.project
+    built_from = read_manifest(publishable.staged.path).git_commit
+    assert built_from is not None
+    (project.code / "train.py").write_text("print('changed')\n")
+    project.commit_code("change after staging")
+    refused = cli("publish", "--to", "git", "--config", project.config)
+    assert refused.code == 1 and "RL610" in refused.out, refused.out + refused.err
+    assert remote_refs(publishable.remote) == ""
+    named = cli("publish", "--to", "git", "--config", project.config, "--commit", built_from)
+    assert named.code == 0, named.out + named.err
+    assert "refs/tags/v0.1.0" in remote_refs(publishable.remote)
+
+
+def test_preparing_a_new_version_keeps_the_old_one_checkable(
+        publishable: Publishable, cli: Callable[..., CliResult]) -> None:
+    project = publishable.project
+    old = publishable.staged.path
+    project.config.write_text(project.config.read_text().replace('"0.1.0"', '"0.2.0"'))
+    assert cli("prepare", "--config", project.config).code == 0
+    dist = old.parent
+    assert (dist / "test-org--tiny-model-0.2.0.report.json").is_file()
+    assert (dist / "test-org--tiny-model-0.1.0.report.json").is_file()
+    for version in ("0.1.0", "0.2.0"):
+        checked = cli("check", dist / f"test-org--tiny-model-{version}")
+        assert checked.code == 0, checked.out

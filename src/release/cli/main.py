@@ -145,17 +145,21 @@ def check(directory: Path | None, report_path: Path | None, expected_commit: str
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False), required=False)
 @report_option
 @click.option("--dry-run", is_flag=True, help="Print what would be pushed and change nothing.")
+@click.option("--commit", "expected_commit",
+              help="The git commit the staged release must have been built from (default: the "
+                   "commit checked out in [code].path).")
 @common_options
 @summary_option
 def publish(target: str, directory: Path | None, report_path: Path | None, dry_run: bool,
-            config_path: Path | None, fmt: str, output: Path | None, quiet: bool,
-            verbose: bool, summary: Path | None) -> int:
+            expected_commit: str | None, config_path: Path | None, fmt: str,
+            output: Path | None, quiet: bool, verbose: bool, summary: Path | None) -> int:
     """Push a staged release that passed, as one commit and a tag, then read it back."""
+    from release.publish.run import PublishOptions
     from release.publish.run import publish as run_publish
 
     ui = Ui(fmt, output, quiet, verbose, summary)
-    result = run_publish(_load(config_path), target, staged_dir=directory,
-                         report_path=report_path, dry_run=dry_run, progress=ui.progress())
+    options = PublishOptions(directory, report_path, expected_commit, dry_run)
+    result = run_publish(_load(config_path), target, options, progress=ui.progress())
     code = ui.emit(result.report)
     if result.outcome is not None:
         ui.status(result.outcome)

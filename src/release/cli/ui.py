@@ -117,4 +117,4 @@ def baseline_option(func: F) -> F:
 def report_option(func: F) -> F:
     return click.option(
         "--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
-        help="The release report (default: release-report.json next to DIRECTORY).")(func)
+        help="The release report (default: DIRECTORY.report.json beside DIRECTORY).")(func)

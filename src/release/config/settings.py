@@ -13,6 +13,7 @@ from release.remote import SourcePath
 
 DEFAULT_CONFIG_NAME = "release.toml"
 DEFAULT_BASELINE_NAME = "release.baseline.json"
+REPORT_SUFFIX = ".report.json"  # dist/<name>-<version>.report.json
 SOURCE_FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "txt", "hf-dataset")
 SEVERITY_NAMES = ("error", "warning")
 DEVICES = ("auto", "cpu", "cuda")
@@ -213,4 +214,6 @@ class Config:
 
     @property
     def report_path(self) -> Path:
-        return self.release.out / "release-report.json"
+        """The report of this version, beside its staged folder: preparing another version
+        never replaces it."""
+        return self.release.out / f"{self.release.staged_name}{REPORT_SUFFIX}"

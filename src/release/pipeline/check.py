@@ -10,6 +10,7 @@ from pathlib import Path
 from release import rules
 from release.card.validate import agrees_with_licensing
 from release.config import DEFAULT_CONFIG_NAME, load_config
+from release.config.settings import REPORT_SUFFIX
 from release.digests import sha256_file
 from release.errors import ReleaseError, UsageError, display_path
 from release.findings import FileRecord, Finding, Outcome
@@ -21,11 +22,15 @@ from release.pipeline.manifest import MANIFEST_NAME, Manifest, ManifestInvalid, 
 from release.pipeline.report import VERDICT_PASS, Report, read_report_verdict, report_sha256
 from release.progress import Progress, SilentProgress
 
-REPORT_NAME = "release-report.json"
+LEGACY_REPORT_NAME = "release-report.json"  # one shared report, before reports were per version
 
 
 def default_report_path(staged_dir: Path) -> Path:
-    return staged_dir.parent / REPORT_NAME
+    """The report of a staged folder: `<folder>.report.json` beside it (or the shared
+    release-report.json of folders staged by earlier versions of release)."""
+    report = staged_dir.with_name(staged_dir.name + REPORT_SUFFIX)
+    legacy = staged_dir.parent / LEGACY_REPORT_NAME
+    return legacy if not report.exists() and legacy.is_file() else report
 
 
 def _present_files(staged_dir: Path) -> tuple[dict[str, os.stat_result], list[Finding]]:
@@ -202,7 +207,6 @@ def check_release(directory: Path | None, *, report_path: Path | None = None,
     if directory is None or config_path is not None or Path(DEFAULT_CONFIG_NAME).is_file():
         config = load_config(config_path)
         directory = directory or config.staged_dir
-        report_path = report_path or config.report_path
         where = config.code.path if config.code is not None else config.root
         expected_commit = expected_commit or head_commit(where)
     elif not explicit:

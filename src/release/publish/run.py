@@ -13,6 +13,7 @@ from release.findings import Finding
 from release.lock import project_lock
 from release.pipeline.check import check_staged, default_report_path
 from release.pipeline.context import PublishInfo
+from release.pipeline.inventory import head_commit
 from release.pipeline.report import Report, append_publication
 from release.progress import Progress
 from release.publish import publisher_for, targets
@@ -57,21 +58,37 @@ def stale_report(staged_dir: Path, report_path: Path) -> list[Finding]:
                     "stage again with `release prepare`")]
 
 
-def publish(config: Config, target: str, *, staged_dir: Path | None = None,
-            report_path: Path | None = None, dry_run: bool = False,
+@dataclass(frozen=True)
+class PublishOptions:
+    """Which staged folder and report to publish, the commit it must have been built from
+    (default: the one checked out where [code].path is), and whether to push at all."""
+
+    staged_dir: Path | None = None
+    report_path: Path | None = None
+    expected_commit: str | None = None
+    dry_run: bool = False
+
+
+def publish(config: Config, target: str, options: PublishOptions | None = None,
             progress: Progress | None = None) -> PublishResult:
-    """Gate the staged folder, then push it (unless `dry_run`) and read the remote back."""
+    """Gate the staged folder, then push it (unless a dry run) and read the remote back."""
     with project_lock(config.root):
-        return _publish(config, target, staged_dir, report_path, dry_run, progress)
+        return _publish(config, target, options or PublishOptions(), progress)
 
 
-def _publish(config: Config, target: str, staged_dir: Path | None, report_path: Path | None,
-             dry_run: bool, progress: Progress | None) -> PublishResult:
+def _publish(config: Config, target: str, options: PublishOptions,
+             progress: Progress | None) -> PublishResult:
     if target not in targets():
         raise UsageError(f"unknown publish target {target!r} (choose {', '.join(targets())})")
-    staged_dir = staged_dir or config.staged_dir
-    report_path = report_path or default_report_path(staged_dir)
-    checked, manifest = check_staged(staged_dir, report_path, progress=progress)
+    staged_dir = options.staged_dir or config.staged_dir
+    report_path = options.report_path or default_report_path(staged_dir)
+    dry_run = options.dry_run
+    # a folder staged from an older commit must not go out as this one (as `check` refuses it)
+    where = config.code.path if config.code is not None else config.root
+    commit = options.expected_commit or head_commit(where)
+    checked, manifest = check_staged(staged_dir, report_path, progress=progress,
+                                     expected_commit=commit,
+                                     require_commit=options.expected_commit is not None)
     findings = [*checked.findings, *stale_report(staged_dir, report_path)]
 
     def result(plan: PublishPlan | None, record: PublishRecord | None,
