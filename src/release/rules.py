@@ -111,6 +111,14 @@ RELEASE_URL_MISMATCH = Rule(
 NOT_REUSE_COMPLIANT = Rule(
     "RL408", "not-reuse-compliant", E,
     "The staged release fails reuse lint (a file without licence or copyright, a missing text).")
+UNFILLED_PLACEHOLDER = Rule(
+    "RL409", "unfilled-placeholder", E,
+    "A value in release.toml is still a placeholder that `release init` wrote (TODO).",
+    acceptable=False)
+PRIVACY_UNDECLARED = Rule(
+    "RL410", "privacy-undeclared", W,
+    "The data holds personal data, but no privacy technique is declared in "
+    "[agreement.privacy] (DUA-OAI Attachment B).")
 CARD_METADATA_INVALID = Rule(
     "RL501", "card-metadata-invalid", E,
     "The model card does not load with huggingface_hub or breaks the Hub's metadata rules.")

@@ -5,12 +5,18 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from release.atomic import write_atomic
-from release.config import DEFAULT_CONFIG_NAME, parse_config
-from release.errors import UsageError, display_path
-from release.pipeline.kinds import classify_kind
+from release.config import DEFAULT_CONFIG_NAME, DataSource, parse_config
+from release.config.parse import guess_format
+from release.config.table import PLACEHOLDER_REQUIRED
+from release.errors import ConfigError, InputError, UsageError, display_path
+from release.pipeline.kinds import classify_kind, lower_suffix
+from release.regular import open_regular, read_regular
+from release.remote import SourcePath
+from release.sources.profile import FieldProposal, profile_source, propose_fields
 
 MAX_DEPTH = 4
 SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "dist", "__pycache__", ".release",
@@ -76,22 +82,150 @@ def detect_license(root: Path) -> str | None:
     return None
 
 
-def find_data_files(root: Path, model: Path | None) -> list[Path]:
-    files = []
-    for folder in _walk_dirs(root):
+DATASET_MARKERS = (("dataset_dict.json",), ("dataset_info.json", "state.json"))
+
+
+@dataclass(frozen=True)
+class FoundData:
+    """What init found of the training data: sources it can read, with the fields proposed
+    from a sample (or why none could be), and data files it cannot read as a source."""
+
+    sources: list[tuple[DataSource, FieldProposal | None, str]]  # source, proposal, what
+    other_files: list[Path]
+
+
+def _is_dataset_folder(folder: Path) -> bool:
+    """A `datasets` folder written by save_to_disk (a Dataset, or a DatasetDict of splits)."""
+    return any(all((folder / name).is_file() for name in names) for names in DATASET_MARKERS)
+
+
+def _data_paths(root: Path, model: Path | None) -> list[Path]:
+    """Data files and `datasets` folders under root (not inside the model folder), sorted."""
+    found = []
+    for here, dirs, files in os.walk(root):
+        folder = Path(here)
         if model is not None and (folder == model or model in folder.parents):
+            dirs[:] = []
             continue
-        for path in sorted(folder.iterdir()):
-            if path.is_file() and classify_kind(path.name) == "data":
-                files.append(path)
-    return files
+        if folder != root and _is_dataset_folder(folder):
+            found.append(folder)
+            dirs[:] = []
+            continue
+        depth = len(folder.relative_to(root).parts)
+        dirs[:] = [] if depth >= MAX_DEPTH else sorted(
+            d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+        for name in sorted(files):
+            path = folder / name
+            if path.is_symlink() or not path.is_file():
+                continue
+            if classify_kind(name) == "data" or (lower_suffix(name) == ".json"
+                                                 and _is_json_records(path)):
+                found.append(path)
+    return sorted(found)
 
 
-def _relative(path: Path, root: Path) -> str:
+def _is_json_records(path: Path) -> bool:
+    from release.extract.sniff import HEAD_BYTES, text_format
+
+    try:
+        with open_regular(path) as handle:
+            head = handle.read(HEAD_BYTES)
+    except OSError:
+        return False
+    return text_format(head, len(head) < HEAD_BYTES) == "json-records"
+
+
+def find_data(root: Path, model: Path | None) -> FoundData:
+    """The training data under root, each readable source sampled to propose its fields."""
+    sources: list[tuple[DataSource, FieldProposal | None, str]] = []
+    other: list[Path] = []
+    for path in _data_paths(root, model):
+        fmt = guess_format(path)
+        if fmt is None or (fmt == "json" and not path.is_dir() and not _is_json_records(path)):
+            other.append(path)
+            continue
+        source = DataSource(path, fmt, None, None, (), "line")
+        try:
+            profile = profile_source(source)
+        except InputError as exc:
+            sources.append((source, None, exc.detail))
+            continue
+        sampled = f"{profile.records} records{'' if profile.complete else ' sampled'}"
+        sources.append((source, propose_fields(profile), sampled))
+    return FoundData(sources, other)
+
+
+def _source_lines(source: DataSource, proposal: FieldProposal | None, root: Path
+                  ) -> list[str]:
+    lines = ["[[data.sources]]", f"path = {_toml(_relative(source.path, root))}",
+             f"format = {_toml(source.format)}"]
+    if proposal is None:
+        return [*lines,
+                "# could not be sampled: every field is indexed as text; name the id field "
+                "and the sensitive ones",
+                'sensitive_fields = ["TODO: the fields holding names, emails, record numbers"]',
+                ""]
+    if proposal.id_field:
+        lines.append(f"id_field = {_toml(proposal.id_field)}")
+    if proposal.text_fields:
+        lines.append(f"text_fields = {_toml_list(proposal.text_fields)}"
+                     "   # proposed: the fields of many words")
+    else:
+        lines.append("# text_fields: no field looks like free text, so every field is "
+                     "indexed as text")
+    note = ("   # proposed from field names and value shapes" if proposal.sensitive_fields
+            else "   # none found by name or shape: add any holding names, emails, numbers")
+    return [*lines, f"sensitive_fields = {_toml_list(proposal.sensitive_fields)}{note}", ""]
+
+
+def _toml_list(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(_toml(v) for v in values) + "]"
+
+
+def _found_lines(found: FoundData, root: Path) -> list[str]:
+    """What init says it found in the data: field names and counts, never a value."""
+    lines = []
+    for source, proposal, what in found.sources:
+        where = f"data source {_relative(source.path, root)} ({source.format}"
+        if proposal is None:
+            lines.append(f"{where}): {what}; fields not proposed")
+            continue
+        lines.append(f"{where}, {what}; keep it out of git)")
+        lines += [f"  {name}: {reason}" for name, reason in proposal.reasons.items()]
+    lines += [f"data file {_relative(p, root)} (not a source format release reads; keep it out "
+              "of git)" for p in found.other_files]
+    return lines
+
+
+def _relative(path: SourcePath, root: Path) -> str:
+    if not isinstance(path, Path):
+        return str(path)
     try:
         return path.relative_to(root).as_posix() or "."
     except ValueError:
         return path.as_posix()
+
+
+# the Hub's pipeline tag of a transformers architecture, by the end of its class name
+PIPELINE_TAGS = (("ForCausalLM", "text-generation"), ("LMHeadModel", "text-generation"),
+                 ("ForSequenceClassification", "text-classification"),
+                 ("ForTokenClassification", "token-classification"),
+                 ("ForQuestionAnswering", "question-answering"), ("ForMaskedLM", "fill-mask"),
+                 ("ForConditionalGeneration", "text2text-generation"))
+
+
+def pipeline_tag_of(model: Path) -> str | None:
+    """The pipeline tag the model's config.json architecture implies, if it names one."""
+    try:
+        config = json.loads(read_regular(model / "config.json"))
+    except (OSError, ValueError):
+        return None
+    names = config.get("architectures") if isinstance(config, dict) else None
+    for name in names if isinstance(names, list) else []:
+        for ending, tag in PIPELINE_TAGS:
+            if isinstance(name, str) and name.endswith(ending):
+                return tag
+    return None
 
 
 def render_config(root: Path) -> tuple[str, list[str]]:
@@ -109,23 +243,29 @@ def render_config(root: Path) -> tuple[str, list[str]]:
         license_id = license_id or detect_license(repo_root)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         repo = None
-    data_files = find_data_files(root, model)
+    data = find_data(root, model)
     if model is not None:
         found.append(f"model folder {_relative(model, root)}")
     if license_id:
         found.append(f"licence {license_id}")
-    for path in data_files:
-        found.append(f"data file {_relative(path, root)} (confidential? keep it out of git)")
+    found += _found_lines(data, root)
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", root.name).strip("-.") or "model"
     model_line = (f"path = {_toml(_relative(model, root))}" if model is not None
-                  else 'path = "outputs/final"               # TODO: the folder with config.json '
-                  "and weights")
-    code_license = _toml(license_id) if license_id else '"MIT"   # TODO: the licence of your code'
+                  else 'path = "TODO: the folder with config.json and the weights"')
+    if license_id:
+        model_license = (f"license = {_toml(license_id)}                   # the licence found "
+                         "in LICENSE; the model's must be OSI-approved (DUA-OAI §3(c))")
+        code_license = f"license = {_toml(license_id)}"
+    else:
+        model_license = ('license = "TODO: the SPDX id of the model\'s OSI-approved licence, '
+                         'e.g. Apache-2.0"')
+        code_license = 'license = "TODO: the SPDX id of your code\'s licence, e.g. MIT"'
     code_note = ("# a git repo: its tracked files ship, minus exclude" if repo is not None else
                  "# not a git repo: every file under path ships, minus exclude")
     lines = [
         "# release.toml — written by `release init`; every key is documented in the README.",
-        "# Relative paths are relative to this file.",
+        "# Relative paths are relative to this file. Every \"TODO\" value fails the gate "
+        "until it is set.",
         "",
         "[release]",
         f"name = {_toml(name)}                # also the default Hugging Face repo id (org/name)",
@@ -134,38 +274,31 @@ def render_config(root: Path) -> tuple[str, list[str]]:
         "",
         "[model]",
         model_line,
-        'license = "Apache-2.0"                   # TODO: SPDX licence of the trained model '
-        "(OSI-approved under DUA-OAI)",
+        model_license,
+        "# training state (checkpoint-*/, optimizer and RNG state, training_args.bin, logs) is "
+        "left out;",
+        "# include = [\"*.safetensors\", \"*.json\"]   # optional: only these files ship",
         "",
         "[code]",
         f'path = "."                               {code_note}',
-        f"license = {code_license}",
+        code_license,
         "# include = [\"src/**\", \"train.py\"]      # optional; default: everything",
         "exclude = []",
         'dest = "training"                        # folder inside the release',
         "",
         "[data]                                   # the confidential training data: read, "
         "never shipped",
-        'index = ".release/index"',
+        'index = ".release/index"                 # and its key .release/index.key: both kept '
+        "out of git",
         "",
     ]
-    if data_files:
-        for path in data_files:
-            lines += [
-                "[[data.sources]]",
-                f"path = {_toml(_relative(path, root))}",
-                "# text_fields = [\"note\"]                 # TODO: the free-text fields; "
-                "left out, every field is indexed as text",
-                "sensitive_fields = []                    # TODO: names, emails, record numbers",
-                "",
-            ]
-    else:
+    for source, proposal, _what in data.sources:
+        lines += _source_lines(source, proposal, root)
+    if not data.sources:
         lines += [
             "[[data.sources]]",
-            'path = "/path/to/confidential/train.jsonl"   # TODO: where the training data lives',
-            'format = "jsonl"',
-            'text_fields = ["text"]                       # TODO',
-            "sensitive_fields = []",
+            'path = "TODO: where the training data lives (a file, or a datasets folder)"',
+            'sensitive_fields = ["TODO: the fields holding names, emails, record numbers"]',
             "",
         ]
     lines += [
@@ -173,6 +306,9 @@ def render_config(root: Path) -> tuple[str, list[str]]:
         'type = "DUA-OAI"',
         'data_provider = "TODO: the Data Provider"',
         'data_user = "TODO: your organisation"',
+        'effective_date = "TODO: the date the agreement took effect, as YYYY-MM-DD without '
+        'quotes"',
+        "# term_end = 2027-01-15                  # default: effective_date + 1 year",
         "",
         "[checks]",
         'fail_on = "error"                        # error | warning',
@@ -180,7 +316,31 @@ def render_config(root: Path) -> tuple[str, list[str]]:
         "min_sensitive_chars = 6",
         "",
     ]
+    tag = pipeline_tag_of(model) if model is not None else None
+    if tag is not None:
+        found.append(f"pipeline tag {tag} (from config.json)")
+        lines += ["[card]", f"pipeline_tag = {_toml(tag)}", ""]
     return "\n".join(lines), found
+
+
+IGNORED = ("/.release/", "/dist/")  # the index and its key; the staged releases
+
+
+def ignore_outputs(directory: Path) -> list[str]:
+    """Add the index, its key and the staged output to the .gitignore of `directory`, so that
+    `git add -A` cannot commit them; the entries that were added."""
+    path = directory / ".gitignore"
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise UsageError("is not a regular file; add /.release/ and /dist/ to it by hand",
+                         path=path)
+    text = read_regular(path).decode("utf-8", "replace") if path.exists() else ""
+    present = {line.strip().strip("/") for line in text.splitlines()}
+    missing = [entry for entry in IGNORED if entry.strip("/") not in present]
+    if missing:
+        prefix = "" if not text or text.endswith("\n") else "\n"
+        write_atomic(path, text + prefix + "# release: the fingerprint index, its secret key "
+                     "and the staged releases\n" + "".join(f"{e}\n" for e in missing))
+    return missing
 
 
 def write_config(directory: Path, *, force: bool = False) -> tuple[Path, list[str]]:
@@ -190,6 +350,14 @@ def write_config(directory: Path, *, force: bool = False) -> tuple[Path, list[st
     if target.exists() and not force:
         raise UsageError("already exists; pass --force to overwrite it", path=target)
     text, found = render_config(directory)
-    parse_config(target, text)  # what we write must load
+    try:
+        parse_config(target, text)  # what we write must load, once its placeholders are set
+    except ConfigError as exc:
+        if exc.message != PLACEHOLDER_REQUIRED:
+            raise
     write_atomic(target, text)
+    added = ignore_outputs(directory.absolute())
+    if added:
+        found.append(f"added {' and '.join(added)} to .gitignore (the index key must never be "
+                     "committed)")
     return target, found

@@ -128,7 +128,11 @@ def test_canaries_and_holdout(tmp_path: Path, memorising_model: Path) -> None:
     result = run_audit(load_config(config_path))
     canary = [f for f in result.findings if f.evidence["records"] == ["canary:1"]]
     assert canary and canary[0].effective_severity.value == "error"
+    assert canary[0].message.startswith("canary canary:1: ")  # ids in every output format
     assert result.summary.canaries == 1 and result.summary.named_records == 1
+    assert result.summary.extractable_canaries == 1
+    named = [f for f in result.findings if f.evidence["records"] == ["rec-100"]]
+    assert result.summary.extractable_named == len(named)
     assert result.summary.holdout == 40
     assert 0.5 < result.summary.membership_auc <= 1.0
 

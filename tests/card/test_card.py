@@ -138,3 +138,18 @@ def test_check_finds_a_card_whose_licence_was_edited(example_copy: Path,
     checked = cli("check", staged, "--format", "json")
     found = {(f["rule_id"], f["path"]) for f in json.loads(checked.out)["findings"]}
     assert {("RL602", "README.md"), ("RL502", "README.md")} <= found
+
+
+def test_card_reads_the_staged_card_and_fails_with_the_release(
+        example_copy: Path, cli: Callable[..., CliResult]) -> None:
+    config = example_copy / "release.toml"
+    result, _ = prepare(example_copy, cli)
+    assert result.code == 0, result.err
+    staged = cli("card", "--config", config)
+    assert staged.code == 0 and staged.out == staged_card(example_copy)
+    assert "staged from this config" in staged.err
+    (example_copy / "outputs" / "final" / "eval.csv").write_text("id,note\n1,x\n")
+    failing = cli("card", "--config", config, "-q")  # the model changed: rendered again
+    assert failing.code == 1, failing.err
+    assert "RL105" in failing.err and "FAIL" in failing.err
+    assert failing.out.startswith("---\n")

@@ -249,3 +249,11 @@ def test_summary_is_appended_as_markdown(project: Project, cli: Cli, tmp_path: P
     assert result.code == 0
     text = summary.read_text()
     assert text.startswith("# Earlier step\n") and "release scan" in text
+
+
+def test_a_mistyped_data_source_path_is_named(project: Project, cli: Cli) -> None:
+    text = project.config.read_text()
+    project.config.write_text(text + '\n[[data.sources]]\npath = "data/trian.jsonl"\n')
+    result = cli("scan", "--config", project.config)
+    assert_clean_failure(result, 2, "data.sources[1].path", "trian.jsonl", "does not exist")
+    assert "where the data lives" not in result.err

@@ -291,3 +291,25 @@ def test_many_hits_in_one_piece_are_each_placed_at_their_line(project: Path) -> 
     assert text["evidence"]["matched_words"] == 100 * 16  # type: ignore[index]
     assert values["line"] == 1 and "on 40 lines" in str(values["message"])
     assert values["evidence"]["record_count"] == 40  # type: ignore[index]
+
+
+def test_a_record_several_sources_hold_is_one_record(project: Path) -> None:
+    """The same records as JSON Lines and as Parquet (one id_field) are one population: a
+    slice of one of them is one training record, not two."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(RECORDS), project / "data" / "train.parquet")
+    (project / "release.toml").write_text(CONFIG + """
+[[data.sources]]
+path = "data/train.parquet"
+id_field = "id"
+text_fields = ["text"]
+sensitive_fields = ["name", "email"]
+""")
+    (project / "model" / "notes.md").write_text(f"# notes\n\n{SLICE}\n")
+    found = [f for f in run(project) if f["rule_id"] == "RL201"]
+    assert len(found) == 1
+    assert found[0]["evidence"]["records"] == ["doc-0007"]  # type: ignore[index]
+    assert found[0]["evidence"]["record_count"] == 1  # type: ignore[index]
+    assert "of 1 training record(s)" in str(found[0]["message"])

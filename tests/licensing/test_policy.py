@@ -123,3 +123,11 @@ def test_peft_adapter_must_name_its_base_model(tmp_path: Path) -> None:
     named = plan_licenses(parse_config(tmp_path / "release.toml", COMPLIANT), load_catalog(),
                           today=TODAY)
     assert named.findings == []
+
+
+@pytest.mark.parametrize(("written", "meant"), [
+    ("Apache 2.0", "Apache-2.0"), ("BSD 3-Clause", "BSD-3-Clause"), ("MIT License", "MIT")])
+def test_a_loosely_written_licence_gets_its_spdx_id_suggested(written: str, meant: str) -> None:
+    found = findings(COMPLIANT.replace('license = "Apache-2.0"', f'license = "{written}"', 1))
+    assert [r for r, _ in found] == ["RL403"]
+    assert f"did you mean {meant!r}" in found[0][1] and ".txt" not in found[0][1]

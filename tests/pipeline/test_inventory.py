@@ -117,6 +117,9 @@ def test_tracked_key_file_is_a_finding(project: Project) -> None:
     inventory = build_inventory(load_config(project.config))
     assert [(f.rule, f.path) for f in inventory.findings] == [
         (rules.SECRET_SHIPPED, "training/index.key")]
+    message = inventory.findings[0].message  # how to rotate, not only that it happened
+    for step in ("git rm --cached", ".gitignore", "release index build", "RELEASE_INDEX_KEY"):
+        assert step in message
 
 
 def test_symlinks_are_judged(project: Project) -> None:

@@ -128,7 +128,7 @@ def run_audit(config: Config, options: AuditOptions | None = None, *,
         held, _ = _score_all(model, drawn.holdout, options, settings, eos, device, progress)
         holdout_loss = held["loss"]
     scored = _Scored(drawn.samples, results, rechecked, drawn.too_short, drawn.population,
-                     holdout_loss)
+                     holdout_loss, drawn.population_exact)
     return _result(settings, _weights_path(config.model.path), scored, model, device, options)
 
 
@@ -142,6 +142,7 @@ class _Scored:
     too_short: int
     population: int
     holdout_loss: list[float]
+    population_exact: bool = True
 
 
 def _result(settings: MemorizationSettings, weights: str | None, scored: _Scored, model: Any,
@@ -161,8 +162,13 @@ def _result(settings: MemorizationSettings, weights: str | None, scored: _Scored
         canaries=sum(1 for s in samples if s.origin == "canary"),
         named_records=sum(1 for s in samples if s.origin == "record"),
         population=scored.population,
+        population_exact=scored.population_exact,
         too_short=scored.too_short,
         extractable=extracted,
+        extractable_named=sum(1 for s, e in zip(samples, results["extractable"], strict=True)
+                              if e and s.origin == "record"),
+        extractable_canaries=sum(1 for s, e in zip(samples, results["extractable"], strict=True)
+                                 if e and s.origin == "canary"),
         extractable_total=sum(1 for e in results["extractable"] if e),
         rate=round(rate, 6),
         max_extractable_rate=settings.max_extractable_rate,
@@ -180,6 +186,10 @@ def _result(settings: MemorizationSettings, weights: str | None, scored: _Scored
     return AuditResult(findings=findings, summary=summary)
 
 
+_WHAT = {"sample": "sampled training record", "record": "named training record",
+         "canary": "canary", "holdout": "held-out record"}
+
+
 def _findings(settings: MemorizationSettings, weights: str | None, scored: _Scored,
               drawn: int, extracted: int, rate: float) -> list[Finding]:
     """Each extractable record (a warning for a sampled one while the rate is within the
@@ -193,9 +203,9 @@ def _findings(settings: MemorizationSettings, weights: str | None, scored: _Scor
             tolerated = sample.origin == "sample" and not over
             findings.append(Finding(
                 rules.EXTRACTABLE_RECORD, weights,
-                f"greedy decoding from the first {settings.prefix_tokens} tokens of a training "
-                f"record reproduces its next {settings.suffix_tokens} tokens verbatim "
-                f"({sample.origin})",
+                f"{_WHAT[sample.origin]} {sample.id}: greedy decoding from its first "
+                f"{settings.prefix_tokens} tokens reproduces the next {settings.suffix_tokens} "
+                "tokens verbatim",
                 evidence={"records": [sample.id], "prefix_tokens": settings.prefix_tokens,
                           "suffix_tokens": settings.suffix_tokens,
                           "margin": round(float(margin), 4)},

@@ -36,6 +36,7 @@ from release.errors import (
     display_path,
 )
 from release.formats import printable
+from release.pipeline.context import MemorizationSummary
 from release.publish import targets
 
 
@@ -182,7 +183,14 @@ def card(config_path: Path | None, output: Path | None, quiet: bool, verbose: bo
         ui.status(f"card written to {display_path(output)}")
     else:
         click.echo(result.text, nl=False)
-    ui.notes([f"{f.effective_severity.value} {f.rule.id} {f.message}" for f in result.findings])
+    if result.staged is not None:
+        ui.status(f"the card of {display_path(result.staged)}, staged from this config and "
+                  "commit")
+    shown = [f"{f.effective_severity.value} {f.rule.id} {printable(f.path or '(config)')}  "
+             f"{printable(f.message)}" for f in result.findings]
+    if result.failing:  # on stderr even with -q: the card is not one to publish
+        click.echo("\n".join([*shown, "FAIL  this release fails the gate; `release prepare` "
+                              "gives the whole report"]), err=True)
     return EXIT_GATE_FAILED if result.failing else EXIT_PASSED
 
 
@@ -208,11 +216,22 @@ def audit(config_path: Path | None, fmt: str, output: Path | None, quiet: bool, 
                            batch_size or settings.batch_size)
     result, report = audit_report(config, options, baseline=baseline_for(config, baseline_path),
                                   progress=ui.progress())
-    summary = result.summary
-    ui.status(f"audited {summary.samples} records: {summary.extractable} extractable "
-              f"(rate {summary.rate}), {summary.rechecked_with_generate} near-ties "
-              f"re-checked with generate, {summary.too_short} too short")
+    ui.status(audit_line(result.summary))
     return ui.emit(report)
+
+
+def audit_line(summary: MemorizationSummary) -> str:
+    """The audit's numbers in one line: the sample and the rate, and the named records and
+    canaries, which the rate leaves out but the gate does not."""
+    about = "" if summary.population_exact else "about "
+    line = (f"audited {summary.samples} of {about}{summary.population} distinct records: "
+            f"{summary.extractable} extractable (rate {summary.rate})")
+    if summary.named_records:
+        line += f"; named records: {summary.extractable_named} of {summary.named_records}"
+    if summary.canaries:
+        line += f"; canaries: {summary.extractable_canaries} of {summary.canaries}"
+    return (line + f"; {summary.rechecked_with_generate} near-ties re-checked with generate, "
+            f"{summary.too_short} too short")
 
 
 @cli.group()

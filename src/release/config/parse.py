@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import TypeVar
 
 from release.config.lines import key_line, key_lines
+from release.config.placeholders import without_placeholders
 from release.config.settings import (
     DEFAULT_BUILD_MEMORY,
     DEFAULT_CONFIG_NAME,
@@ -109,7 +110,7 @@ def _source(t: Table) -> DataSource:
     path = t.location("path")
     fmt = t.choice("format", SOURCE_FORMATS, None)
     if fmt is None:
-        fmt = _guess_format(path)
+        fmt = guess_format(path)
         if fmt is None:
             raise t.error("format", f"cannot tell the format of {path.name}; set one of "
                           f"{', '.join(SOURCE_FORMATS)}")
@@ -137,10 +138,13 @@ def _text_fields(t: Table) -> tuple[str, ...] | None:
     return fields
 
 
-def _guess_format(path: SourcePath) -> str | None:
+def guess_format(path: SourcePath) -> str | None:
+    """The source format a path's name says (a folder: a `datasets` folder), if any."""
+    if path.is_dir():
+        return "hf-dataset"
     suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".zst", ".zstd")]
     if not suffixes:
-        return "hf-dataset" if path.is_dir() else None
+        return None
     ext = suffixes[-1].lstrip(".")
     return {"ndjson": "jsonl", "text": "txt"}.get(ext, ext if ext in SOURCE_FORMATS else None)
 
@@ -357,7 +361,8 @@ def _parse(file: Path, text: str) -> Config:
     except RecursionError:
         raise ConfigError(file, None, "not valid TOML: arrays or tables nested too deeply") \
             from None
-    top = Table(file, "", raw)
+    raw, placeholders = without_placeholders(raw)
+    top = Table(file, "", raw, frozenset(placeholders))
     release = _read_finished(_present(top.table("release", required=True)), _release)
     model = _read_finished(_present(top.table("model", required=True)), _model)
     publish = top.table("publish")
@@ -383,6 +388,7 @@ def _parse(file: Path, text: str) -> Config:
         publish_git=publish_git,
         publish_hub=publish_hub,
         key_lines=MappingProxyType(key_lines(text)),
+        placeholders=placeholders,
     )
     top.finish()
     return config

@@ -197,6 +197,7 @@ class Config:
     publish_git: GitPublishSettings | None
     publish_hub: HubPublishSettings | None
     key_lines: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    placeholders: tuple[str, ...] = ()  # keys still holding init's "TODO" (read as unset)
 
     def line_of(self, key: str) -> int | None:
         """The line of the config file where `key` (`agreement.term_end`), or the nearest

@@ -14,6 +14,7 @@ from typing import Any
 from release.errors import ConfigError
 
 REQUIRED: Any = object()
+PLACEHOLDER_REQUIRED = "is still the placeholder `release init` wrote (TODO); set it"
 MAX_TEXT = 100_000  # characters of one string value
 MAX_LIST = 10_000  # entries of one list
 MAX_PATH = 4000  # characters of a path (PATH_MAX is 4096 bytes)
@@ -25,11 +26,13 @@ _CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 class Table:
     """One TOML table being read: typed getters, and an error for every key nobody read."""
 
-    def __init__(self, file: Path, dotted: str, data: dict[str, Any]) -> None:
+    def __init__(self, file: Path, dotted: str, data: dict[str, Any],
+                 placeholders: frozenset[str] = frozenset()) -> None:
         self.file = file
         self.dotted = dotted
         self.data = data
         self.seen: set[str] = set()
+        self.placeholders = placeholders  # dotted keys whose "TODO" value was taken out
 
     def key(self, name: str) -> str:
         return f"{self.dotted}.{name}" if self.dotted else name
@@ -40,6 +43,8 @@ class Table:
     def _get(self, name: str, default: Any, check: Callable[[Any], bool], want: str) -> Any:
         self.seen.add(name)
         if name not in self.data:
+            if default is REQUIRED and self.key(name) in self.placeholders:
+                raise self.error(name, PLACEHOLDER_REQUIRED)
             if default is REQUIRED:
                 raise self.error(name, "is required")
             return default
@@ -167,14 +172,15 @@ class Table:
         value = self.data[name]
         if not isinstance(value, dict):
             raise self.error(name, f"expected a table, got {type_name(value)}")
-        return Table(self.file, self.key(name), value)
+        return Table(self.file, self.key(name), value, self.placeholders)
 
     def tables(self, name: str) -> list[Table]:
         self.seen.add(name)
         value = self.data.get(name, [])
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             raise self.error(name, f"expected an array of tables ([[{self.key(name)}]])")
-        return [Table(self.file, f"{self.key(name)}[{i}]", v) for i, v in enumerate(value)]
+        return [Table(self.file, f"{self.key(name)}[{i}]", v, self.placeholders)
+                for i, v in enumerate(value)]
 
     def finish(self) -> None:
         unknown = sorted(set(self.data) - self.seen)

@@ -364,32 +364,36 @@ class TrainingData:
             tally.fraction = max(tally.fraction, min(1.0, hit.words / hit.shortest))
 
     def _ids(self, records: Iterable[int]) -> list[str]:
-        return sorted(self._record_id(r) for r in records)[:MAX_IDS_IN_EVIDENCE]
+        """The distinct ids of the records: a record several sources hold (the same tickets
+        as JSON Lines and as Parquet, under one id_field) is one record."""
+        return sorted({self._record_id(r) for r in records})
 
     def _findings(self, path: str, tallies: dict[str | None, _Tally]
                   ) -> Iterator[Finding]:
         for member, tally in sorted(tallies.items(), key=lambda kv: kv[0] or ""):
             safe = self._safe_member(member)
             if tally.records:
-                ids = self._ids(tally.records)
+                distinct = self._ids(tally.records)
+                ids = distinct[:MAX_IDS_IN_EVIDENCE]
                 yield Finding(
                     rules.TRAINING_TEXT, path,
-                    f"{tally.words} words ({tally.chars} characters) of {len(tally.records)} "
+                    f"{tally.words} words ({tally.chars} characters) of {len(distinct)} "
                     f"training record(s) appear verbatim{_where(tally.text_lines)}",
                     member=safe, line=min(tally.text_lines, default=None),
-                    evidence={"records": ids, "record_count": len(tally.records),
+                    evidence={"records": ids, "record_count": len(distinct),
                               "matched_words": tally.words, "matched_chars": tally.chars,
                               "record_fraction": round(tally.fraction, 3),
                               "lines": len(tally.text_lines)},
                     basis="text:" + ",".join(ids))
             if tally.value_records:
-                ids = self._ids(tally.value_records)
+                distinct = self._ids(tally.value_records)
+                ids = distinct[:MAX_IDS_IN_EVIDENCE]
                 yield Finding(
                     rules.SENSITIVE_VALUE, path,
-                    f"{tally.values} sensitive value(s) of {len(tally.value_records)} training "
+                    f"{tally.values} sensitive value(s) of {len(distinct)} training "
                     f"record(s) appear{_where(tally.value_lines)}",
                     member=safe, line=min(tally.value_lines, default=None),
-                    evidence={"records": ids, "record_count": len(tally.value_records),
+                    evidence={"records": ids, "record_count": len(distinct),
                               "values": tally.values, "lines": len(tally.value_lines)},
                     basis="sensitive:" + ",".join(ids))
 

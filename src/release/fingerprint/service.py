@@ -83,7 +83,7 @@ def ensure_index(config: Config, progress: Progress) -> IndexStatus:
             unusable = f"it is in index format {exc.found}; this version of release reads " \
                        f"{INDEX_FORMAT}"
     if meta is None and not readable:
-        raise _cannot_use(config.data.index, config.path, unusable)
+        raise _cannot_use(config, unusable)
     key, created = load_key(config.data.key_file, create=readable,
                             replace_broken=meta is None)
     reason: str | None = unusable
@@ -93,17 +93,25 @@ def ensure_index(config: Config, progress: Progress) -> IndexStatus:
             reason = f"it was built with another key than {key.origin}"
     if reason is not None:
         if not readable:
-            raise _cannot_use(config.data.index, config.path, reason)
+            raise _cannot_use(config, reason)
         with project_lock(config.root):
             build(config, key, progress)
     return IndexStatus(load_index(config.data.index, key), reason is not None, reason, created)
 
 
-def _cannot_use(index: Path, config_path: Path, reason: str) -> UsageError:
+def _cannot_use(config: Config, reason: str) -> UsageError:
+    """Why the index cannot be used here: the data sources that are missing are named, since a
+    mistyped path is the usual cause where some of them are here."""
+    missing = [(n, s) for n, s in enumerate(config.data.sources) if not s.path.exists()]
+    named = "; ".join(f"data.sources[{n}].path {display_path(s.path)} does not exist"
+                      for n, s in missing[:3])
+    if len(missing) < len(config.data.sources):  # some are here: not a machine without data
+        return UsageError(f"{named} (check the path in {display_path(config.path)}); the "
+                          f"fingerprint index cannot be built without it ({reason})")
     return UsageError(
-        f"the fingerprint index at {display_path(index)} cannot be used ({reason}) and the "
-        "data sources are not readable here; run `release index build --config "
-        f"{display_path(config_path)}` where the data lives")
+        f"the fingerprint index at {display_path(config.data.index)} cannot be used ({reason}) "
+        f"and the data sources are not here ({named}); check their paths, or run `release "
+        f"index build --config {display_path(config.path)}` where the data lives")
 
 
 def build(config: Config, key: IndexKey, progress: Progress,

@@ -12,7 +12,7 @@ from license_expression import ExpressionError, get_spdx_licensing
 
 from release import rules
 from release.config import AgreementSettings, BaseModel, Config
-from release.findings import Finding
+from release.findings import Finding, Severity
 from release.licensing.catalog import Catalog
 from release.pipeline.context import AgreementDates
 from release.publish.plan import public_location
@@ -49,6 +49,27 @@ def license_ids(expression: str) -> tuple[list[str], list[list[str]]]:
     return ids, alternatives
 
 
+_NAME_NOISE = re.compile(r"\b(the|licen[cs]e|version|v(?=\d))\b", re.IGNORECASE)
+
+
+def _comparable(text: str) -> str:
+    """A licence name or id reduced to letters, digits, dots and plus signs, without the
+    words that people add or leave out ("Apache License, Version 2.0" → "apache2.0")."""
+    return re.sub(r"[^a-z0-9.+]+", "", _NAME_NOISE.sub("", text).lower())
+
+
+def suggest_license(written: str, catalog: Catalog) -> str | None:
+    """The SPDX id of the catalogued licence that `written` (a name, or an id spelt loosely:
+    "Apache 2.0", "BSD 3-Clause", "MIT License") stands for, when exactly one does."""
+    wanted = _comparable(written)
+    if not wanted:
+        return None
+    matches = {entry.id for entry in catalog.licenses.values()
+               if wanted in (_comparable(entry.id), _comparable(entry.name),
+                             _comparable(entry.id.removesuffix("-only")))}
+    return matches.pop() if len(matches) == 1 else None
+
+
 def _component(catalog: Catalog, plan: LicensePlan, key: str, expression: str | None, *,
                open_required: bool) -> str | None:
     if expression is None:
@@ -61,16 +82,21 @@ def _component(catalog: Catalog, plan: LicensePlan, key: str, expression: str | 
     try:
         ids, alternatives = license_ids(expression)
     except ExpressionError as exc:
+        suggestion = suggest_license(expression, catalog)
+        hint = f"; did you mean {suggestion!r}?" if suggestion else ""
         plan.findings.append(Finding(rules.UNKNOWN_LICENSE, None,
-                                     f"{key} is not a valid SPDX expression ({exc})", basis=key,
-                                     config_key=key))
+                                     f"{key} is not a valid SPDX expression ({exc}){hint}",
+                                     basis=key, config_key=key))
         return None
     unknown = [i for i in ids if catalog.get(i) is None]
     for spdx_id in unknown:
+        suggestion = suggest_license(spdx_id, catalog)
+        message = (f"{key}: {spdx_id!r} is not an SPDX licence id; did you mean {suggestion!r}?"
+                   if suggestion else
+                   f"{key}: licence {spdx_id!r} has no text here; add {spdx_id}.txt to the "
+                   "folder named by [release].license_texts")
         plan.findings.append(Finding(
-            rules.UNKNOWN_LICENSE, None,
-            f"{key}: licence {spdx_id!r} has no text here; add {spdx_id}.txt to the folder "
-            "named by [release].license_texts", evidence={"license": spdx_id},
+            rules.UNKNOWN_LICENSE, None, message, evidence={"license": spdx_id},
             basis=f"{key}:{spdx_id}", config_key=key))
     known = [i for i in ids if i not in unknown]
     plan.ids.update(known)
@@ -110,6 +136,12 @@ def _agreement(agreement: AgreementSettings, plan: LicensePlan, today: dt.date) 
             f"{agreement.effective_date.isoformat()} ({CLAUSE_TERM})", basis="before",
             config_key="agreement.effective_date"))
     if agreement.term_end is None:
+        plan.findings.append(Finding(
+            rules.OUTSIDE_TERM, None,
+            "agreement.effective_date (or term_end) is not set, so the release date cannot be "
+            f"checked against the agreement's term ({CLAUSE_TERM}); set the date the agreement "
+            "took effect", basis="no-term", severity=Severity.WARNING,
+            config_key="agreement.effective_date"))
         return
     survival_end = agreement.term_end + dt.timedelta(days=agreement.survival_days)
     deletion = agreement.term_end + dt.timedelta(days=agreement.deletion_days)
@@ -126,6 +158,21 @@ def _agreement(agreement: AgreementSettings, plan: LicensePlan, today: dt.date) 
             f"{agreement.term_end.isoformat()}{window}; the data may no longer be used and must "
             f"be deleted by {deletion.isoformat()} ({CLAUSE_TERM})", basis="after",
             config_key="agreement.term_end"))
+
+
+def _privacy(agreement: AgreementSettings, plan: LicensePlan) -> None:
+    """Personal data published about without any declared safeguard deserves a second look."""
+    privacy = agreement.privacy
+    declared = (privacy.pseudonymization, privacy.aggregation, privacy.no_human_inspection,
+                privacy.differential_privacy is not None, bool(privacy.trusted_execution))
+    if agreement.personal_data and not any(declared):
+        plan.findings.append(Finding(
+            rules.PRIVACY_UNDECLARED, None,
+            "agreement.personal_data is true, but [agreement.privacy] declares no technique "
+            "(pseudonymisation, aggregation, no human inspection, differential privacy, a "
+            "trusted environment); the card would say none was applied: declare the ones "
+            "used, or accept this finding with the reason", basis="privacy",
+            config_key="agreement.privacy"))
 
 
 def _base_model(base: BaseModel | None, catalog: Catalog, plan: LicensePlan) -> None:
@@ -217,6 +264,7 @@ def plan_licenses(config: Config, catalog: Catalog, *, today: dt.date | None = N
                            open_required=False)
     plan.ids.add(MANIFEST_LICENSE)
     _agreement(config.agreement, plan, today or dt.date.today())
+    _privacy(config.agreement, plan)
     _base_model(config.model.base_model, catalog, plan)
     _adapter_base(config, plan)
     _release_url(config, plan)

@@ -100,9 +100,12 @@ class MemorizationSummary:
     samples: int = 0
     canaries: int = 0
     named_records: int = 0
-    population: int = 0
+    population: int = 0  # distinct training records (a record several sources hold, once)
+    population_exact: bool = True
     too_short: int = 0
-    extractable: int = 0
+    extractable: int = 0  # of the sampled records (the rate's numerator)
+    extractable_named: int = 0  # of [checks.memorization].records
+    extractable_canaries: int = 0
     extractable_total: int = 0
     rate: float = 0.0
     max_extractable_rate: float = 0.0

@@ -14,12 +14,18 @@ from release import rules
 from release.config import CodeSettings, Config, DataSettings, ModelSettings
 from release.errors import ConfigError, InputError, UsageError, display_path
 from release.findings import Finding
+from release.fingerprint.keys import KEY_ENV
 from release.lock import state_folder
 from release.pipeline.globs import matches_any
 from release.pipeline.kinds import classify_kind
 from release.pipeline.manifest import MANIFEST_NAME
 from release.pipeline.training_state import names_state, state_pattern
 
+ROTATE_KEY_ADVICE = (
+    f"the fingerprint index or its secret key is in git, so its history holds them: untrack it "
+    f"(git rm --cached, and list /.release/ in .gitignore), then rotate the key: delete the key "
+    f"file, run `release index build` (it makes a new key and a new index), and replace the "
+    f"{KEY_ENV} secret of CI with the new key")
 RESERVED_PATHS = frozenset({MANIFEST_NAME, "NOTICE", "REUSE.toml"})
 RESERVED_FOLDERS = ("LICENSES/",)
 
@@ -285,9 +291,7 @@ def _code_items(code: CodeSettings, config: Config) -> tuple[list[Item], GitInfo
         release_path = f"{code.dest}/{shown}" if code.dest else shown
         problem = _name_problem(source, release_path) or _judge(source, root, release_path)
         if problem is None and _is_index_or_key(absolute, config.data):
-            problem = Finding(rules.SECRET_SHIPPED, release_path,
-                              "the fingerprint index or its secret key is part of the code; "
-                              "remove it from git and rotate the key")
+            problem = Finding(rules.SECRET_SHIPPED, release_path, ROTATE_KEY_ADVICE)
         items.append(Item(release_path, source, classify_kind(_file_name(release_path)), "code",
                           problem))
     git_info = None
@@ -366,9 +370,7 @@ def files_inventory(data: DataSettings, files: Iterable[Path], base: Path) -> In
             raise UsageError("is a folder; --files takes files", path=given)
         problem = _name_problem(source, path) or _judge(source, base, path)
         if problem is None and _is_index_or_key(source.absolute(), data):
-            problem = Finding(rules.SECRET_SHIPPED, path,
-                              "the fingerprint index or its secret key is being committed; "
-                              "keep it out of git and rotate the key")
+            problem = Finding(rules.SECRET_SHIPPED, path, ROTATE_KEY_ADVICE)
         inventory.items.append(Item(path, source, classify_kind(_file_name(path)), "code",
                                     problem))
     inventory.findings.extend(i.problem for i in inventory.items if i.problem is not None)

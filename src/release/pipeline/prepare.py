@@ -4,6 +4,7 @@ model card; a release that passes is staged, and the report is written either wa
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from release.baseline import Baseline, baseline_for
 from release.card.build import build_card
 from release.card.validate import CARD_PATH
 from release.config import Config
+from release.errors import ReleaseError
 from release.findings import Finding
 from release.licensing.catalog import Catalog, load_catalog
 from release.licensing.policy import LicensePlan, plan_licenses
@@ -48,8 +50,9 @@ class PrepareResult:
 @dataclass(frozen=True)
 class CardResult:
     text: str
-    findings: tuple[Finding, ...]  # the card's own active findings
-    failing: bool  # one of them fails the gate
+    findings: tuple[Finding, ...]  # the active findings that fail the release
+    failing: bool  # the release the card belongs to fails the gate
+    staged: Path | None = None  # the staged folder the card was read from; None: rendered now
 
 
 def assemble(config: Config, options: ScanOptions, progress: Progress) -> Assembled:
@@ -98,9 +101,45 @@ def _prepare(config: Config, options: ScanOptions, progress: Progress) -> Prepar
 
 
 def render_card(config: Config, progress: Progress | None = None) -> CardResult:
-    """The model card alone, as prepare would stage it, from a fast scan."""
+    """The model card as prepare stages it: the staged one while it is still the card of this
+    config, commit and model, else rendered from a fast scan (and the audit). It fails when
+    the release it belongs to fails the gate."""
+    staged = _fresh_staged_card(config)
+    if staged is not None:
+        return staged
     assembled = assemble(config, ScanOptions(command="card", hash_files=False),
                          progress or SilentProgress())
     report = assembled.report
-    own = tuple(f for f in report.active_findings if f.path == CARD_PATH)
-    return CardResult(assembled.card, own, any(f in report.failing_findings for f in own))
+    return CardResult(assembled.card, report.failing_findings, not report.passed)
+
+
+def _fresh_staged_card(config: Config) -> CardResult | None:
+    """The staged card, when the folder was staged from this config at the commit checked
+    out, its report passed, and no model file changed since."""
+    from release.pipeline.check import default_report_path
+    from release.pipeline.inventory import head_commit
+    from release.pipeline.manifest import ManifestInvalid, read_manifest
+    from release.pipeline.report import read_report_verdict, report_sha256
+
+    folder = config.staged_dir
+    card = folder / CARD_PATH
+    report_path = default_report_path(folder)
+    try:
+        manifest = read_manifest(folder)
+        verdict, _ = read_report_verdict(report_path)
+        fresh = (manifest.config_sha256 == config.digest
+                 and report_sha256(report_path) == manifest.report_sha256
+                 and (config.code is None or manifest.git_commit == head_commit(config.code.path))
+                 and _newest_model_file(config) <= report_path.stat().st_mtime)
+        text = card.read_text(encoding="utf-8") if fresh and card.is_file() else None
+    except (ManifestInvalid, ReleaseError, OSError, UnicodeDecodeError):
+        return None
+    if text is None or not any(f.path == CARD_PATH for f in manifest.files):
+        return None
+    return CardResult(text, (), verdict != "pass", folder)
+
+
+def _newest_model_file(config: Config) -> float:
+    return max((entry.stat(follow_symlinks=False).st_mtime
+                for here, _dirs, names in os.walk(config.model.path)
+                for entry in (Path(here) / name for name in names)), default=0.0)

@@ -75,10 +75,18 @@ def scan(config: Config, options: ScanOptions | None = None,
         context = DetectionContext(config.path, config.data, config.checks, matcher, workers)
         read = _read_and_detect(config, inventory, create_detectors(context),
                                 options.hash_files, progress)
-    findings = (*inventory.findings, *read.findings)
+    findings = (*placeholder_findings(config), *inventory.findings, *read.findings)
     report = make_report(config, options, findings, read.records, report_context(config,
                                                                                  inventory))
     return ScanResult(report, inventory, read.artifacts, findings, read.records, notes, matcher)
+
+
+def placeholder_findings(config: Config) -> list[Finding]:
+    """One finding per value of the config that is still a `release init` placeholder."""
+    return [Finding(rules.UNFILLED_PLACEHOLDER, None,
+                    f"{key} is still the placeholder `release init` wrote (TODO); set it, "
+                    "as nothing of the release may go out with an unfilled value", basis=key,
+                    config_key=key) for key in config.placeholders]
 
 
 def _training_data(config: Config, progress: Progress) -> tuple[Matcher | None, tuple[str, ...]]:

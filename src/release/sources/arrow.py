@@ -148,7 +148,7 @@ def _arrow_stream(path: SourcePath) -> Iterator[Any]:
         yield stream
 
 
-def _arrow_batches(path: SourcePath, columns: list[str] | None,
+def arrow_file_batches(path: SourcePath, columns: list[str] | None,
                    row_groups: range | None = None) -> Iterator[Any]:
     import pyarrow as pa
 
@@ -178,7 +178,7 @@ def _columnar(source: DataSource, files: list[SourcePath], row_groups: range | N
     columns = wanted_columns(source)
     for path in files:
         try:
-            for batch in _arrow_batches(path, columns, row_groups):
+            for batch in arrow_file_batches(path, columns, row_groups):
                 yield arrow_batch(source, batch)
         except (pa.ArrowException, OSError) as exc:
             raise InputError(f"cannot read as Arrow/Parquet ({type(exc).__name__})",
