@@ -13,7 +13,7 @@ from release import rules
 from release.config import load_config
 from release.errors import UsageError
 from release.pipeline.check import check_staged
-from release.pipeline.manifest import MANIFEST_NAME, read_manifest
+from release.pipeline.manifest import MANIFEST_NAME, STAGED_REPORT_NAME, read_manifest
 from release.pipeline.scan import scan
 from release.pipeline.stage import StagedRelease, stage_release
 from tests.conftest import CliResult, Project, git
@@ -58,7 +58,13 @@ def test_report_swapped_or_missing(staged: StagedRelease) -> None:
     data = json.loads(staged.report_path.read_text())
     staged.report_path.write_text(json.dumps(data) + " ")
     assert check_rules(staged) == [(rules.REPORT_MISMATCH.id, None)]
-    staged.report_path.unlink()
+    staged.report_path.unlink()  # the copy staged inside (all a clone has) is the report then
+    assert check_rules(staged) == []
+    inner = staged.path / STAGED_REPORT_NAME
+    inner.write_text(inner.read_text() + " ")
+    assert check_rules(staged) == [(rules.REPORT_MISMATCH.id, None),
+                                   (rules.REPORT_MISMATCH.id, STAGED_REPORT_NAME)]
+    inner.unlink()
     assert check_rules(staged) == [(rules.REPORT_MISMATCH.id, None)]
 
 
@@ -84,6 +90,7 @@ def test_report_that_did_not_pass(staged: StagedRelease) -> None:
     data["verdict"] = "fail"
     text = json.dumps(data)
     staged.report_path.write_text(text)
+    (staged.path / STAGED_REPORT_NAME).write_text(text)
     manifest_path = staged.path / MANIFEST_NAME
     manifest = json.loads(manifest_path.read_text())
     manifest["report_sha256"] = hashlib.sha256(text.encode()).hexdigest()

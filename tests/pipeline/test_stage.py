@@ -11,7 +11,7 @@ import pytest
 from release.config import load_config
 from release.errors import IntegrityError, UsageError
 from release.pipeline import stage as stage_module
-from release.pipeline.manifest import MANIFEST_NAME, read_manifest
+from release.pipeline.manifest import MANIFEST_NAME, STAGED_REPORT_NAME, read_manifest
 from release.pipeline.scan import ScanOptions, scan
 from release.pipeline.stage import stage_release
 from tests.conftest import Project
@@ -29,8 +29,8 @@ def test_stage_writes_folder_manifest_and_report(project: Project) -> None:
     assert staged.path == project.root / "dist" / "test-org--tiny-model-0.1.0"
     assert sorted(p.relative_to(staged.path).as_posix() for p in staged.path.rglob("*")
                   if p.is_file()) == [
-        "config.json", "model.safetensors", MANIFEST_NAME, "tokenizer.json",
-        "training/README.md", "training/train.py"]
+        "config.json", "model.safetensors", MANIFEST_NAME, STAGED_REPORT_NAME,
+        "tokenizer.json", "training/README.md", "training/train.py"]
     manifest = read_manifest(staged.path)
     for entry in manifest.files:
         data = (staged.path / entry.path).read_bytes()

@@ -6,13 +6,14 @@ import json
 import os
 import stat
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from release.digests import sha256_file
-from release.pipeline.manifest import MANIFEST_NAME, read_manifest
+from release.pipeline.manifest import MANIFEST_NAME, STAGED_REPORT_NAME, read_manifest
 from tests.conftest import CliResult
 from tests.publish.conftest import Publishable, git_out, remote_refs
 
@@ -104,7 +105,7 @@ def test_dry_run_prints_plan_and_changes_nothing(publishable: Publishable,
     assert plan["ref"] == "release" and plan["tag"] == "v0.1.0"
     assert files["model.safetensors"]["lfs"] and not files["config.json"]["lfs"]
     assert set(files) == {e.path for e in read_manifest(publishable.staged.path).files} | {
-        MANIFEST_NAME}
+        MANIFEST_NAME, STAGED_REPORT_NAME}
     text = cli("publish", "--to", "git", "--dry-run", "--config", publishable.config)
     assert "dry run" in text.out and "lfs" in text.out and "model.safetensors" in text.out
     assert remote_refs(publishable.remote) == ""
@@ -211,3 +212,19 @@ def test_preparing_a_new_version_keeps_the_old_one_checkable(
     for version in ("0.1.0", "0.2.0"):
         checked = cli("check", dist / f"test-org--tiny-model-{version}")
         assert checked.code == 0, checked.out
+
+
+def test_a_clone_of_the_published_tree_checks_and_lints(
+        publishable: Publishable, tmp_path: Path, cli: Callable[..., CliResult]) -> None:
+    """What a downstream user gets from the remote verifies on its own: `release check` on a
+    clone passes (the files publish adds are known to it) and `reuse lint` passes."""
+    prepared = cli("prepare", "--config", publishable.config)  # with licensing and card
+    assert prepared.code == 0, prepared.out
+    assert cli("publish", "--to", "git", "--config", publishable.config).code == 0
+    copy = clone(publishable.remote, tmp_path / "downstream", "v0.1.0")
+    assert (copy / ".gitattributes").is_file()
+    checked = cli("check", copy, "-q")
+    assert checked.code == 0, checked.out + checked.err
+    linted = subprocess.run([os.fspath(Path(sys.executable).with_name("reuse")), "lint"],
+                            cwd=copy, capture_output=True, text=True)
+    assert linted.returncode == 0, linted.stdout

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from release.digests import sha256_file
-from release.pipeline.manifest import MANIFEST_NAME, read_manifest
+from release.pipeline.manifest import MANIFEST_NAME, STAGED_REPORT_NAME, read_manifest
 from tests.conftest import REPO_ROOT, CliResult
 from tests.publish.conftest import HUB_TOKEN, Publishable, make_publishable
 from tests.publish.hub_server import HubServer
@@ -58,8 +58,8 @@ def test_publish_download_back_then_noop_then_refusals(
         assert sha256_file(Path(local)) == entry.sha256, entry.path
     tree = repo.commits[repo.tags["v0.1.0"]].files
     assert tree["model.safetensors"].lfs_oid is not None
-    assert set(tree) == {e.path for e in read_manifest(staged).files} | {MANIFEST_NAME,
-                                                                         ".gitattributes"}
+    assert set(tree) == {e.path for e in read_manifest(staged).files} | {
+        MANIFEST_NAME, STAGED_REPORT_NAME, ".gitattributes"}
     record = json.loads(on_hub.staged.report_path.read_text())["publications"][0]
     assert record["target"] == "hub" and record["commit"] == repo.tags["v0.1.0"]
 
@@ -213,3 +213,19 @@ def test_a_push_whose_read_back_differs_says_so_once() -> None:
     outcome = PublishResult(failing, None, record).outcome
     assert outcome is not None and outcome.startswith("pushed v1")
     assert "differences" in outcome and "nothing was published" not in outcome
+
+
+def test_a_download_of_the_published_repo_checks(on_hub: Publishable, hub: HubServer,
+                                                 tmp_path: Path,
+                                                 cli: Callable[..., CliResult]) -> None:
+    """A downstream user's snapshot of the tag verifies with `release check` on its own: the
+    report travels inside the tree, .gitattributes and the download cache are known."""
+    from huggingface_hub import snapshot_download
+
+    assert cli("prepare", "--config", on_hub.config).code == 0
+    assert publish(cli, on_hub).code == 0
+    local = Path(snapshot_download(REPO_ID, revision="v0.1.0", endpoint=hub.url,
+                                   local_dir=tmp_path / "downstream"))
+    assert (local / "release-report.json").is_file()
+    checked = cli("check", local, "-q")
+    assert checked.code == 0, checked.out + checked.err

@@ -11,7 +11,7 @@ from release.config import AgreementSettings, Config
 from release.errors import IntegrityError
 from release.licensing.catalog import Catalog
 from release.licensing.policy import MANIFEST_LICENSE, LicensePlan
-from release.pipeline.manifest import MANIFEST_NAME
+from release.pipeline.manifest import GITATTRIBUTES, MANIFEST_NAME, STAGED_REPORT_NAME
 
 NOTICE_NAME = "NOTICE"
 REUSE_NAME = "REUSE.toml"
@@ -63,7 +63,10 @@ def reuse_toml(holder: str, plan: LicensePlan, model_paths: list[str],
     if code_paths and plan.code:
         parts.append(_annotation(code_paths, holder, plan.code))
     parts.append(_annotation([NOTICE_NAME, "README.md"], holder, docs))
-    parts.append(_annotation([MANIFEST_NAME], holder, MANIFEST_LICENSE))
+    # what release writes about the release, and the .gitattributes a git or Hub publication
+    # adds, so that a clone of the published tree is REUSE-compliant too
+    parts.append(_annotation([MANIFEST_NAME, STAGED_REPORT_NAME, GITATTRIBUTES], holder,
+                             MANIFEST_LICENSE))
     return "\n".join(parts)
 
 
@@ -128,9 +131,10 @@ class LintResult:
     spdx: str  # the SPDX document (bill of materials) of the folder
 
 
-def reuse_report(folder: Path) -> LintResult:
+def reuse_report(folder: Path, ignored: tuple[str, ...] = ()) -> LintResult:
     """Lint a folder with the reuse library, outside any version control (a staged release is
-    what it is, whatever .gitignore says), and write its SPDX document."""
+    what it is, whatever .gitignore says), and write its SPDX document. Files under the
+    `ignored` folders (a download's own metadata) need no licensing."""
     from reuse.project import Project
     from reuse.report import ProjectReport
     from reuse.vcs import VCSStrategyNone
@@ -142,9 +146,17 @@ def reuse_report(folder: Path) -> LintResult:
     project.licenses = project._find_licenses()  # as Project.from_directory does
     report = ProjectReport.generate(project, multiprocessing=False)
     summary = report.to_dict_lint()
-    problems = {k: len(v) for k, v in summary.get("non_compliant", {}).items() if v}
-    return LintResult(bool(report.is_compliant), problems,
+    skipped = tuple(f"{folder / name}/" for name in ignored) + tuple(f"{name}/" for name in ignored)
+    problems = {k: len([p for p in v if not _under(p, skipped)])
+                for k, v in summary.get("non_compliant", {}).items() if v}
+    problems = {k: n for k, n in problems.items() if n}
+    return LintResult(bool(report.is_compliant) or (bool(ignored) and not problems), problems,
                       report.bill_of_materials(creator_organization="release"))
+
+
+def _under(entry: object, prefixes: tuple[str, ...]) -> bool:
+    """Whether a lint entry (a path, or a licence name) is a file under one of the folders."""
+    return isinstance(entry, str) and entry.startswith(prefixes)
 
 
 def reuse_lint(folder: Path) -> LintResult:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,27 +19,75 @@ from release.licensing.catalog import load_catalog
 from release.pipeline.context import GitState, ReleaseInfo, ReportContext, StagedInfo
 from release.pipeline.inventory import head_commit
 from release.pipeline.kinds import classify_kind
-from release.pipeline.manifest import MANIFEST_NAME, Manifest, ManifestInvalid, read_manifest
+from release.pipeline.manifest import (
+    GITATTRIBUTES,
+    MANIFEST_NAME,
+    STAGED_REPORT_NAME,
+    Manifest,
+    ManifestInvalid,
+    read_manifest,
+)
 from release.pipeline.report import VERDICT_PASS, Report, read_report_verdict, report_sha256
 from release.progress import Progress, SilentProgress
+from release.regular import read_regular
 
 LEGACY_REPORT_NAME = "release-report.json"  # one shared report, before reports were per version
 
 
 def default_report_path(staged_dir: Path) -> Path:
-    """The report of a staged folder: `<folder>.report.json` beside it (or the shared
-    release-report.json of folders staged by earlier versions of release)."""
-    report = staged_dir.with_name(staged_dir.name + REPORT_SUFFIX)
-    legacy = staged_dir.parent / LEGACY_REPORT_NAME
-    return legacy if not report.exists() and legacy.is_file() else report
+    """The report of a staged folder: `<folder>.report.json` beside it (which also records
+    the publications), else the copy staged inside it (all a clone of a publication has),
+    else the shared release-report.json of folders staged by earlier versions of release."""
+    beside = staged_dir.with_name(staged_dir.name + REPORT_SUFFIX)
+    for candidate in (beside, staged_dir / STAGED_REPORT_NAME,
+                      staged_dir.parent / LEGACY_REPORT_NAME):
+        if candidate.is_file():
+            return candidate
+    return beside
+
+
+def _check_inner_report(staged_dir: Path, manifest: Manifest) -> list[Finding]:
+    """The report inside the folder ships with a publication: it must be the pinned one."""
+    inner = staged_dir / STAGED_REPORT_NAME
+    if not inner.is_file() or report_sha256(inner) == manifest.report_sha256:
+        return []
+    return [Finding(rules.REPORT_MISMATCH, STAGED_REPORT_NAME,
+                    "is not the report this release was staged with", basis="inner")]
+
+
+DOWNLOAD_CACHE = ".cache/huggingface"  # huggingface_hub's metadata in a snapshot's local_dir
+_LFS_LINE = re.compile(r"^\S+ filter=lfs diff=lfs merge=lfs -text$")
+
+
+def _publication_files(staged_dir: Path, files: dict[str, os.stat_result]) -> list[Finding]:
+    """Take out of `files` what a publication adds to a clone of its tree: the .gitattributes
+    that routes files through LFS (nothing else may be in it: an attribute can run a filter
+    on checkout). A clone's .git folder is not walked at all."""
+    if GITATTRIBUTES not in files:
+        return []
+    del files[GITATTRIBUTES]
+    try:
+        lines = read_regular(staged_dir / GITATTRIBUTES).decode("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        lines = ["(unreadable)"]
+    if all(not line.strip() or line.startswith("#") or _LFS_LINE.match(line) for line in lines):
+        return []
+    return [Finding(rules.FILE_ADDED, GITATTRIBUTES,
+                    "holds more than the LFS routing a publication writes (an attribute can "
+                    "run a filter on checkout)", basis="gitattributes")]
 
 
 def _present_files(staged_dir: Path) -> tuple[dict[str, os.stat_result], list[Finding]]:
-    """Regular files under the folder by relative path; links and special files are findings."""
+    """Regular files under the folder by relative path; links and special files are findings.
+    The manifest and the report staged beside it are not files of the release."""
     files: dict[str, os.stat_result] = {}
     findings: list[Finding] = []
     for here, dirs, names in os.walk(staged_dir, followlinks=False):
         base = Path(here)
+        if base == staged_dir and ".git" in dirs and (base / ".git").is_dir():
+            dirs.remove(".git")  # a clone of the published tree
+        if base == (staged_dir / DOWNLOAD_CACHE).parent and "huggingface" in dirs:
+            dirs.remove("huggingface")  # what huggingface_hub keeps beside a download
         for name in sorted(names + [d for d in dirs if (base / d).is_symlink()]):
             path = base / name
             relative = path.relative_to(staged_dir).as_posix()
@@ -51,6 +100,8 @@ def _present_files(staged_dir: Path) -> tuple[dict[str, os.stat_result], list[Fi
                                         "regular files", basis="special"))
         dirs[:] = [d for d in dirs if not (base / d).is_symlink()]
     files.pop(MANIFEST_NAME, None)
+    files.pop(STAGED_REPORT_NAME, None)
+    findings += _publication_files(staged_dir, files)
     return files, findings
 
 
@@ -84,7 +135,8 @@ def _compare(staged_dir: Path, manifest: Manifest, progress: Progress
 def _check_report(report_path: Path, manifest: Manifest) -> list[Finding]:
     if not report_path.is_file():
         return [Finding(rules.REPORT_MISMATCH, None,
-                        f"no release report at {report_path.name} next to the staged folder")]
+                        f"no release report at {report_path.name} next to the staged folder, "
+                        f"nor {STAGED_REPORT_NAME} in it")]
     if report_sha256(report_path) != manifest.report_sha256:
         return [Finding(rules.REPORT_MISMATCH, None,
                         f"{report_path.name} is not the report this release was staged with")]
@@ -140,7 +192,7 @@ def _check_licensing(staged_dir: Path) -> list[Finding]:
 
     if not (staged_dir / REUSE_NAME).is_file():
         return []
-    result = reuse_report(staged_dir)
+    result = reuse_report(staged_dir, ignored=(DOWNLOAD_CACHE,))
     if result.compliant:
         return []
     return [Finding(rules.NOT_REUSE_COMPLIANT, REUSE_NAME,
@@ -177,6 +229,7 @@ def check_staged(
         return Report.create("check", [finding], []), None
     findings, records = _compare(staged_dir, manifest, progress)
     findings.extend(_check_report(report_path or default_report_path(staged_dir), manifest))
+    findings.extend(_check_inner_report(staged_dir, manifest))
     findings.extend(_check_licensing(staged_dir))
     findings.extend(agrees_with_licensing(staged_dir, load_catalog()))
     if expected_commit is not None and (manifest.git_commit or require_commit):

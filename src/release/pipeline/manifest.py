@@ -11,6 +11,10 @@ from release import TOOL_NAME, __version__
 from release.regular import read_regular
 
 MANIFEST_NAME = "release-manifest.json"
+# the report, as staged, inside the folder too: it travels with a publication, pinned by the
+# manifest (report_sha256) like the files; the copy beside the folder also records publications
+STAGED_REPORT_NAME = "release-report.json"
+GITATTRIBUTES = ".gitattributes"  # what a git or Hub publication adds to the tree
 MANIFEST_VERSION = 1
 
 

@@ -25,7 +25,7 @@ from release.ownership import (
     require_replaceable,
 )
 from release.pipeline.context import StagedInfo
-from release.pipeline.manifest import MANIFEST_NAME, Manifest, ManifestFile
+from release.pipeline.manifest import MANIFEST_NAME, STAGED_REPORT_NAME, Manifest, ManifestFile
 from release.pipeline.read import Artifact
 from release.pipeline.report import Report
 from release.pipeline.report import report_text as render_report_json
@@ -112,8 +112,9 @@ def stage_release(config: Config, result: ScanResult, extras: StagedExtras | Non
             text = render_report_json(report.to_dict())
             manifest = _manifest(config, result, files, text)
             manifest_text = manifest.to_json()
-            (built / MANIFEST_NAME).write_text(manifest_text, encoding="utf-8")
-            os.chmod(built / MANIFEST_NAME, 0o644)
+            for name, content in ((MANIFEST_NAME, manifest_text), (STAGED_REPORT_NAME, text)):
+                (built / name).write_text(content, encoding="utf-8")
+                os.chmod(built / name, 0o644)
             if extras is not None:
                 spdx = re.sub(r"^DocumentName: .*$", f"DocumentName: {final.name}",
                               reuse_lint(built).spdx, count=1, flags=re.MULTILINE)

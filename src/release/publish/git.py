@@ -17,11 +17,10 @@ from release.digests import copy_verified, git_blob_sha1_of, sha256_file
 from release.errors import InputError, UsageError
 from release.findings import Finding
 from release.lock import state_folder
-from release.pipeline.manifest import Manifest
+from release.pipeline.manifest import GITATTRIBUTES, Manifest
 from release.publish import register
 from release.publish.plan import (
     CHANGED_AFTER_GATE,
-    GITATTRIBUTES,
     MIB,
     PublishPlan,
     PublishRecord,

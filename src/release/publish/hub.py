@@ -13,11 +13,10 @@ from release.config import Config, HubPublishSettings
 from release.digests import git_blob_sha1
 from release.errors import InputError, IntegrityError, UsageError
 from release.findings import Finding
-from release.pipeline.manifest import Manifest
+from release.pipeline.manifest import GITATTRIBUTES, Manifest
 from release.publish import register
 from release.publish.plan import (
     CHANGED_AFTER_GATE,
-    GITATTRIBUTES,
     PlannedFile,
     PublishPlan,
     PublishRecord,

@@ -15,9 +15,8 @@ from release import rules
 from release.digests import git_blob_sha1, git_blob_sha1_of, lfs_pointer
 from release.findings import Finding
 from release.pipeline.globs import matches_any
-from release.pipeline.manifest import MANIFEST_NAME, Manifest
+from release.pipeline.manifest import MANIFEST_NAME, STAGED_REPORT_NAME, Manifest
 
-GITATTRIBUTES = ".gitattributes"
 CHANGED_AFTER_GATE = "changed after the publish gate verified it; nothing was pushed"
 MIB = 1024 * 1024
 
@@ -96,11 +95,14 @@ def make_plan(target: str, destination: str, ref: str, tag_template: str, staged
     the manifest), which of them go through LFS, the commit message and the tag."""
     manifest_bytes = (staged_dir / MANIFEST_NAME).read_bytes()
     digest = hashlib.sha256(manifest_bytes).hexdigest()
+    report = staged_dir / STAGED_REPORT_NAME  # folders staged before it was there have none
+    report_size = report.stat().st_size if report.is_file() and not report.is_symlink() \
+        else None
     return PublishPlan(target=target, destination=destination, ref=ref,
                        tag=expand_tag(tag_template, manifest),
                        message=commit_message(manifest, digest), manifest_sha256=digest,
                        files=planned_files(manifest, manifest_bytes, lfs_patterns,
-                                           lfs_threshold))
+                                           lfs_threshold, report_size))
 
 
 def tag_conflict(plan: PublishPlan, destination: str, commit: str) -> PushOutcome:
@@ -146,12 +148,16 @@ def routes_through_lfs(path: str, size: int, patterns: Iterable[str], threshold_
 
 
 def planned_files(manifest: Manifest, manifest_bytes: bytes, patterns: Iterable[str],
-                  threshold_bytes: int) -> tuple[PlannedFile, ...]:
-    """The manifest's files plus the manifest itself (its bytes given), in path order."""
+                  threshold_bytes: int, report_size: int | None = None
+                  ) -> tuple[PlannedFile, ...]:
+    """The manifest's files plus the manifest itself (its bytes given) and the report staged
+    in the folder (its size given; its digest is the one the manifest pins), in path order."""
     patterns = tuple(patterns)
     entries = [(f.path, f.size, f.sha256) for f in manifest.files]
     entries.append((MANIFEST_NAME, len(manifest_bytes),
                     hashlib.sha256(manifest_bytes).hexdigest()))
+    if report_size is not None:
+        entries.append((STAGED_REPORT_NAME, report_size, manifest.report_sha256))
     return tuple(PlannedFile(path, size, sha256,
                              size > 0 and routes_through_lfs(path, size, patterns, threshold_bytes))
                  for path, size, sha256 in sorted(entries))
