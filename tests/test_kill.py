@@ -71,6 +71,8 @@ def staged_files(folder: Path) -> dict[str, bytes]:
              for p in sorted(folder.rglob("*")) if p.is_file()}
     manifest = json.loads(files.pop("release-manifest.json"))
     files["manifest files"] = json.dumps(manifest["files"]).encode()
+    report = json.loads(files.pop("release-report.json"))
+    files["report verdict"] = report["verdict"].encode()
     return files
 
 
@@ -120,10 +122,11 @@ def test_index_build_killed_at_random_points(tmp_path: Path) -> None:
 
 
 def _tree(remote: Path) -> list[str]:
-    """The tag's files and blobs; the manifest (which pins a report with its own time) by
-    path only."""
+    """The tag's files and blobs; the manifest and the report (which carry the time of
+    staging) by path only."""
     lines = git_out(remote, "ls-tree", "-r", "v0.1.0").splitlines()
-    return [line if not line.endswith("release-manifest.json") else "release-manifest.json"
+    timed_files = ("release-manifest.json", "release-report.json")
+    return [line if not line.endswith(timed_files) else line.rsplit("\t", 1)[-1]
             for line in lines]
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from release.atomic import write_atomic
+from release.card.sections import pipeline_tag_of, read_json_object
 from release.config import DEFAULT_CONFIG_NAME, DataSource, parse_config
 from release.config.parse import guess_format
 from release.config.table import PLACEHOLDER_REQUIRED
@@ -206,26 +207,9 @@ def _relative(path: SourcePath, root: Path) -> str:
         return path.as_posix()
 
 
-# the Hub's pipeline tag of a transformers architecture, by the end of its class name
-PIPELINE_TAGS = (("ForCausalLM", "text-generation"), ("LMHeadModel", "text-generation"),
-                 ("ForSequenceClassification", "text-classification"),
-                 ("ForTokenClassification", "token-classification"),
-                 ("ForQuestionAnswering", "question-answering"), ("ForMaskedLM", "fill-mask"),
-                 ("ForConditionalGeneration", "text2text-generation"))
-
-
-def pipeline_tag_of(model: Path) -> str | None:
+def _pipeline_tag(model: Path) -> str | None:
     """The pipeline tag the model's config.json architecture implies, if it names one."""
-    try:
-        config = json.loads(read_regular(model / "config.json"))
-    except (OSError, ValueError):
-        return None
-    names = config.get("architectures") if isinstance(config, dict) else None
-    for name in names if isinstance(names, list) else []:
-        for ending, tag in PIPELINE_TAGS:
-            if isinstance(name, str) and name.endswith(ending):
-                return tag
-    return None
+    return pipeline_tag_of(read_json_object(model / "config.json") or {})
 
 
 def render_config(root: Path) -> tuple[str, list[str]]:
@@ -316,7 +300,7 @@ def render_config(root: Path) -> tuple[str, list[str]]:
         "min_sensitive_chars = 6",
         "",
     ]
-    tag = pipeline_tag_of(model) if model is not None else None
+    tag = _pipeline_tag(model) if model is not None else None
     if tag is not None:
         found.append(f"pipeline tag {tag} (from config.json)")
         lines += ["[card]", f"pipeline_tag = {_toml(tag)}", ""]

@@ -10,7 +10,15 @@ from typing import Any
 import yaml
 
 from release import __version__, rules
+from release.card.sections import (
+    evaluation_results,
+    pipeline_tag_of,
+    read_json_object,
+    training_procedure,
+    usage_snippet,
+)
 from release.config import Config, PrivacySettings
+from release.errors import ConfigError
 from release.extract.safetensors import header_problems, read_header
 from release.licensing.attach import disclaimer
 from release.licensing.catalog import Catalog
@@ -133,6 +141,7 @@ def card_data(config: Config, report: Report, plan: LicensePlan, catalog: Catalo
         meta["language"] = list(config.card.language)
     meta["tags"] = [*config.card.tags, "dua-oai-release"]
     _, existing = split_front_matter(_existing_readme(config.model.path))
+    sections = _user_sections(config, model_config)
     counts = report.summary["findings"]
     memorization = (report.context.memorization
                     or MemorizationSummary.not_audited("the audit did not run"))
@@ -152,8 +161,12 @@ def card_data(config: Config, report: Report, plan: LicensePlan, catalog: Catalo
         "base_model": ({"name": base.name, "license": base.license, "source": base.source}
                        if base else None),
         "card": {"pipeline_tag": config.card.pipeline_tag},
+        **sections,
         "agreement": {
-            "type": agreement.type, "provider": agreement.data_provider or "the Data Provider",
+            "type": agreement.type, "version": agreement.version,
+            "effective_date": _iso(agreement.effective_date),
+            "term_end": _iso(agreement.term_end),
+            "provider": agreement.data_provider or "the Data Provider",
             "user": agreement.data_user or "the Data User",
             "description": agreement.data_description or "",
             "limitations": agreement.data_limitations or "",
@@ -175,6 +188,39 @@ def card_data(config: Config, report: Report, plan: LicensePlan, catalog: Catalo
         "citation": f"{name}, version {config.release.version}"
                     + (f", {agreement.release_url}" if agreement.release_url else ""),
         "generated_by": __version__,
+    }
+
+
+def _iso(day: object) -> str | None:
+    return day.isoformat() if hasattr(day, "isoformat") else None
+
+
+def _user_sections(config: Config, model_config: dict[str, Any]) -> dict[str, Any]:
+    """Usage, training procedure and evaluation, for a Hub user: from config.json, the
+    adapter's config, Trainer's metadata and [card].eval_results (numbers only)."""
+    hub = config.publish_hub
+    repo_id = hub.repo_id if hub is not None else config.release.name
+    revision = (hub.tag.replace("{version}", config.release.version)
+                .replace("{name}", config.release.name) if hub is not None else None)
+    adapter = read_json_object(config.model.path / "adapter_config.json")
+    base = config.model.base_model
+    adapter_base = (base.name if base is not None else "named in adapter_config.json") \
+        if adapter is not None else None
+    tag = config.card.pipeline_tag or pipeline_tag_of(model_config)
+    given = config.card.eval_results
+    if given is not None and read_json_object(given) is None:
+        raise ConfigError(config.path, "card.eval_results",
+                          f"{given.name} is not a JSON object of metric names and numbers")
+    return {
+        "usage": usage_snippet(repo_id, revision, tag, model_config, adapter_base),
+        "training": training_procedure(config.model.path),
+        "evaluation": evaluation_results(config.model.path, given),
+        "tokenizer": {
+            "ships": any((config.model.path / name).is_file()
+                         for name in ("tokenizer.json", "tokenizer.model", "vocab.json",
+                                      "vocab.txt")),
+            "from_data": config.model.tokenizer_from_data,
+        },
     }
 
 

@@ -89,6 +89,7 @@ def _model(t: Table) -> ModelSettings:
         base_model=_optional(t.table("base_model"), _base_model, None),
         include=t.strings("include"),
         exclude=t.strings("exclude"),
+        tokenizer_from_data=t.flag("tokenizer_from_data", None),
     )
 
 
@@ -233,6 +234,7 @@ def _agreement(t: Table) -> AgreementSettings:
                       "year 9999")
     return AgreementSettings(
         type=t.text("type", d.type),
+        version=t.text("version", d.version, single_line=True),
         data_provider=t.text("data_provider", d.data_provider),
         data_user=t.text("data_user", d.data_user),
         effective_date=effective,
@@ -311,6 +313,7 @@ def _card(t: Table) -> CardSettings:
         language=(language,) if isinstance(language, str) else tuple(language),
         pipeline_tag=t.text("pipeline_tag", d.pipeline_tag),
         tags=t.strings("tags", d.tags),
+        eval_results=t.path("eval_results", d.eval_results),
     )
 
 

@@ -57,6 +57,7 @@ class ModelSettings:
     base_model: BaseModel | None
     include: tuple[str, ...] = ()  # globs; default: every file but training state
     exclude: tuple[str, ...] = ()
+    tokenizer_from_data: bool | None = None  # the tokenizer was trained on the confidential data
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class PrivacySettings:
 @dataclass(frozen=True)
 class AgreementSettings:
     type: str = "DUA-OAI"
+    version: str | None = None  # of the agreement text the parties signed
     data_provider: str | None = None
     data_user: str | None = None
     effective_date: dt.date | None = None
@@ -158,6 +160,7 @@ class CardSettings:
     language: tuple[str, ...] = ()
     pipeline_tag: str | None = None
     tags: tuple[str, ...] = ()
+    eval_results: Path | None = None  # a JSON object of metric name -> number
 
 
 @dataclass(frozen=True)
