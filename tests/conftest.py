@@ -12,9 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 from safetensors.numpy import save_file
 
 from release.cli.main import main
+
+# a busy or slow machine must not fail a property test: no example has a time limit
+settings.register_profile("release", deadline=None)
+settings.load_profile("release")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO_ROOT / "examples" / "clinic-notes"
