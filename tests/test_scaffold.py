@@ -137,6 +137,7 @@ def test_init_keeps_the_index_and_output_out_of_git(tmp_path: Path,
     git(tmp_path, "add", "-A")
     tracked = git(tmp_path, "ls-files").split()
     assert not [p for p in tracked if p.startswith((".release/", "dist/"))], tracked
+    assert "train.jsonl" not in tracked  # the confidential data found in the project, too
     assert cli("init", tmp_path, "--force").code == 0  # a second init adds nothing twice
     assert (tmp_path / ".gitignore").read_text().count("/.release/") == 1
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,6 +180,15 @@ def _source_lines(source: DataSource, proposal: FieldProposal | None, root: Path
     return [*lines, f"sensitive_fields = {_toml_list(proposal.sensitive_fields)}{note}", ""]
 
 
+def _personal_data_lines(data: FoundData) -> list[str]:
+    """personal_data = true when the sample showed names, emails or numbers of people."""
+    if any(proposal is not None and proposal.sensitive_fields
+           for _source, proposal, _what in data.sources):
+        return ["personal_data = true                     # init found fields of personal "
+                "data in the sources"]
+    return ["# personal_data = false                 # does the data describe people?"]
+
+
 def _toml_list(values: tuple[str, ...]) -> str:
     return "[" + ", ".join(_toml(v) for v in values) + "]"
 
@@ -212,8 +222,9 @@ def _pipeline_tag(model: Path) -> str | None:
     return pipeline_tag_of(read_json_object(model / "config.json") or {})
 
 
-def render_config(root: Path) -> tuple[str, list[str]]:
-    """The text of a commented release.toml for the project at `root`, and what was found."""
+def render_config(root: Path) -> tuple[str, list[str], list[str]]:
+    """The text of a commented release.toml for the project at `root`, what was found, and
+    the data sources found inside it (relative posix paths), which git must never hold."""
     import git
 
     root = root.absolute()
@@ -293,6 +304,11 @@ def render_config(root: Path) -> tuple[str, list[str]]:
         'effective_date = "TODO: the date the agreement took effect, as YYYY-MM-DD without '
         'quotes"',
         "# term_end = 2027-01-15                  # default: effective_date + 1 year",
+        *_personal_data_lines(data),
+        "# data_description = \"What the data is, in words that quote none of it.\"",
+        "",
+        "# [agreement.privacy]                   # the techniques applied (DUA-OAI Attachment B)",
+        "# pseudonymization = true",
         "",
         "[checks]",
         'fail_on = "error"                        # error | warning',
@@ -304,27 +320,36 @@ def render_config(root: Path) -> tuple[str, list[str]]:
     if tag is not None:
         found.append(f"pipeline tag {tag} (from config.json)")
         lines += ["[card]", f"pipeline_tag = {_toml(tag)}", ""]
-    return "\n".join(lines), found
+    inside = [_relative(source.path, root) for source, _p, _w in data.sources
+              if isinstance(source.path, Path) and root in source.path.parents]
+    return "\n".join(lines), found, inside
 
 
 IGNORED = ("/.release/", "/dist/")  # the index and its key; the staged releases
 
 
-def ignore_outputs(directory: Path) -> list[str]:
-    """Add the index, its key and the staged output to the .gitignore of `directory`, so that
-    `git add -A` cannot commit them; the entries that were added."""
+def ignore_outputs(directory: Path, data: Sequence[str] = ()) -> list[str]:
+    """Add the index, its key, the staged output and the `data` found in the project to the
+    .gitignore of `directory`, so that `git add -A` cannot commit them; the entries added."""
     path = directory / ".gitignore"
     if path.is_symlink() or (path.exists() and not path.is_file()):
         raise UsageError("is not a regular file; add /.release/ and /dist/ to it by hand",
                          path=path)
     text = read_regular(path).decode("utf-8", "replace") if path.exists() else ""
     present = {line.strip().strip("/") for line in text.splitlines()}
-    missing = [entry for entry in IGNORED if entry.strip("/") not in present]
+    wanted = [*IGNORED, *(f"/{_glob_literal(p)}" for p in data)]
+    missing = [entry for entry in wanted if entry.strip("/") not in present]
     if missing:
         prefix = "" if not text or text.endswith("\n") else "\n"
-        write_atomic(path, text + prefix + "# release: the fingerprint index, its secret key "
-                     "and the staged releases\n" + "".join(f"{e}\n" for e in missing))
+        write_atomic(path, text + prefix + "# release: the fingerprint index, its secret key, "
+                     "the staged releases and the confidential data\n"
+                     + "".join(f"{e}\n" for e in missing))
     return missing
+
+
+def _glob_literal(path: str) -> str:
+    """A path as a .gitignore line that matches just it (wildcards and spaces escaped)."""
+    return re.sub(r"([\\*?\[\]!# ])", r"\\\1", path)
 
 
 def write_config(directory: Path, *, force: bool = False) -> tuple[Path, list[str]]:
@@ -333,15 +358,15 @@ def write_config(directory: Path, *, force: bool = False) -> tuple[Path, list[st
     target = directory.absolute() / DEFAULT_CONFIG_NAME
     if target.exists() and not force:
         raise UsageError("already exists; pass --force to overwrite it", path=target)
-    text, found = render_config(directory)
+    text, found, data = render_config(directory)
     try:
         parse_config(target, text)  # what we write must load, once its placeholders are set
     except ConfigError as exc:
         if exc.message != PLACEHOLDER_REQUIRED:
             raise
     write_atomic(target, text)
-    added = ignore_outputs(directory.absolute())
+    added = ignore_outputs(directory.absolute(), data)
     if added:
-        found.append(f"added {' and '.join(added)} to .gitignore (the index key must never be "
-                     "committed)")
+        found.append(f"added {', '.join(added)} to .gitignore (the index key and the data must "
+                     "never be committed)")
     return target, found

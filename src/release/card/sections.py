@@ -120,7 +120,7 @@ def training_procedure(model: Path) -> TrainingProcedure | None:
         epochs=round(float(epochs), 2) if epochs is not None else None,
         steps=int(steps) if steps is not None else None,
         batch_size=int(batch) if batch is not None else None,
-        peak_learning_rate=max(rates) if rates else None,
+        peak_learning_rate=float(f"{max(rates):.4g}") if rates else None,
         final_loss=round(float(losses[-1]), 4) if losses else None,
         source=path.relative_to(model).as_posix())
 

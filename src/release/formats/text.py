@@ -105,6 +105,15 @@ def render(report: Report, *, color: bool = False, width: int = 100, brief: bool
         console.print(f"agreement term ends {dates.term_end.isoformat()}{window}; the data "
                       f"must be deleted by {dates.data_deletion_deadline.isoformat()} "
                       f"({dates.days_until_data_deletion} days)")
+    memorization = report.context.memorization
+    if memorization is not None and memorization.audited:
+        console.print(f"memorisation: {memorization.extractable} of {memorization.samples} "
+                      f"sampled records extractable (rate {memorization.rate}, limit "
+                      f"{memorization.max_extractable_rate})"
+                      + (f", {memorization.extractable_named} of {memorization.named_records} "
+                         "named" if memorization.named_records else "")
+                      + (f", {memorization.extractable_canaries} of {memorization.canaries} "
+                         "canaries" if memorization.canaries else ""))
     if report.context.publish is not None:
         _print_publish(console, report.context.publish)
     console.print()
