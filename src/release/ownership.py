@@ -3,7 +3,6 @@ a staged release's manifest, a report's schema), never a path a config value hap
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from collections.abc import Callable
@@ -11,20 +10,14 @@ from pathlib import Path
 
 from release import TOOL_NAME
 from release.errors import ConfigError, display_path
-from release.regular import open_regular, read_regular
+from release.regular import open_regular, read_json_object
 
 MAX_MARKER_BYTES = 1 << 20
 
 
 def _json_object(path: Path) -> dict[str, object] | None:
     """A small regular file's JSON object, or None."""
-    if path.is_symlink():
-        return None
-    try:
-        data = json.loads(read_regular(path, MAX_MARKER_BYTES))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return read_json_object(path, MAX_MARKER_BYTES)
 
 
 def is_index_folder(path: Path) -> bool:

@@ -4,10 +4,11 @@ from it (it would block, or never end), and whole-file reads are bounded."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 MAX_SMALL_FILE = 64 << 20  # configs, keys, baselines, manifests, reports, model configs
 CHUNK = 1 << 20
@@ -33,6 +34,25 @@ def open_regular(path: Path) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+def read_json_object(path: Path, limit: int = MAX_SMALL_FILE) -> dict[str, Any] | None:
+    """The JSON object in a small regular file that is not a link, or None: missing,
+    unreadable, too large, not JSON, or not an object."""
+    if path.is_symlink():
+        return None
+    try:
+        data = json.loads(read_regular(path, limit))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def newest_mtime(folder: Path) -> float:
+    """The modification time of the newest file under `folder` (links not followed)."""
+    return max((entry.stat(follow_symlinks=False).st_mtime
+                for here, _dirs, names in os.walk(folder)
+                for entry in (Path(here) / name for name in names)), default=0.0)
 
 
 def read_regular(path: Path, limit: int = MAX_SMALL_FILE) -> bytes:

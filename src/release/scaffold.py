@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from release.atomic import write_atomic
-from release.card.sections import pipeline_tag_of, read_json_object
+from release.card.sections import pipeline_tag_of
 from release.config import DEFAULT_CONFIG_NAME, DataSource, parse_config
 from release.config.parse import guess_format
 from release.config.table import PLACEHOLDER_REQUIRED
 from release.errors import ConfigError, InputError, UsageError, display_path
 from release.pipeline.kinds import classify_kind, lower_suffix
-from release.regular import open_regular, read_regular
+from release.regular import open_regular, read_json_object, read_regular
 from release.remote import SourcePath
 from release.sources.profile import FieldProposal, profile_source, propose_fields
 

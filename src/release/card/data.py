@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -13,7 +14,6 @@ from release import __version__, rules
 from release.card.sections import (
     evaluation_results,
     pipeline_tag_of,
-    read_json_object,
     training_procedure,
     usage_snippet,
 )
@@ -22,9 +22,11 @@ from release.errors import ConfigError
 from release.extract.safetensors import header_problems, read_header
 from release.licensing.attach import disclaimer
 from release.licensing.catalog import Catalog
-from release.licensing.policy import LicensePlan, license_ids
+from release.licensing.policy import ADAPTER_CONFIG, LicensePlan, license_ids
 from release.pipeline.context import MemorizationSummary
 from release.pipeline.report import Report
+from release.publish.plan import expand_tag
+from release.regular import read_json_object
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n?", re.DOTALL)
 DTYPE_NAMES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16", "F64": "float64",
@@ -191,8 +193,8 @@ def card_data(config: Config, report: Report, plan: LicensePlan, catalog: Catalo
     }
 
 
-def _iso(day: object) -> str | None:
-    return day.isoformat() if hasattr(day, "isoformat") else None
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day is not None else None
 
 
 def _user_sections(config: Config, model_config: dict[str, Any]) -> dict[str, Any]:
@@ -200,21 +202,22 @@ def _user_sections(config: Config, model_config: dict[str, Any]) -> dict[str, An
     adapter's config, Trainer's metadata and [card].eval_results (numbers only)."""
     hub = config.publish_hub
     repo_id = hub.repo_id if hub is not None else config.release.name
-    revision = (hub.tag.replace("{version}", config.release.version)
-                .replace("{name}", config.release.name) if hub is not None else None)
-    adapter = read_json_object(config.model.path / "adapter_config.json")
+    revision = (expand_tag(hub.tag, config.release.name, config.release.version)
+                if hub is not None else None)
+    adapter = read_json_object(config.model.path / ADAPTER_CONFIG)
     base = config.model.base_model
-    adapter_base = (base.name if base is not None else "named in adapter_config.json") \
+    adapter_base = (base.name if base is not None else f"named in {ADAPTER_CONFIG}") \
         if adapter is not None else None
     tag = config.card.pipeline_tag or pipeline_tag_of(model_config)
     given = config.card.eval_results
-    if given is not None and read_json_object(given) is None:
+    evaluation = evaluation_results(config.model.path, given)
+    if evaluation is None and given is not None:
         raise ConfigError(config.path, "card.eval_results",
                           f"{given.name} is not a JSON object of metric names and numbers")
     return {
         "usage": usage_snippet(repo_id, revision, tag, model_config, adapter_base),
         "training": training_procedure(config.model.path),
-        "evaluation": evaluation_results(config.model.path, given),
+        "evaluation": evaluation,
         "tokenizer": {
             "ships": any((config.model.path / name).is_file()
                          for name in ("tokenizer.json", "tokenizer.model", "vocab.json",

@@ -3,14 +3,13 @@ from config.json and training metadata (numbers and names, never data)."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from release.regular import read_regular
+from release.regular import read_json_object
 
 # the Hub's pipeline tag of a transformers architecture, by the end of its class name
 PIPELINE_TAGS = (("ForCausalLM", "text-generation"), ("LMHeadModel", "text-generation"),
@@ -29,17 +28,6 @@ TRAINER_STATE = "trainer_state.json"
 EVAL_RESULTS = "eval_results.json"  # what Trainer.save_metrics("eval") writes
 METRIC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_./@-]{0,63}$")
 MAX_METRICS = 32
-
-
-def read_json_object(path: Path) -> dict[str, Any] | None:
-    """A JSON object from a regular file, or None when there is none or it is not one."""
-    if path.is_symlink() or not path.is_file():
-        return None
-    try:
-        data = json.loads(read_regular(path))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def pipeline_tag_of(model_config: dict[str, Any]) -> str | None:
@@ -125,11 +113,13 @@ def training_procedure(model: Path) -> TrainingProcedure | None:
         source=path.relative_to(model).as_posix())
 
 
-def evaluation_results(model: Path, given: Path | None) -> list[tuple[str, float]]:
+def evaluation_results(model: Path, given: Path | None) -> list[tuple[str, float]] | None:
     """Metric names and values from [card].eval_results, else from the eval_results.json that
     Trainer writes; only numbers under identifier-like names (a file of text cannot reach the
-    card through them)."""
-    data = read_json_object(given if given is not None else model / EVAL_RESULTS) or {}
+    card through them). None when the file given is not a JSON object."""
+    data = read_json_object(given if given is not None else model / EVAL_RESULTS)
+    if data is None:
+        return None if given is not None else []
     results = []
     for name, value in data.items():
         number = _number(value)

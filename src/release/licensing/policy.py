@@ -4,7 +4,6 @@ model and code, a Data Provider disclaimer, the base model's terms, the agreemen
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass, field
 
@@ -16,7 +15,7 @@ from release.findings import Finding, Severity
 from release.licensing.catalog import Catalog
 from release.pipeline.context import AgreementDates
 from release.publish.plan import public_location
-from release.regular import read_regular
+from release.regular import read_json_object
 
 CLAUSE_OPEN = "DUA-OAI §3(c)"
 CLAUSE_NO_RESTRICTIONS = "DUA-OAI §4(c)"
@@ -217,14 +216,12 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._
 def _adapter_base(config: Config, plan: LicensePlan) -> None:
     """A PEFT adapter is used only with its base model, so the release must name that model
     (and have the right to build on it, DUA-OAI §5(c))."""
-    path = config.model.path / ADAPTER_CONFIG
-    if config.model.base_model is not None or path.is_symlink() or not path.is_file():
+    if config.model.base_model is not None:
         return
-    try:
-        data = json.loads(read_regular(path))
-    except (OSError, ValueError):
-        return  # the scan reports a file it cannot read or parse
-    named = data.get("base_model_name_or_path") if isinstance(data, dict) else None
+    data = read_json_object(config.model.path / ADAPTER_CONFIG)
+    if data is None:
+        return  # no adapter; or one the scan reports as unreadable or malformed
+    named = data.get("base_model_name_or_path")
     hint = f" (it names {named!r})" if isinstance(named, str) and _HUB_ID.match(named) else ""
     plan.findings.append(Finding(
         rules.BASE_MODEL_TERMS, None,

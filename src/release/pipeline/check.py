@@ -17,7 +17,7 @@ from release.errors import ReleaseError, UsageError, display_path
 from release.findings import FileRecord, Finding, Outcome
 from release.licensing.catalog import load_catalog
 from release.pipeline.context import GitState, ReleaseInfo, ReportContext, StagedInfo
-from release.pipeline.inventory import head_commit
+from release.pipeline.inventory import source_commit
 from release.pipeline.kinds import classify_kind
 from release.pipeline.manifest import (
     GITATTRIBUTES,
@@ -260,8 +260,7 @@ def check_release(directory: Path | None, *, report_path: Path | None = None,
     if directory is None or config_path is not None or Path(DEFAULT_CONFIG_NAME).is_file():
         config = load_config(config_path)
         directory = directory or config.staged_dir
-        where = config.code.path if config.code is not None else config.root
-        expected_commit = expected_commit or head_commit(where)
+        expected_commit = expected_commit or source_commit(config)
     elif not explicit:
         notes.append("not checking the source commit: give --commit, or run where "
                      "release.toml is")

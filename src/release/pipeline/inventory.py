@@ -55,11 +55,10 @@ class GitInfo:
 @dataclass(frozen=True)
 class LeftOut:
     """A file of the model folder that does not ship, and why: `training-state` (a built-in
-    pattern, `pattern`) or `config` ([model].include/exclude)."""
+    pattern) or `config` ([model].include/exclude)."""
 
     path: str
     reason: str
-    pattern: str | None = None
 
 
 @dataclass
@@ -195,7 +194,7 @@ def _left_out(relative: str, model: ModelSettings) -> LeftOut | None:
     if state is None or any(names_state(p, state) and matches_any(relative, [p])
                             for p in model.include):
         return None
-    return LeftOut(relative, "training-state", state)
+    return LeftOut(relative, "training-state")
 
 
 def _model_items(model: ModelSettings, skip: list[Path], config_path: Path
@@ -375,6 +374,12 @@ def files_inventory(data: DataSettings, files: Iterable[Path], base: Path) -> In
                                     problem))
     inventory.findings.extend(i.problem for i in inventory.items if i.problem is not None)
     return inventory
+
+
+def source_commit(config: Config) -> str | None:
+    """The commit a release of `config` is built from now: the one checked out where its
+    code (or, without [code], its config) is."""
+    return head_commit(config.code.path if config.code is not None else config.root)
 
 
 def head_commit(path: Path) -> str | None:

@@ -4,7 +4,6 @@ model card; a release that passes is staged, and the report is written either wa
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from release.pipeline.report import Report, report_text
 from release.pipeline.scan import ScanOptions, ScanResult, make_report, scan
 from release.pipeline.stage import StagedExtras, StagedRelease, stage_release
 from release.progress import Progress, SilentProgress
+from release.regular import newest_mtime
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def _fresh_staged_card(config: Config) -> CardResult | None:
         fresh = (manifest.config_sha256 == config.digest
                  and report_sha256(report_path) == manifest.report_sha256
                  and (config.code is None or manifest.git_commit == head_commit(config.code.path))
-                 and _newest_model_file(config) <= report_path.stat().st_mtime)
+                 and newest_mtime(config.model.path) <= report_path.stat().st_mtime)
         text = card.read_text(encoding="utf-8") if fresh and card.is_file() else None
     except (ManifestInvalid, ReleaseError, OSError, UnicodeDecodeError):
         return None
@@ -138,8 +138,3 @@ def _fresh_staged_card(config: Config) -> CardResult | None:
         return None
     return CardResult(text, (), verdict != "pass", folder)
 
-
-def _newest_model_file(config: Config) -> float:
-    return max((entry.stat(follow_symlinks=False).st_mtime
-                for here, _dirs, names in os.walk(config.model.path)
-                for entry in (Path(here) / name for name in names)), default=0.0)

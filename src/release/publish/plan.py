@@ -99,7 +99,7 @@ def make_plan(target: str, destination: str, ref: str, tag_template: str, staged
     report_size = report.stat().st_size if report.is_file() and not report.is_symlink() \
         else None
     return PublishPlan(target=target, destination=destination, ref=ref,
-                       tag=expand_tag(tag_template, manifest),
+                       tag=expand_tag(tag_template, manifest.name, manifest.version),
                        message=commit_message(manifest, digest), manifest_sha256=digest,
                        files=planned_files(manifest, manifest_bytes, lfs_patterns,
                                            lfs_threshold, report_size))
@@ -138,8 +138,9 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     return re.sub(r"(?<![^\s'\"(])[^/@\s:'\"(]+:[^/@\s]+@(?=[\w.-]+:)", "***@", text)
 
 
-def expand_tag(template: str, manifest: Manifest) -> str:
-    return template.replace("{version}", manifest.version).replace("{name}", manifest.name)
+def expand_tag(template: str, name: str, version: str) -> str:
+    """A tag template (`v{version}`) for a release's name and version."""
+    return template.replace("{version}", version).replace("{name}", name)
 
 
 def routes_through_lfs(path: str, size: int, patterns: Iterable[str], threshold_bytes: int

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -13,11 +12,12 @@ from release.findings import Finding
 from release.lock import project_lock
 from release.pipeline.check import check_staged, default_report_path
 from release.pipeline.context import PublishInfo
-from release.pipeline.inventory import head_commit
+from release.pipeline.inventory import source_commit
 from release.pipeline.report import Report, append_publication
 from release.progress import Progress
 from release.publish import publisher_for, targets
 from release.publish.plan import PublishPlan, PublishRecord
+from release.regular import newest_mtime
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,7 @@ def stale_report(staged_dir: Path, report_path: Path) -> list[Finding]:
     """A report older than the newest staged file was not written for these bytes."""
     if not report_path.is_file():
         return []
-    newest = max((entry.stat(follow_symlinks=False).st_mtime
-                  for here, _dirs, names in os.walk(staged_dir)
-                  for entry in (Path(here) / name for name in names)), default=0.0)
-    if report_path.stat().st_mtime >= newest:
+    if report_path.stat().st_mtime >= newest_mtime(staged_dir):
         return []
     return [Finding(rules.REPORT_STALE, None,
                     f"{report_path.name} is older than the newest file in {staged_dir.name}; "
@@ -84,8 +81,7 @@ def _publish(config: Config, target: str, options: PublishOptions,
     report_path = options.report_path or default_report_path(staged_dir)
     dry_run = options.dry_run
     # a folder staged from an older commit must not go out as this one (as `check` refuses it)
-    where = config.code.path if config.code is not None else config.root
-    commit = options.expected_commit or head_commit(where)
+    commit = options.expected_commit or source_commit(config)
     checked, manifest = check_staged(staged_dir, report_path, progress=progress,
                                      expected_commit=commit,
                                      require_commit=options.expected_commit is not None)
