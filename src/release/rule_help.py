@@ -38,6 +38,11 @@ HOW_TO_FIX = {
     "RL302": "Retrain so fewer records are reproduced, or raise the limit only with the Data "
              "Provider's agreement.",
     "RL303": "Install the audit extra and make the model loadable here, then audit again.",
+    "RL304": "Do not release this model as is: find the records by id where the data may be "
+             "seen, remove or deduplicate them (or the sensitive values), retrain and audit "
+             "again; the sample number and seed draw the same generation again.",
+    "RL305": "The canary was memorised: retrain with deduplication, regularisation or "
+             "differential privacy and measure again.",
     "RL401": "Choose an OSI-approved licence for the model and the code.",
     "RL402": "Choose a model licence without use restrictions.",
     "RL403": "Give a valid SPDX expression with a licence text release can attach.",
@@ -71,7 +76,8 @@ HOW_TO_FIX = {
 # highest, then the confidential data, then what stops users from loading the release
 SECURITY_SEVERITY = {
     "RL114": "9.8", "RL701": "9.1", "RL702": "8.5", "RL201": "8.6", "RL202": "8.6",
-    "RL203": "8.6", "RL301": "8.0", "RL302": "8.0", "RL104": "7.5", "RL105": "7.5",
+    "RL203": "8.6", "RL301": "8.0", "RL302": "8.0", "RL304": "8.0", "RL305": "7.0",
+    "RL104": "7.5", "RL105": "7.5",
     "RL106": "8.0", "RL115": "7.0", "RL117": "7.0", "RL116": "6.5", "RL110": "6.0",
     "RL111": "6.0", "RL101": "5.5", "RL204": "6.0", "RL205": "6.0",
 }

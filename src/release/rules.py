@@ -87,6 +87,14 @@ EXTRACTABLE_RATE = Rule(
 NOT_AUDITED = Rule(
     "RL303", "not-audited", W,
     "The model could not be audited for memorisation here; the reason says why.")
+GENERATED_TRAINING_DATA = Rule(
+    "RL304", "generated-training-data", E,
+    "A free generation of the model, from a generic prompt, holds training text or a sensitive "
+    "value of a training record (untargeted extraction).")
+CANARY_EXPOSED = Rule(
+    "RL305", "canary-exposed", E,
+    "The model ranks a planted canary far above random strings of its format: its exposure "
+    "is above max_exposure bits.")
 NOT_OSI_APPROVED = Rule(
     "RL401", "not-osi-approved", E,
     "The model or code licence is not OSI-approved (DUA-OAI §3(c)).")

@@ -18,19 +18,33 @@ def make_records(count: int, seed: int) -> list[dict[str, str]]:
             for i in range(count)]
 
 
+DIGITS = "0123456789"
+
+
 def train_model(folder: Path, records: list[dict[str, str]], repeated: list[str],
-                *, repeats: int = 40, steps: int = 300, seed: int = 0) -> None:
+                *, repeats: int = 40, steps: int = 300, seed: int = 0,
+                words: tuple[str, ...] = (), digits: bool = False,
+                documents: bool = False) -> None:
     """A 2-layer GPT-2 with a word-level tokenizer, trained until the `repeated` records
     (seen `repeats` times each as often as the others) are memorised. Without repeats, as many
-    unrelated records take their place, so every audited record is seen equally rarely."""
+    unrelated records take their place, so every audited record is seen equally rarely.
+    `words` join the vocabulary; with `digits`, numbers are spelled digit by digit (WordPiece
+    continuations, so decoding gives the number back whole). With `documents`, every sequence
+    starts with end-of-text, as GPT-2's training documents do, so the model has learnt how
+    documents begin (what it writes unprompted)."""
     import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
     torch.manual_seed(seed)
-    vocab = {EOS: 0, "[UNK]": 1, **{w: i + 2 for i, w in enumerate(VOCAB)}}
-    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
+    entries = [EOS, "[UNK]", *VOCAB, *words]
+    if digits:
+        entries += [*DIGITS, *(f"##{d}" for d in DIGITS)]
+    vocab = {token: number for number, token in enumerate(entries)}
+    core = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]"))
+    core.normalizer = normalizers.Lowercase()
     core.pre_tokenizer = pre_tokenizers.Whitespace()
+    core.decoder = decoders.WordPiece()
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, eos_token=EOS,
                                         unk_token="[UNK]")
     config = GPT2Config(vocab_size=len(vocab), n_positions=96, n_embd=96, n_layer=2, n_head=2,
@@ -40,7 +54,9 @@ def train_model(folder: Path, records: list[dict[str, str]], repeated: list[str]
     copies = [by_id[i] for i in repeated for _ in range(repeats)]
     unrelated = make_records(40 * 8 - len(copies), seed=seed + 1000) if len(copies) < 320 else []
     corpus = [r["text"] for r in records] + copies + [r["text"] for r in unrelated]
-    encoded = [tokenizer(t, add_special_tokens=False)["input_ids"][:64] for t in corpus]
+    start = [vocab[EOS]] if documents else []
+    encoded = [(start + tokenizer(t, add_special_tokens=False)["input_ids"])[:64]
+               for t in corpus]
     data = torch.tensor(encoded, dtype=torch.long)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     rng = random.Random(seed)

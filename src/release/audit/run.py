@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from release import rules
-from release.audit.sampling import Sample, draw_samples
+from release.audit.exposure import measure_exposures
+from release.audit.sampling import Sample, canary_lines, draw_samples
 from release.audit.scoring import (
     AuditUnavailable,
     greedy_generate,
@@ -17,12 +18,23 @@ from release.audit.scoring import (
     pick_device,
     teacher_forced,
 )
+from release.audit.untargeted import Generated, Sampled, sample_generations
 from release.baseline import Baseline, baseline_for
-from release.config import Config, MemorizationSettings
+from release.config import Config, GenerationSettings, MemorizationSettings
+from release.detectors.leaks import MAX_IDS_IN_EVIDENCE
 from release.errors import UsageError, display_path
 from release.findings import Finding, Severity
 from release.fingerprint.keys import load_key
-from release.pipeline.context import MemorizationSummary, ReleaseInfo, ReportContext
+from release.fingerprint.match import Matcher
+from release.fingerprint.service import ensure_index, sources_readable
+from release.pipeline.context import (
+    CanaryExposure,
+    MemorizationSummary,
+    RankedSample,
+    ReleaseInfo,
+    ReportContext,
+    UntargetedSummary,
+)
 from release.pipeline.report import Report
 from release.progress import Progress, SilentProgress
 
@@ -38,6 +50,17 @@ class AuditOptions:
 class AuditResult:
     findings: list[Finding]
     summary: MemorizationSummary
+    generations: tuple[Generated, ...] = ()  # the untargeted samples' scores, for the plot
+
+
+# Near-tie margins under which a verdict is re-checked with generate: low-precision logits
+# round by more than float32's epsilon (bfloat16 keeps 8 bits of mantissa: logits near 20 are
+# 0.125 apart), so their ties are wider.
+EPSILON_FLOOR = {"float32": 0.0, "float16": 0.1, "bfloat16": 0.5}
+
+
+def near_tie_epsilon(settings: MemorizationSettings, dtype: str) -> float:
+    return max(settings.epsilon, EPSILON_FLOOR.get(dtype, 0.0))
 
 
 def auc(members: list[float], others: list[float]) -> float | None:
@@ -77,17 +100,19 @@ def _score_all(model: Any, samples: list[Sample], options: AuditOptions,
                progress: Progress) -> tuple[dict[str, list[Any]], int]:
     torch = import_torch()
     prefix, suffix = settings.prefix_tokens, settings.suffix_tokens
+    epsilon = near_tie_epsilon(settings, options.dtype)
     results: dict[str, list[Any]] = {"extractable": [], "matched": [], "margin": [],
                                      "loss": []}
     rechecked = 0
-    with progress.task("Auditing memorisation", len(samples), unit="samples") as task:
+    with progress.task("Auditing memorisation", len(samples), unit="samples",
+                       items="tokens") as task:
         for start in range(0, len(samples), options.batch_size):
             batch = samples[start: start + options.batch_size]
             ids = torch.tensor([s.tokens for s in batch], dtype=torch.long, device=device)
             scores = teacher_forced(model, ids, prefix, suffix, eos,
                                     with_loss=settings.holdout is not None)
             extractable, matched = list(scores.extractable), list(scores.matched)
-            close = [i for i, m in enumerate(scores.margin) if m < settings.epsilon]
+            close = [i for i, m in enumerate(scores.margin) if m < epsilon]
             if close:
                 rechecked += len(close)
                 verdicts, lengths = greedy_generate(model, ids[close], prefix, suffix, eos)
@@ -97,17 +122,22 @@ def _score_all(model: Any, samples: list[Sample], options: AuditOptions,
             results["matched"] += matched
             results["margin"] += scores.margin
             results["loss"] += scores.loss
-            task.advance(len(batch))
+            task.advance(len(batch), len(batch) * (prefix + suffix))
     return results, rechecked
 
 
 def run_audit(config: Config, options: AuditOptions | None = None, *,
-              progress: Progress | None = None) -> AuditResult:
-    """Audit the model in [model].path against records of [data].sources; raises
+              matcher: Matcher | None = None, progress: Progress | None = None) -> AuditResult:
+    """Audit the model in [model].path against records of [data].sources: the prefix audit,
+    canary exposure, and (given the index's matcher) untargeted extraction. Raises
     AuditUnavailable when the model cannot be audited here and UsageError on bad input."""
     options = options or AuditOptions()
     progress = progress or SilentProgress()
     settings = config.checks.memorization
+    if settings.canary_formats and settings.canaries is None:
+        raise UsageError(f"[checks.memorization].canary_formats is set but canaries is not, "
+                         f"so no canary can be measured; set canaries in "
+                         f"{display_path(config.path)}")
     device = pick_device(options.device)
     model, tokenizer = load_model(config.model.path, device, options.dtype)
     key, _created = load_key(config.data.key_file, create=True)
@@ -129,7 +159,101 @@ def run_audit(config: Config, options: AuditOptions | None = None, *,
         holdout_loss = held["loss"]
     scored = _Scored(drawn.samples, results, rechecked, drawn.too_short, drawn.population,
                      holdout_loss, drawn.population_exact)
-    return _result(settings, _weights_path(config.model.path), scored, model, device, options)
+    weights = _weights_path(config.model.path)
+    result = _result(settings, weights, scored, model, device, options)
+    exposures = _exposures(config, model, tokenizer, device, options, progress)
+    sampled = None
+    if settings.generate.samples and matcher is not None:
+        sampled = sample_generations(model, tokenizer, matcher, settings.generate, device,
+                                     progress)
+    findings = [*result.findings, *_exposure_findings(settings, weights, exposures)]
+    untargeted = None
+    if sampled is not None:
+        findings += _generation_findings(settings.generate, weights, sampled, matcher)
+        untargeted = _untargeted_summary(settings.generate, sampled)
+    summary = replace(result.summary, exposures=tuple(exposures),
+                      max_exposure=settings.max_exposure, untargeted=untargeted)
+    return AuditResult(findings, summary, tuple(sampled.samples) if sampled else ())
+
+
+def _exposures(config: Config, model: Any, tokenizer: Any, device: str,
+               options: AuditOptions, progress: Progress) -> list[CanaryExposure]:
+    settings = config.checks.memorization
+    if not settings.canary_formats:
+        return []
+    canaries = canary_lines(settings.canaries)
+    exposures = measure_exposures(model, tokenizer, canaries, settings.canary_formats,
+                                  settings.exposure_candidates, settings.seed, device,
+                                  options.batch_size, progress)
+    used = {e.format for e in exposures}
+    unused = [n for n in range(1, len(settings.canary_formats) + 1) if n not in used]
+    if unused:
+        raise UsageError(f"[checks.memorization].canary_formats entry {unused[0]} matches no "
+                         f"line of the canaries file, so it measures nothing "
+                         f"({display_path(config.path)})")
+    return exposures
+
+
+def _exposure_findings(settings: MemorizationSettings, weights: str | None,
+                       exposures: list[CanaryExposure]) -> list[Finding]:
+    return [Finding(
+        rules.CANARY_EXPOSED, weights,
+        f"canary {e.canary}: exposure {e.exposure:.1f} bits ({e.method}, among "
+        f"{e.candidates} strings of its format, a space of {e.space_bits:.1f} bits); the "
+        f"limit is {settings.max_exposure:g}",
+        evidence=e.to_dict(), basis=e.canary)
+        for e in exposures if e.exposure > settings.max_exposure]
+
+
+def _generation_findings(settings: GenerationSettings, weights: str | None, sampled: Sampled,
+                         matcher: Matcher | None) -> list[Finding]:
+    """One finding per generation holding training data: ids, counts and the seed that draws
+    it again; never the text."""
+    assert matcher is not None
+    findings = []
+    for sample in sampled.samples:
+        if not sample.hit:
+            continue
+        ids = sorted({matcher.index.record_id(r)
+                      for r in sample.text_records | sample.value_records})
+        shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+        held = []
+        if sample.text_records:
+            held.append(f"{sample.matched_words} words of training text")
+        if sample.sensitive_values:
+            held.append(f"{sample.sensitive_values} sensitive value(s)")
+        findings.append(Finding(
+            rules.GENERATED_TRAINING_DATA, weights,
+            f"free generation {sample.number} (prompt {sample.prompt}, seed {settings.seed}) "
+            f"holds {' and '.join(held)} of training record(s) {shown}",
+            member=f"generation[{sample.number}]",
+            evidence={"records": ids[:MAX_IDS_IN_EVIDENCE], "record_count": len(ids),
+                      "matched_words": sample.matched_words,
+                      "sensitive_values": sample.sensitive_values, "sample": sample.number,
+                      "prompt": sample.prompt, "seed": settings.seed,
+                      "batch_seed": sample.batch_seed, "batch_size": settings.batch_size,
+                      "tokens": sample.tokens},
+            basis=f"generated:{settings.seed}:{sample.number}:" + ",".join(ids)))
+    return findings
+
+
+TOP_CANDIDATES = 10
+
+
+def _untargeted_summary(settings: GenerationSettings, sampled: Sampled) -> UntargetedSummary:
+    samples = sampled.samples
+    hits = [s for s in samples if s.hit]
+    ranked = sorted(samples, key=lambda s: (s.zlib_ratio, s.number))[:TOP_CANDIDATES]
+    return UntargetedSummary(
+        samples=len(samples), tokens=sum(s.tokens for s in samples),
+        max_new_tokens=sampled.new_tokens, prompts=sampled.prompts, top_k=settings.top_k,
+        temperature=settings.temperature, seed=settings.seed, batch_size=settings.batch_size,
+        hits=len(hits), rate=round(len(hits) / len(samples), 6) if samples else 0.0,
+        records=len(set().union(*(s.text_records | s.value_records for s in hits))),
+        text_hits=sum(1 for s in hits if s.text_records),
+        sensitive_hits=sum(1 for s in hits if s.value_records),
+        top=tuple(RankedSample(s.number, s.prompt, s.batch_seed, s.tokens, s.perplexity,
+                               s.zlib_bytes, s.zlib_ratio, s.hit) for s in ranked))
 
 
 @dataclass(frozen=True)
@@ -176,7 +300,7 @@ def _result(settings: MemorizationSettings, weights: str | None, scored: _Scored
         suffix_tokens=settings.suffix_tokens,
         matched_length_histogram=tuple(histogram),
         rechecked_with_generate=scored.rechecked,
-        epsilon=settings.epsilon,
+        epsilon=near_tie_epsilon(settings, options.dtype),
         membership_auc=auc(member_loss, scored.holdout_loss),
         holdout=len(scored.holdout_loss),
         parameters=parameter_count(model),
@@ -220,13 +344,15 @@ def _findings(settings: MemorizationSettings, weights: str | None, scored: _Scor
     return findings
 
 
-def audit_for_prepare(config: Config, progress: Progress) -> AuditResult:
-    """The audit step of `prepare`: a model that cannot be audited here is a warning finding
-    that says why, never a silent skip."""
+def audit_for_prepare(config: Config, matcher: Matcher | None,
+                      progress: Progress) -> AuditResult:
+    """The audit step of `prepare`, with the scan's matcher: a model that cannot be audited
+    here is a warning finding that says why, never a silent skip."""
     settings = config.checks.memorization
     try:
         return run_audit(config, AuditOptions(settings.device, settings.dtype,
-                                              settings.batch_size), progress=progress)
+                                              settings.batch_size), matcher=matcher,
+                         progress=progress)
     except AuditUnavailable as exc:
         return not_audited(config.model.path, exc.detail)
 
@@ -235,7 +361,10 @@ def audit_report(config: Config, options: AuditOptions, *, baseline: Baseline | 
                  progress: Progress | None = None) -> tuple[AuditResult, Report]:
     """`release audit`: the audit and its report (the release and its memorisation block),
     judged with the config's baseline and failing severity."""
-    result = run_audit(config, options, progress=progress)
+    matcher = None
+    if config.checks.memorization.generate.samples and sources_readable(config.data):
+        matcher = Matcher(ensure_index(config, progress or SilentProgress()).index)
+    result = run_audit(config, options, matcher=matcher, progress=progress)
     context = ReportContext(release=ReleaseInfo(config.release.name, config.release.version),
                             memorization=result.summary)
     report = Report.create("audit", result.findings, [], fail_on=Severity(config.checks.fail_on),

@@ -132,7 +132,7 @@ def draw_samples(config: Config, tokenizer: Any, key: IndexKey) -> Drawn:
                          "not in the data sources", path=config.path)
     named_once = list(dict(named).items())  # a named record that several sources hold, once
     samples, short = _tokenize(tokenizer, sampled.chosen, "sample", length)
-    for origin, items in (("record", named_once), ("canary", _canaries(settings.canaries))):
+    for origin, items in (("record", named_once), ("canary", canary_lines(settings.canaries))):
         extra, extra_short = _tokenize(tokenizer, items, origin, length)
         samples += extra
         short += extra_short
@@ -145,7 +145,7 @@ def draw_samples(config: Config, tokenizer: Any, key: IndexKey) -> Drawn:
                  sampled.exact)
 
 
-def _canaries(path: Path | None) -> list[tuple[str, str]]:
+def canary_lines(path: Path | None) -> list[tuple[str, str]]:
     """The canaries file's lines, each with its id (canary:LINE)."""
     if path is None:
         return []

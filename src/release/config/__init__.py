@@ -22,6 +22,7 @@ from release.config.settings import (
     DataSettings,
     DataSource,
     DifferentialPrivacy,
+    GenerationSettings,
     GitPublishSettings,
     HubPublishSettings,
     MemorizationSettings,
@@ -35,6 +36,6 @@ __all__ = [
     "SENSITIVE_CHARS", "SEVERITY_NAMES",
     "SOURCE_FORMATS", "AgreementSettings", "BaseModel", "CardSettings", "CheckSettings",
     "CodeSettings", "Config", "DataSettings", "DataSource", "DifferentialPrivacy",
-    "GitPublishSettings", "HubPublishSettings", "MemorizationSettings", "ModelSettings",
-    "PrivacySettings", "ReleaseSettings", "load_config", "parse_config",
+    "GenerationSettings", "GitPublishSettings", "HubPublishSettings", "MemorizationSettings",
+    "ModelSettings", "PrivacySettings", "ReleaseSettings", "load_config", "parse_config",
 ]

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TypeVar
 
+from release.audit.canary_format import FormatError, parse_format
 from release.config.lines import key_line, key_lines
 from release.config.placeholders import without_placeholders
 from release.config.settings import (
@@ -33,6 +34,7 @@ from release.config.settings import (
     DataSettings,
     DataSource,
     DifferentialPrivacy,
+    GenerationSettings,
     GitPublishSettings,
     HubPublishSettings,
     MemorizationSettings,
@@ -268,6 +270,12 @@ def _memorization(t: Table) -> MemorizationSettings:
     epsilon = t.number("epsilon", d.epsilon)
     if epsilon < 0:
         raise t.error("epsilon", "must not be negative")
+    formats = t.strings("canary_formats", d.canary_formats)
+    for number, text in enumerate(formats):
+        try:
+            parse_format(text)
+        except FormatError as exc:
+            raise t.error("canary_formats", f"entry {number + 1} {exc}") from None
     return MemorizationSettings(
         samples=t.integer("samples", d.samples, minimum=1),
         prefix_tokens=t.integer("prefix_tokens", d.prefix_tokens, minimum=1),
@@ -281,6 +289,25 @@ def _memorization(t: Table) -> MemorizationSettings:
         canaries=t.path("canaries", d.canaries),
         records=t.strings("records", d.records),
         holdout=_optional(t.table("holdout"), _source, d.holdout),
+        canary_formats=formats,
+        max_exposure=t.number("max_exposure", d.max_exposure, minimum=0.0),
+        exposure_candidates=t.integer("exposure_candidates", d.exposure_candidates,
+                                      minimum=100, maximum=10_000_000),
+        generate=_optional(t.table("generate"), _generation, d.generate),
+    )
+
+
+def _generation(t: Table) -> GenerationSettings:
+    d = GenerationSettings()
+    return GenerationSettings(
+        samples=t.integer("samples", d.samples, minimum=0, maximum=10_000_000),
+        max_new_tokens=t.integer("max_new_tokens", d.max_new_tokens, minimum=1,
+                                 maximum=1_000_000),
+        top_k=t.integer("top_k", d.top_k, minimum=0),
+        temperature=t.number("temperature", d.temperature, minimum=0.01, maximum=100.0),
+        prompts=t.path("prompts", d.prompts),
+        seed=t.integer("seed", d.seed),
+        batch_size=t.integer("batch_size", d.batch_size, minimum=1, maximum=65_536),
     )
 
 

@@ -128,6 +128,19 @@ class AgreementSettings:
 
 
 @dataclass(frozen=True)
+class GenerationSettings:
+    """Untargeted extraction: free samples of the model, scanned against the index."""
+
+    samples: int = 256  # 0: not run
+    max_new_tokens: int = 256
+    top_k: int = 40
+    temperature: float = 1.0
+    prompts: Path | None = None  # one prompt per line; default: the empty prompt and openings
+    seed: int = 0
+    batch_size: int = 32
+
+
+@dataclass(frozen=True)
 class MemorizationSettings:
     samples: int = 1000
     prefix_tokens: int = 32
@@ -141,6 +154,10 @@ class MemorizationSettings:
     canaries: Path | None = None  # strings planted in training, one per line, always audited
     records: tuple[str, ...] = ()  # ids of records always audited
     holdout: DataSource | None = None  # records never trained on, for membership inference
+    canary_formats: tuple[str, ...] = ()  # canaries matching one are measured for exposure
+    max_exposure: float = 10.0  # bits; a canary above it fails the gate
+    exposure_candidates: int = 2_000  # random strings of its format a canary is ranked among
+    generate: GenerationSettings = field(default_factory=GenerationSettings)
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,72 @@ class AgreementDates:
 
 
 @dataclass(frozen=True)
+class RankedSample:
+    """A free generation among the likeliest to be memorised: where it came from and its
+    scores (never its text), so a reviewer where the data may be seen can draw it again."""
+
+    sample: int
+    prompt: int
+    batch_seed: int
+    tokens: int
+    perplexity: float
+    zlib_bytes: int
+    zlib_ratio: float
+    hit: bool  # it holds training text or a sensitive value
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["perplexity"] = round(self.perplexity, 4)
+        data["zlib_ratio"] = round(self.zlib_ratio, 6)
+        return data
+
+
+@dataclass(frozen=True)
+class UntargetedSummary:
+    """The untargeted extraction: how much was sampled, and how much of it was training data."""
+
+    samples: int
+    tokens: int
+    max_new_tokens: int
+    prompts: int
+    top_k: int
+    temperature: float
+    seed: int
+    batch_size: int
+    hits: int  # samples holding training text or a sensitive value
+    rate: float
+    records: int  # distinct training records the hits came from
+    text_hits: int
+    sensitive_hits: int
+    top: tuple[RankedSample, ...] = ()  # ranked by perplexity/zlib, likeliest first
+
+    def to_dict(self) -> dict[str, object]:
+        data: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["top"] = [r.to_dict() for r in self.top]
+        return data
+
+
+@dataclass(frozen=True)
+class CanaryExposure:
+    """A canary's exposure in bits: its id, the format it matched (1-based), how it was
+    reached, and what it was ranked among. No canary text."""
+
+    canary: str
+    format: int
+    exposure: float
+    space_bits: float
+    candidates: int
+    below: int  # candidates the model found likelier than the canary
+    method: str  # "exact", "sampled" or "extrapolated"
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["exposure"] = round(self.exposure, 3)
+        data["space_bits"] = round(self.space_bits, 3)
+        return data
+
+
+@dataclass(frozen=True)
 class MemorizationSummary:
     """The memorisation audit's numbers, or why it did not run (`audited` false, `reason`)."""
 
@@ -119,6 +185,11 @@ class MemorizationSummary:
     parameters: int = 0
     device: str = ""
     dtype: str = ""
+    untargeted: UntargetedSummary | None = None  # None: not run (samples = 0)
+    exposures: tuple[CanaryExposure, ...] = ()
+    max_exposure: float = 0.0
+    plot: str | None = None  # the staged PNG of the histogram and the ranking
+    plot_skipped: str | None = None  # why there is no plot
 
     @classmethod
     def not_audited(cls, reason: str) -> MemorizationSummary:
@@ -129,6 +200,8 @@ class MemorizationSummary:
             return {"audited": False, "reason": self.reason}
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "reason"}
         data["matched_length_histogram"] = list(self.matched_length_histogram)
+        data["untargeted"] = self.untargeted.to_dict() if self.untargeted else None
+        data["exposures"] = [e.to_dict() for e in self.exposures]
         return data
 
 

@@ -63,7 +63,7 @@ def assemble(config: Config, options: ScanOptions, progress: Progress) -> Assemb
     scanned = scan(config, options, progress)
     catalog = load_catalog(config.release.license_texts)
     plan = plan_licenses(config, catalog, today=options.today)
-    audited = audit_for_prepare(config, progress)
+    audited = audit_for_prepare(config, scanned.matcher, progress)
     findings = [*scanned.findings, *plan.findings, *audited.findings]
     context = replace(scanned.report.context, agreement=plan.dates,
                       memorization=audited.summary, licenses=Licensing(
