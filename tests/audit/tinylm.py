@@ -37,7 +37,7 @@ def train_model(folder: Path, records: list[dict[str, str]], repeated: list[str]
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
     torch.manual_seed(seed)
-    entries = [EOS, "[UNK]", *VOCAB, *words]
+    entries = [EOS, "[UNK]", *VOCAB, *(w for w in words if w not in VOCAB)]
     if digits:
         entries += [*DIGITS, *(f"##{d}" for d in DIGITS)]
     vocab = {token: number for number, token in enumerate(entries)}
