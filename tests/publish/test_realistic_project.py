@@ -208,6 +208,12 @@ def test_a_real_project_from_init_to_published_releases(
     assert 'pipeline("text-generation", model="support-bot"' in card
     assert f"- **Steps:** {STEPS}" in card and "scratch" in card
     assert "§4(b)" in card and "effective 2026-03-01" in card
+    # both audits ran, and the card shows their figure, staged and listed in the manifest
+    assert "- **Free generations:** 256 samples" in card
+    assert "![Memorisation audit" in card and "(release-memorization.png)" in card
+    assert (staged / "release-memorization.png").read_bytes().startswith(b"\x89PNG")
+    manifest = json.loads((staged / "release-manifest.json").read_text())
+    assert "release-memorization.png" in {f["path"] for f in manifest["files"]}
 
     remote = tmp_path / "remote.git"
     subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)

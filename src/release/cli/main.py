@@ -205,7 +205,8 @@ def card(config_path: Path | None, output: Path | None, quiet: bool, verbose: bo
 def audit(config_path: Path | None, fmt: str, output: Path | None, quiet: bool, verbose: bool,
           baseline_path: Path | None, device: str | None, dtype: str | None,
           batch_size: int | None) -> int:
-    """Memorisation audit: does the model reproduce training records from their first tokens?"""
+    """Memorisation audit: does the model reproduce training records from their first tokens,
+    write training text or sensitive values unprompted, or rank planted canaries high?"""
     from release.audit.run import AuditOptions, audit_report
     from release.baseline import baseline_for
 
@@ -230,8 +231,11 @@ def audit_line(summary: MemorizationSummary) -> str:
         line += f"; named records: {summary.extractable_named} of {summary.named_records}"
     if summary.canaries:
         line += f"; canaries: {summary.extractable_canaries} of {summary.canaries}"
-    return (line + f"; {summary.rechecked_with_generate} near-ties re-checked with generate, "
-            f"{summary.too_short} too short")
+    line += (f"; {summary.rechecked_with_generate} near-ties re-checked with generate, "
+             f"{summary.too_short} too short")
+    extra = [summary.untargeted.describe() if summary.untargeted else None,
+             summary.describe_exposures()]
+    return "\n".join([line, *(e for e in extra if e)])
 
 
 @cli.group()

@@ -114,6 +114,10 @@ def render(report: Report, *, color: bool = False, width: int = 100, brief: bool
                          "named" if memorization.named_records else "")
                       + (f", {memorization.extractable_canaries} of {memorization.canaries} "
                          "canaries" if memorization.canaries else ""))
+        for line in (memorization.untargeted.describe() if memorization.untargeted else None,
+                     memorization.describe_exposures()):
+            if line:
+                console.print(line)
     if report.context.publish is not None:
         _print_publish(console, report.context.publish)
     console.print()

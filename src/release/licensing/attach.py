@@ -53,8 +53,9 @@ def _annotation(paths: list[str], holder: str, expression: str) -> str:
 
 
 def reuse_toml(holder: str, plan: LicensePlan, model_paths: list[str],
-               code_paths: list[str]) -> str:
-    """REUSE.toml: each component's files with `holder` ("YEAR NAME") and their licence."""
+               code_paths: list[str], figures: list[str] | None = None) -> str:
+    """REUSE.toml: each component's files with `holder` ("YEAR NAME") and their licence; the
+    card's figures are under the card's licence."""
     docs = plan.docs or "CC-BY-4.0"
     model_paths = [p for p in model_paths if p not in ("README.md",)]
     parts = ["version = 1\n"]
@@ -62,7 +63,7 @@ def reuse_toml(holder: str, plan: LicensePlan, model_paths: list[str],
         parts.append(_annotation(model_paths, holder, plan.model))
     if code_paths and plan.code:
         parts.append(_annotation(code_paths, holder, plan.code))
-    parts.append(_annotation([NOTICE_NAME, "README.md"], holder, docs))
+    parts.append(_annotation([NOTICE_NAME, "README.md", *(figures or [])], holder, docs))
     # what release writes about the release, and the .gitattributes a git or Hub publication
     # adds, so that a clone of the published tree is REUSE-compliant too
     parts.append(_annotation([MANIFEST_NAME, STAGED_REPORT_NAME, GITATTRIBUTES], holder,
@@ -102,7 +103,8 @@ def notice(config: Config, plan: LicensePlan) -> str:
 
 
 def attach(staging: Path, config: Config, catalog: Catalog, plan: LicensePlan,
-           model_paths: list[str], code_paths: list[str]) -> Attached:
+           model_paths: list[str], code_paths: list[str],
+           figures: list[str] | None = None) -> Attached:
     """Write LICENSES/, REUSE.toml and NOTICE into the staging folder."""
     written = []
     licenses = staging / "LICENSES"
@@ -115,7 +117,7 @@ def attach(staging: Path, config: Config, catalog: Catalog, plan: LicensePlan,
         target.write_bytes(info.text_path.read_bytes())
         written.append(f"LICENSES/{spdx_id}.txt")
     holder = f"{dt.date.today().year} {copyright_holder(config)}"
-    (staging / REUSE_NAME).write_text(reuse_toml(holder, plan, model_paths, code_paths),
+    (staging / REUSE_NAME).write_text(reuse_toml(holder, plan, model_paths, code_paths, figures),
                                       encoding="utf-8")
     (staging / NOTICE_NAME).write_text(notice(config, plan) + "\n", encoding="utf-8")
     written += [REUSE_NAME, NOTICE_NAME]

@@ -131,6 +131,10 @@ class UntargetedSummary:
     sensitive_hits: int
     top: tuple[RankedSample, ...] = ()  # ranked by perplexity/zlib, likeliest first
 
+    def describe(self) -> str:
+        return (f"free generations: {self.hits} of {self.samples} hold training data (rate "
+                f"{self.rate}, {self.records} records; {self.tokens} tokens, seed {self.seed})")
+
     def to_dict(self) -> dict[str, object]:
         data: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self)}
         data["top"] = [r.to_dict() for r in self.top]
@@ -190,6 +194,14 @@ class MemorizationSummary:
     max_exposure: float = 0.0
     plot: str | None = None  # the staged PNG of the histogram and the ranking
     plot_skipped: str | None = None  # why there is no plot
+
+    def describe_exposures(self) -> str | None:
+        if not self.exposures:
+            return None
+        above = sum(1 for e in self.exposures if e.exposure > self.max_exposure)
+        highest = max(e.exposure for e in self.exposures)
+        return (f"canary exposure: highest {highest:.1f} bits of {len(self.exposures)} "
+                f"canaries (limit {self.max_exposure:g}), {above} above")
 
     @classmethod
     def not_audited(cls, reason: str) -> MemorizationSummary:

@@ -14,6 +14,7 @@ MANIFEST_NAME = "release-manifest.json"
 # the report, as staged, inside the folder too: it travels with a publication, pinned by the
 # manifest (report_sha256) like the files; the copy beside the folder also records publications
 STAGED_REPORT_NAME = "release-report.json"
+PLOT_NAME = "release-memorization.png"  # the memorisation audit's figure, for the card
 GITATTRIBUTES = ".gitattributes"  # what a git or Hub publication adds to the tree
 MANIFEST_VERSION = 1
 

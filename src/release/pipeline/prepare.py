@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from release.atomic import write_atomic
-from release.audit.run import audit_for_prepare
+from release.audit.plots import plots_unavailable, render_png
+from release.audit.run import AuditResult, audit_for_prepare
 from release.baseline import Baseline, baseline_for
 from release.card.build import build_card
 from release.card.validate import CARD_PATH
@@ -19,7 +20,8 @@ from release.licensing.catalog import Catalog, load_catalog
 from release.licensing.policy import LicensePlan, plan_licenses
 from release.lock import project_lock
 from release.ownership import is_release_report, require_replaceable
-from release.pipeline.context import Licensing
+from release.pipeline.context import Licensing, MemorizationSummary
+from release.pipeline.manifest import PLOT_NAME
 from release.pipeline.report import Report, report_text
 from release.pipeline.scan import ScanOptions, ScanResult, make_report, scan
 from release.pipeline.stage import StagedExtras, StagedRelease, stage_release
@@ -37,6 +39,7 @@ class Assembled:
     licenses: LicensePlan
     catalog: Catalog
     card: str
+    figures: tuple[tuple[str, bytes], ...] = ()  # staged beside the card: (path, PNG bytes)
 
 
 @dataclass(frozen=True)
@@ -64,9 +67,10 @@ def assemble(config: Config, options: ScanOptions, progress: Progress) -> Assemb
     catalog = load_catalog(config.release.license_texts)
     plan = plan_licenses(config, catalog, today=options.today)
     audited = audit_for_prepare(config, scanned.matcher, progress)
+    memorization, figures = _figures(audited)
     findings = [*scanned.findings, *plan.findings, *audited.findings]
     context = replace(scanned.report.context, agreement=plan.dates,
-                      memorization=audited.summary, licenses=Licensing(
+                      memorization=memorization, licenses=Licensing(
                           plan.model, plan.code, plan.docs, tuple(sorted(plan.ids))))
     report = make_report(config, options, findings, scanned.records, context)
     card, card_findings = build_card(config, report, plan, catalog, scanned.artifacts.values(),
@@ -74,7 +78,20 @@ def assemble(config: Config, options: ScanOptions, progress: Progress) -> Assemb
     if card_findings:
         report = make_report(config, options, [*findings, *card_findings], scanned.records,
                              context)
-    return Assembled(scanned, report, plan, catalog, card)
+    return Assembled(scanned, report, plan, catalog, card, figures)
+
+
+def _figures(audited: AuditResult) -> tuple[MemorizationSummary, tuple[tuple[str, bytes], ...]]:
+    """The audit's figure for the staged release, and the summary saying where it is or why
+    there is none."""
+    summary = audited.summary
+    if not summary.audited:
+        return summary, ()
+    reason = plots_unavailable()
+    if reason is not None:
+        return replace(summary, plot_skipped=reason), ()
+    return (replace(summary, plot=PLOT_NAME),
+            ((PLOT_NAME, render_png(summary, audited.generations)),))
 
 
 def prepare(config: Config, *, baseline: Baseline | None = None,
@@ -95,7 +112,7 @@ def _prepare(config: Config, options: ScanOptions, progress: Progress) -> Prepar
         write_atomic(config.report_path, report_text(assembled.report.to_dict()))
         return PrepareResult(assembled.report, config.report_path, None, notes)
     extras = StagedExtras(assembled.licenses, assembled.catalog, assembled.card,
-                          assembled.report)
+                          assembled.report, assembled.figures)
     staged = stage_release(config, assembled.scan, extras, progress)
     return PrepareResult(staged.report, staged.report_path, staged, notes)
 

@@ -53,6 +53,7 @@ class StagedExtras:
     catalog: Catalog
     card: str
     report: Report
+    figures: tuple[tuple[str, bytes], ...] = ()  # (path, PNG bytes) the card refers to
 
 
 def _attach_licensing(built: Path, config: Config, extras: StagedExtras,
@@ -60,7 +61,8 @@ def _attach_licensing(built: Path, config: Config, extras: StagedExtras,
     """LICENSES/, REUSE.toml and NOTICE, written into the staging folder and listed."""
     model = [a.item.path for a in artifacts if a.item.origin == "model"]
     code = [a.item.path for a in artifacts if a.item.origin == "code"]
-    attached = attach(built, config, extras.catalog, extras.licenses, model, code)
+    attached = attach(built, config, extras.catalog, extras.licenses, model, code,
+                      [path for path, _ in extras.figures])
     return [_generated_entry(built, path) for path in attached.files]
 
 
@@ -83,6 +85,10 @@ def _write_files(built: Path, config: Config, artifacts: list[Artifact],
         card.write_text(extras.card, encoding="utf-8")
         os.chmod(card, 0o644)
         files.append(_generated_entry(built, CARD_PATH))
+        for path, content in extras.figures:
+            (built / path).write_bytes(content)
+            os.chmod(built / path, 0o644)
+            files.append(_generated_entry(built, path))
         files += _attach_licensing(built, config, extras, artifacts)
     return files
 
