@@ -169,3 +169,29 @@ def test_sampling_is_off_with_zero_samples(tmp_path: Path, ticket_model: Path) -
     (tmp_path / "release.toml").write_text(config)
     result, found = audit(tmp_path / "release.toml")
     assert result.summary.untargeted is None and found == set()
+
+
+def test_the_card_shows_the_free_generations_and_the_plot_or_why_not(
+        tmp_path: Path, model_without_tickets: Path, cli: Callable[..., CliResult],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import release.pipeline.prepare as prepare
+
+    config = project(tmp_path, model_without_tickets)
+    card = cli("card", "--config", config).out
+    assert "- **Free generations:** 256 samples of up to 93 tokens" in card  # 96 - <eos>thank you
+    assert "0 held training data (rate 0.0)" in card
+    assert "(release-memorization.png)" in card
+    monkeypatch.setattr(prepare, "plots_unavailable", lambda: "matplotlib is not installed")
+    card = cli("card", "--config", config).out
+    assert "release-memorization.png" not in card
+    assert "The audit's plot was skipped: matplotlib is not installed." in card
+
+
+def test_the_plot_is_the_same_for_the_same_numbers(tmp_path: Path,
+                                                   ticket_model: Path) -> None:
+    from release.audit.plots import render_png
+
+    result, _ = audit(project(tmp_path, ticket_model))
+    first = render_png(result.summary, result.generations)
+    assert first.startswith(b"\x89PNG") and len(first) < 200_000
+    assert render_png(result.summary, result.generations) == first

@@ -184,15 +184,23 @@ def scan_texts(matcher: Matcher, texts: list[str]) -> list[_Found]:
 
 
 def _batches(samples: int, prompts: list[Prompt], batch_size: int
-             ) -> list[tuple[Prompt, list[int]]]:
-    """Sample n goes to prompt n mod len(prompts); each batch holds samples of one prompt, so
-    no prompt is padded."""
-    batches = []
-    for index, prompt in enumerate(prompts):
-        numbers = list(range(index, samples, len(prompts)))
-        for start in range(0, len(numbers), batch_size):
-            batches.append((prompt, numbers[start: start + batch_size]))
-    return batches
+             ) -> list[tuple[list[int], list[Prompt]]]:
+    """Sample n goes to prompt n mod len(prompts); batches hold consecutive samples."""
+    return [(list(range(start, min(start + batch_size, samples))),
+             [prompts[n % len(prompts)] for n in range(start, min(start + batch_size, samples))])
+            for start in range(0, samples, batch_size)]
+
+
+def _left_padded(torch: Any, prompts: list[Prompt], pad: int, device: str
+                 ) -> tuple[Any, Any]:
+    """Prompts of a batch as one tensor, padded on the left, and its attention mask."""
+    width = max(len(p.ids) for p in prompts)
+    ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for row, prompt in enumerate(prompts):
+        ids[row, width - len(prompt.ids):] = torch.tensor(prompt.ids)
+        mask[row, width - len(prompt.ids):] = 1
+    return ids.to(device), mask.to(device)
 
 
 def batch_seed(seed: int, first_sample: int) -> int:
@@ -223,28 +231,31 @@ def sample_generations(model: Any, tokenizer: Any, matcher: Matcher,
     samples: list[Generated] = []
     with progress.task("Sampling generations", settings.samples, unit="samples",
                        items="tokens") as task:
-        for prompt, numbers in _batches(settings.samples, prompts, settings.batch_size):
+        for numbers, batch_prompts in _batches(settings.samples, prompts, settings.batch_size):
             seed = batch_seed(settings.seed, numbers[0])
             torch.manual_seed(seed)
-            ids = torch.tensor([prompt.ids] * len(numbers), dtype=torch.long, device=device)
+            ids, mask = _left_padded(torch, batch_prompts, pad, device)
             recorder = _recorder(torch)
             with torch.inference_mode():
-                out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
+                out = model.generate(input_ids=ids, attention_mask=mask,
                                      generation_config=generation,
                                      logits_processor=LogitsProcessorList([recorder]))
             new = out[:, ids.shape[1]:]
             logprobs = recorder.finish(new[:, -1]) if new.shape[1] else None
             generated = _summarise(torch, new, logprobs, eos)
-            texts = tokenizer.batch_decode(out, skip_special_tokens=True)
+            width = ids.shape[1]
+            texts = tokenizer.batch_decode(  # each prompt without its padding, and what followed
+                [row[width - len(p.ids):].tolist() for row, p in zip(out, batch_prompts,
+                                                                     strict=True)],
+                skip_special_tokens=True)
             found = scan_texts(matcher, texts)
             for row, number in enumerate(numbers):
                 count, log_ppl = generated[row]
                 samples.append(Generated(
-                    number, prompt.number, seed, count, log_ppl,
+                    number, batch_prompts[row].number, seed, count, log_ppl,
                     len(zlib.compress(texts[row].encode("utf-8"))), found[row].words,
                     found[row].text_records, found[row].values, found[row].value_records))
             task.advance(len(numbers), sum(count for count, _ in generated))
-    samples.sort(key=lambda s: s.number)
     return Sampled(samples, new_tokens, len(prompts))
 
 
