@@ -26,7 +26,7 @@ from release.errors import UsageError, display_path
 from release.findings import Finding, Severity
 from release.fingerprint.keys import load_key
 from release.fingerprint.match import Matcher
-from release.fingerprint.service import ensure_index, sources_readable
+from release.fingerprint.service import ensure_index
 from release.pipeline.context import (
     CanaryExposure,
     MemorizationSummary,
@@ -129,7 +129,8 @@ def _score_all(model: Any, samples: list[Sample], options: AuditOptions,
 def run_audit(config: Config, options: AuditOptions | None = None, *,
               matcher: Matcher | None = None, progress: Progress | None = None) -> AuditResult:
     """Audit the model in [model].path against records of [data].sources: the prefix audit,
-    canary exposure, and (given the index's matcher) untargeted extraction. Raises
+    canary exposure, and untargeted extraction with `matcher` (the index's, loaded or built
+    here when not given). Raises
     AuditUnavailable when the model cannot be audited here and UsageError on bad input."""
     options = options or AuditOptions()
     progress = progress or SilentProgress()
@@ -162,18 +163,20 @@ def run_audit(config: Config, options: AuditOptions | None = None, *,
     weights = _weights_path(config.model.path)
     result = _result(settings, weights, scored, model, device, options)
     exposures = _exposures(config, model, tokenizer, device, options, progress)
-    sampled = None
-    if settings.generate.samples and matcher is not None:
-        sampled = sample_generations(model, tokenizer, matcher, settings.generate, device,
-                                     progress)
     findings = [*result.findings, *_exposure_findings(settings, weights, exposures)]
-    untargeted = None
-    if sampled is not None:
-        findings += _generation_findings(settings.generate, weights, sampled, matcher)
-        untargeted = _untargeted_summary(settings.generate, sampled)
     summary = replace(result.summary, exposures=tuple(exposures),
-                      max_exposure=settings.max_exposure, untargeted=untargeted)
-    return AuditResult(findings, summary, tuple(sampled.samples) if sampled else ())
+                      max_exposure=settings.max_exposure)
+    if not settings.generate.samples:
+        return AuditResult(findings, summary)
+    if matcher is None:
+        matcher = Matcher(ensure_index(config, progress).index)
+    sampled = sample_generations(model, tokenizer, matcher, settings.generate, device, progress)
+    ids = {s.number: sorted({matcher.index.record_id(r)
+                             for r in s.text_records | s.value_records})
+           for s in sampled.samples if s.hit}
+    findings += _generation_findings(settings.generate, weights, sampled, ids)
+    summary = replace(summary, untargeted=_untargeted_summary(settings.generate, sampled, ids))
+    return AuditResult(findings, summary, tuple(sampled.samples))
 
 
 def _exposures(config: Config, model: Any, tokenizer: Any, device: str,
@@ -206,16 +209,14 @@ def _exposure_findings(settings: MemorizationSettings, weights: str | None,
 
 
 def _generation_findings(settings: GenerationSettings, weights: str | None, sampled: Sampled,
-                         matcher: Matcher | None) -> list[Finding]:
+                         ids_by_sample: dict[int, list[str]]) -> list[Finding]:
     """One finding per generation holding training data: ids, counts and the seed that draws
     it again; never the text."""
-    assert matcher is not None
     findings = []
     for sample in sampled.samples:
         if not sample.hit:
             continue
-        ids = sorted({matcher.index.record_id(r)
-                      for r in sample.text_records | sample.value_records})
+        ids = ids_by_sample[sample.number]
         shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
         held = []
         if sample.text_records:
@@ -240,7 +241,8 @@ def _generation_findings(settings: GenerationSettings, weights: str | None, samp
 TOP_CANDIDATES = 10
 
 
-def _untargeted_summary(settings: GenerationSettings, sampled: Sampled) -> UntargetedSummary:
+def _untargeted_summary(settings: GenerationSettings, sampled: Sampled,
+                        ids_by_sample: dict[int, list[str]]) -> UntargetedSummary:
     samples = sampled.samples
     hits = [s for s in samples if s.hit]
     ranked = sorted(samples, key=lambda s: (s.zlib_ratio, s.number))[:TOP_CANDIDATES]
@@ -249,7 +251,7 @@ def _untargeted_summary(settings: GenerationSettings, sampled: Sampled) -> Untar
         max_new_tokens=sampled.new_tokens, prompts=sampled.prompts, top_k=settings.top_k,
         temperature=settings.temperature, seed=settings.seed, batch_size=settings.batch_size,
         hits=len(hits), rate=round(len(hits) / len(samples), 6) if samples else 0.0,
-        records=len(set().union(*(s.text_records | s.value_records for s in hits))),
+        records=len({i for ids in ids_by_sample.values() for i in ids}),  # distinct ids
         text_hits=sum(1 for s in hits if s.text_records),
         sensitive_hits=sum(1 for s in hits if s.value_records),
         top=tuple(RankedSample(s.number, s.prompt, s.batch_seed, s.tokens, s.perplexity,
@@ -361,10 +363,7 @@ def audit_report(config: Config, options: AuditOptions, *, baseline: Baseline | 
                  progress: Progress | None = None) -> tuple[AuditResult, Report]:
     """`release audit`: the audit and its report (the release and its memorisation block),
     judged with the config's baseline and failing severity."""
-    matcher = None
-    if config.checks.memorization.generate.samples and sources_readable(config.data):
-        matcher = Matcher(ensure_index(config, progress or SilentProgress()).index)
-    result = run_audit(config, options, matcher=matcher, progress=progress)
+    result = run_audit(config, options, progress=progress)
     context = ReportContext(release=ReleaseInfo(config.release.name, config.release.version),
                             memorization=result.summary)
     report = Report.create("audit", result.findings, [], fail_on=Severity(config.checks.fail_on),

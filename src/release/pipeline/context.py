@@ -91,6 +91,14 @@ class AgreementDates:
                 for name, value in asdict(self).items()}
 
 
+def _rounded(block: RankedSample | CanaryExposure, **places: int) -> dict[str, object]:
+    """A flat block's fields, the named floats rounded to so many places."""
+    data: dict[str, object] = asdict(block)
+    for name, digits in places.items():
+        data[name] = round(getattr(block, name), digits)
+    return data
+
+
 @dataclass(frozen=True)
 class RankedSample:
     """A free generation among the likeliest to be memorised: where it came from and its
@@ -106,10 +114,7 @@ class RankedSample:
     hit: bool  # it holds training text or a sensitive value
 
     def to_dict(self) -> dict[str, object]:
-        data = asdict(self)
-        data["perplexity"] = round(self.perplexity, 4)
-        data["zlib_ratio"] = round(self.zlib_ratio, 6)
-        return data
+        return _rounded(self, perplexity=4, zlib_ratio=6)
 
 
 @dataclass(frozen=True)
@@ -155,10 +160,7 @@ class CanaryExposure:
     method: str  # "exact", "sampled" or "extrapolated"
 
     def to_dict(self) -> dict[str, object]:
-        data = asdict(self)
-        data["exposure"] = round(self.exposure, 3)
-        data["space_bits"] = round(self.space_bits, 3)
-        return data
+        return _rounded(self, exposure=3, space_bits=3)
 
 
 @dataclass(frozen=True)
