@@ -48,11 +48,13 @@ def read_json_object(path: Path, limit: int = MAX_SMALL_FILE) -> dict[str, Any] 
     return data if isinstance(data, dict) else None
 
 
-def newest_mtime(folder: Path) -> float:
-    """The modification time of the newest file under `folder` (links not followed)."""
+def newest_mtime(folder: Path, *, besides: tuple[str, ...] = ()) -> float:
+    """The modification time of the newest file under `folder` (links not followed), the
+    top-level files named in `besides` left out."""
     return max((entry.stat(follow_symlinks=False).st_mtime
                 for here, _dirs, names in os.walk(folder)
-                for entry in (Path(here) / name for name in names)), default=0.0)
+                for entry in (Path(here) / name for name in names)
+                if not (entry.parent == folder and entry.name in besides)), default=0.0)
 
 
 def read_regular(path: Path, limit: int = MAX_SMALL_FILE) -> bytes:

@@ -67,6 +67,8 @@ HOW_TO_FIX = {
     "RL609": "Check the remote: something other than this release changed it; publish again.",
     "RL610": "Stage the release again from the commit being checked.",
     "RL611": "Stage the release again; do not edit a staged folder or its manifest.",
+    "RL612": "Do not use the files: download the release again from its source; a "
+             "maintainer re-stages and signs it with `release prepare` and `release sign`.",
     "RL701": "Rotate the credential first (revoke it and issue a new one), then remove it: "
              "deleting the file is not enough, it stays in history and in every copy.",
     "RL702": "Remove the credential file from the shipped folders and rotate what it held.",

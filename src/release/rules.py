@@ -170,6 +170,10 @@ MANIFEST_NOT_SCANNED = Rule(
 SOURCE_COMMIT_MISMATCH = Rule(
     "RL610", "source-commit-mismatch", E,
     "The staged release was built from a different git commit than the one being checked.")
+SIGNATURE_MISMATCH = Rule(
+    "RL612", "signature-mismatch", E,
+    "The release's signature (model.sig) does not verify, is missing where one is required, "
+    "or names other bytes than a file holds.")
 CREDENTIAL = Rule(
     "RL701", "credential", E,
     "A credential (an access token, an API key, a private key, a password in a URL or an "

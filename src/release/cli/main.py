@@ -21,6 +21,7 @@ from release.cli.ui import (
     baseline_option,
     common_options,
     config_option,
+    format_options,
     quiet_options,
     report_option,
     summary_option,
@@ -164,6 +165,65 @@ def publish(target: str, directory: Path | None, report_path: Path | None, dry_r
     code = ui.emit(result.report)
     if result.outcome is not None:
         ui.status(result.outcome)
+    return code
+
+
+@cli.command()
+@common_options
+def sign(config_path: Path | None, fmt: str, output: Path | None, quiet: bool,
+         verbose: bool) -> int:
+    """Sign the staged release (OpenSSF Model Signing, [sign]) once it passes its check."""
+    from release.pipeline.sign import sign_release
+
+    ui = Ui(fmt, output, quiet, verbose)
+    report, signature = sign_release(_load(config_path), ui.progress())
+    code = ui.emit(report)
+    if signature is None:
+        ui.status("not signed: the staged release does not pass its check")
+    else:
+        ui.status(f"signed: {display_path(signature)}")
+    return code
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False, exists=True),
+                required=False)
+@click.option("--git", "git_url", help="Verify the release at --tag of this git remote.")
+@click.option("--tag", help="The tag of --git to verify.")
+@click.option("--hub", "hub_repo", help="Verify the release at --revision of this Hub repo.")
+@click.option("--revision", help="The revision (tag) of --hub to verify.")
+@click.option("--endpoint", help="A Hub endpoint other than huggingface.co (a mirror).")
+@click.option("--public-key", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Trust signatures of this public key (method key).")
+@click.option("--certificate-chain", type=click.Path(path_type=Path, dir_okay=False,
+              exists=True), multiple=True,
+              help="Trust signing certificates that chain to these (method certificate).")
+@click.option("--identity", help="Trust this Sigstore identity (with --issuer).")
+@click.option("--issuer", help="The OIDC issuer of --identity (Sigstore).")
+@format_options
+def verify(directory: Path | None, git_url: str | None, tag: str | None,
+           hub_repo: str | None, revision: str | None, endpoint: str | None,
+           public_key: Path | None, certificate_chain: tuple[Path, ...],
+           identity: str | None, issuer: str | None, fmt: str, output: Path | None,
+           quiet: bool, verbose: bool) -> int:
+    """Verify a release as a downstream user: its signature and every file it covers, here
+    (DIRECTORY), on a git remote (--git URL --tag TAG) or on the Hub (--hub REPO --revision
+    TAG). Names each file that differs from what was signed."""
+    from release.pipeline.sign import Source, verify_release
+    from release.signature import Trust
+
+    given = [x for x in (directory, git_url, hub_repo) if x is not None]
+    if len(given) != 1:
+        raise click.UsageError("give one of DIRECTORY, --git URL --tag TAG, or --hub REPO "
+                               "--revision TAG")
+    if (git_url is None) != (tag is None) or (hub_repo is None) != (revision is None):
+        raise click.UsageError("--git needs --tag and --hub needs --revision")
+    ui = Ui(fmt, output, quiet, verbose)
+    source = Source(directory, git_url, tag, hub_repo, revision, endpoint)
+    trust = Trust(public_key, certificate_chain, identity, issuer)
+    report = verify_release(source, trust, ui.progress())
+    code = ui.emit(report)
+    ui.status(f"{'verified' if report.passed else 'NOT verified'}: {source.describe()}")
     return code
 
 

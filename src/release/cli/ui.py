@@ -89,16 +89,20 @@ def config_option(func: F) -> F:
                         help="Config file (default ./release.toml).")(func)
 
 
-def common_options(func: F) -> F:
-    """The options of every command that writes a report."""
+def format_options(func: F) -> F:
+    """The options of every command that writes a report, but the config."""
     return _apply(func, [
-        config_option,
         click.option("--format", "fmt", type=click.Choice(formats()), default="text",
                      show_default=True, help="Report format."),
         click.option("--output", type=click.Path(path_type=Path, dir_okay=False),
                      help="Write the report here instead of stdout."),
         quiet_options,
     ])
+
+
+def common_options(func: F) -> F:
+    """The options of every command that writes a report."""
+    return _apply(func, [config_option, format_options])
 
 
 def summary_option(func: F) -> F:

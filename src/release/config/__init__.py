@@ -29,6 +29,7 @@ from release.config.settings import (
     ModelSettings,
     PrivacySettings,
     ReleaseSettings,
+    SignSettings,
 )
 
 __all__ = [
@@ -37,5 +38,6 @@ __all__ = [
     "SOURCE_FORMATS", "AgreementSettings", "BaseModel", "CardSettings", "CheckSettings",
     "CodeSettings", "Config", "DataSettings", "DataSource", "DifferentialPrivacy",
     "GenerationSettings", "GitPublishSettings", "HubPublishSettings", "MemorizationSettings",
-    "ModelSettings", "PrivacySettings", "ReleaseSettings", "load_config", "parse_config",
+    "ModelSettings", "PrivacySettings", "ReleaseSettings", "SignSettings", "load_config",
+    "parse_config",
 ]

@@ -24,6 +24,7 @@ from release.config.settings import (
     MIN_BUILD_MEMORY,
     SENSITIVE_CHARS,
     SEVERITY_NAMES,
+    SIGN_METHODS,
     SOURCE_FORMATS,
     AgreementSettings,
     BaseModel,
@@ -41,6 +42,7 @@ from release.config.settings import (
     ModelSettings,
     PrivacySettings,
     ReleaseSettings,
+    SignSettings,
 )
 from release.config.table import Table
 from release.errors import ConfigError
@@ -370,6 +372,23 @@ def _publish_hub(t: Table, default_repo: str) -> HubPublishSettings:
     )
 
 
+def _sign(t: Table) -> SignSettings:
+    method = t.choice("method", SIGN_METHODS)
+    settings = SignSettings(
+        method=method,
+        private_key=t.path("private_key", None),
+        password_env=t.text("password_env", None),
+        certificate=t.path("certificate", None),
+        certificate_chain=tuple(t.path_list("certificate_chain")),
+    )
+    needed = {"key": ("private_key",), "certificate": ("private_key", "certificate"),
+              "sigstore": ()}[method]
+    for name in needed:
+        if getattr(settings, name) is None:
+            raise t.error(name, f"is required for method = {method!r}")
+    return settings
+
+
 def parse_config(file: Path, text: str) -> Config:
     """Parse the text of a config file; `file` is used for relative paths and messages (an
     error about a key names its line)."""
@@ -417,6 +436,7 @@ def _parse(file: Path, text: str) -> Config:
         card=_optional(top.table("card"), _card, CardSettings()),
         publish_git=publish_git,
         publish_hub=publish_hub,
+        sign=_optional(top.table("sign"), _sign, None),
         key_lines=MappingProxyType(key_lines(text)),
         placeholders=placeholders,
     )

@@ -201,6 +201,21 @@ class HubPublishSettings:
     timeout: float = 60.0  # seconds any request may wait for the Hub before it fails
 
 
+SIGN_METHODS = ("key", "certificate", "sigstore")
+
+
+@dataclass(frozen=True)
+class SignSettings:
+    """Signing the staged release (OpenSSF Model Signing): an elliptic-curve key, a key with
+    its certificate and chain, or keyless Sigstore (an OIDC identity, in CI)."""
+
+    method: str
+    private_key: Path | None = None  # PEM; key and certificate
+    password_env: str | None = None  # the environment variable holding the key's password
+    certificate: Path | None = None  # the signing certificate (certificate)
+    certificate_chain: tuple[Path, ...] = ()  # intermediates and root (certificate)
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole configuration; `path` is the file it came from, `digest` its sha256."""
@@ -216,6 +231,7 @@ class Config:
     card: CardSettings
     publish_git: GitPublishSettings | None
     publish_hub: HubPublishSettings | None
+    sign: SignSettings | None = None  # None: releases are not signed
     key_lines: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     placeholders: tuple[str, ...] = ()  # keys still holding init's "TODO" (read as unset)
 

@@ -145,6 +145,11 @@ class Table:
         # normalised (no "..", no "//"), so that paths compare as the folders they name
         return Path(os.path.normpath((self.file.parent / Path(value).expanduser()).absolute()))
 
+    def path_list(self, name: str) -> list[Path]:
+        """A list of paths, each as `path` gives it."""
+        return [Path(os.path.normpath((self.file.parent / Path(item).expanduser()).absolute()))
+                for item in self.strings(name)]
+
     def location(self, name: str) -> Any:
         """A path as `path` gives it, or an fsspec URL (s3://, hf://, memory://) of a file
         or folder elsewhere; a file:// URL is the local path it names."""

@@ -11,7 +11,12 @@ from release.config import AgreementSettings, Config
 from release.errors import IntegrityError
 from release.licensing.catalog import Catalog
 from release.licensing.policy import MANIFEST_LICENSE, LicensePlan
-from release.pipeline.manifest import GITATTRIBUTES, MANIFEST_NAME, STAGED_REPORT_NAME
+from release.pipeline.manifest import (
+    GITATTRIBUTES,
+    MANIFEST_NAME,
+    SIGNATURE_NAME,
+    STAGED_REPORT_NAME,
+)
 
 NOTICE_NAME = "NOTICE"
 REUSE_NAME = "REUSE.toml"
@@ -66,8 +71,8 @@ def reuse_toml(holder: str, plan: LicensePlan, model_paths: list[str],
     parts.append(_annotation([NOTICE_NAME, "README.md", *(figures or [])], holder, docs))
     # what release writes about the release, and the .gitattributes a git or Hub publication
     # adds, so that a clone of the published tree is REUSE-compliant too
-    parts.append(_annotation([MANIFEST_NAME, STAGED_REPORT_NAME, GITATTRIBUTES], holder,
-                             MANIFEST_LICENSE))
+    parts.append(_annotation([MANIFEST_NAME, STAGED_REPORT_NAME, SIGNATURE_NAME, GITATTRIBUTES],
+                             holder, MANIFEST_LICENSE))
     return "\n".join(parts)
 
 

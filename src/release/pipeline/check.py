@@ -22,6 +22,7 @@ from release.pipeline.kinds import classify_kind
 from release.pipeline.manifest import (
     GITATTRIBUTES,
     MANIFEST_NAME,
+    SIGNATURE_NAME,
     STAGED_REPORT_NAME,
     Manifest,
     ManifestInvalid,
@@ -30,6 +31,7 @@ from release.pipeline.manifest import (
 from release.pipeline.report import VERDICT_PASS, Report, read_report_verdict, report_sha256
 from release.progress import Progress, SilentProgress
 from release.regular import read_regular
+from release.signature import differences, signed_digests
 
 LEGACY_REPORT_NAME = "release-report.json"  # one shared report, before reports were per version
 
@@ -99,8 +101,8 @@ def _present_files(staged_dir: Path) -> tuple[dict[str, os.stat_result], list[Fi
                                         "is a symlink or special file; a release holds only "
                                         "regular files", basis="special"))
         dirs[:] = [d for d in dirs if not (base / d).is_symlink()]
-    files.pop(MANIFEST_NAME, None)
-    files.pop(STAGED_REPORT_NAME, None)
+    for name in (MANIFEST_NAME, STAGED_REPORT_NAME, SIGNATURE_NAME):
+        files.pop(name, None)
     findings += _publication_files(staged_dir, files)
     return files, findings
 
@@ -130,6 +132,23 @@ def _compare(staged_dir: Path, manifest: Manifest, progress: Progress
         findings.append(Finding(rules.FILE_ADDED, path, "is not in the manifest (added after "
                                 "staging)"))
     return findings, records
+
+
+def _check_signature(staged_dir: Path, records: list[FileRecord]) -> list[Finding]:
+    """A signature in the folder must name exactly its files with their bytes (a folder
+    re-staged and not signed again fails here); who signed it is `release verify`'s question."""
+    signature = staged_dir / SIGNATURE_NAME
+    if not signature.is_file():
+        return []
+    signed = signed_digests(signature)
+    if not signed:
+        return [Finding(rules.SIGNATURE_MISMATCH, SIGNATURE_NAME,
+                        "cannot be read as a model signature", basis="unreadable")]
+    present = {r.path: r.sha256 for r in records if r.sha256}
+    for name in (MANIFEST_NAME, STAGED_REPORT_NAME):
+        if (staged_dir / name).is_file():
+            present[name] = sha256_file(staged_dir / name)
+    return differences(signed, present)
 
 
 def _check_report(report_path: Path, manifest: Manifest) -> list[Finding]:
@@ -228,6 +247,7 @@ def check_staged(
         finding = Finding(rules.MANIFEST_INVALID, MANIFEST_NAME, str(exc))
         return Report.create("check", [finding], []), None
     findings, records = _compare(staged_dir, manifest, progress)
+    findings.extend(_check_signature(staged_dir, records))
     findings.extend(_check_report(report_path or default_report_path(staged_dir), manifest))
     findings.extend(_check_inner_report(staged_dir, manifest))
     findings.extend(_check_licensing(staged_dir))

@@ -18,7 +18,12 @@ from release.fingerprint.keys import KEY_ENV
 from release.lock import state_folder
 from release.pipeline.globs import matches_any
 from release.pipeline.kinds import classify_kind
-from release.pipeline.manifest import MANIFEST_NAME, PLOT_NAME, STAGED_REPORT_NAME
+from release.pipeline.manifest import (
+    MANIFEST_NAME,
+    PLOT_NAME,
+    SIGNATURE_NAME,
+    STAGED_REPORT_NAME,
+)
 from release.pipeline.training_state import names_state, state_pattern
 
 ROTATE_KEY_ADVICE = (
@@ -27,7 +32,7 @@ ROTATE_KEY_ADVICE = (
     f"file, run `release index build` (it makes a new key and a new index), and replace the "
     f"{KEY_ENV} secret of CI with the new key")
 RESERVED_PATHS = frozenset({MANIFEST_NAME, STAGED_REPORT_NAME, "NOTICE", "REUSE.toml",
-                            PLOT_NAME})
+                            PLOT_NAME, SIGNATURE_NAME})
 RESERVED_FOLDERS = ("LICENSES/",)
 
 @dataclass(frozen=True)

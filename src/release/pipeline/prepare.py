@@ -14,19 +14,20 @@ from release.baseline import Baseline, baseline_for
 from release.card.build import build_card
 from release.card.validate import CARD_PATH
 from release.config import Config
-from release.errors import ReleaseError
+from release.errors import ReleaseError, display_path
 from release.findings import Finding
 from release.licensing.catalog import Catalog, load_catalog
 from release.licensing.policy import LicensePlan, plan_licenses
 from release.lock import project_lock
 from release.ownership import is_release_report, require_replaceable
 from release.pipeline.context import Licensing, MemorizationSummary
-from release.pipeline.manifest import PLOT_NAME
+from release.pipeline.manifest import PLOT_NAME, SIGNATURE_NAME
 from release.pipeline.report import Report, report_text
 from release.pipeline.scan import ScanOptions, ScanResult, make_report, scan
 from release.pipeline.stage import StagedExtras, StagedRelease, stage_release
 from release.progress import Progress, SilentProgress
 from release.regular import newest_mtime
+from release.signature import sign_folder
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,9 @@ def _prepare(config: Config, options: ScanOptions, progress: Progress) -> Prepar
     extras = StagedExtras(assembled.licenses, assembled.catalog, assembled.card,
                           assembled.report, assembled.figures)
     staged = stage_release(config, assembled.scan, extras, progress)
+    if config.sign is not None:
+        sign_folder(staged.path, config.sign)
+        notes = (*notes, f"signed: {display_path(staged.path / SIGNATURE_NAME)}")
     return PrepareResult(staged.report, staged.report_path, staged, notes)
 
 

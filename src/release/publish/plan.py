@@ -12,10 +12,10 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from release import rules
-from release.digests import git_blob_sha1, git_blob_sha1_of, lfs_pointer
+from release.digests import git_blob_sha1, git_blob_sha1_of, lfs_pointer, sha256_file
 from release.findings import Finding
 from release.pipeline.globs import matches_any
-from release.pipeline.manifest import MANIFEST_NAME, STAGED_REPORT_NAME, Manifest
+from release.pipeline.manifest import MANIFEST_NAME, SIGNATURE_NAME, STAGED_REPORT_NAME, Manifest
 
 CHANGED_AFTER_GATE = "changed after the publish gate verified it; nothing was pushed"
 MIB = 1024 * 1024
@@ -98,11 +98,14 @@ def make_plan(target: str, destination: str, ref: str, tag_template: str, staged
     report = staged_dir / STAGED_REPORT_NAME  # folders staged before it was there have none
     report_size = report.stat().st_size if report.is_file() and not report.is_symlink() \
         else None
+    signature = staged_dir / SIGNATURE_NAME  # when the release is signed
+    signed = ((signature.stat().st_size, sha256_file(signature))
+              if signature.is_file() and not signature.is_symlink() else None)
     return PublishPlan(target=target, destination=destination, ref=ref,
                        tag=expand_tag(tag_template, manifest.name, manifest.version),
                        message=commit_message(manifest, digest), manifest_sha256=digest,
                        files=planned_files(manifest, manifest_bytes, lfs_patterns,
-                                           lfs_threshold, report_size))
+                                           lfs_threshold, report_size, signed))
 
 
 def tag_conflict(plan: PublishPlan, destination: str, commit: str) -> PushOutcome:
@@ -149,16 +152,19 @@ def routes_through_lfs(path: str, size: int, patterns: Iterable[str], threshold_
 
 
 def planned_files(manifest: Manifest, manifest_bytes: bytes, patterns: Iterable[str],
-                  threshold_bytes: int, report_size: int | None = None
-                  ) -> tuple[PlannedFile, ...]:
-    """The manifest's files plus the manifest itself (its bytes given) and the report staged
-    in the folder (its size given; its digest is the one the manifest pins), in path order."""
+                  threshold_bytes: int, report_size: int | None = None,
+                  signature: tuple[int, str] | None = None) -> tuple[PlannedFile, ...]:
+    """The manifest's files plus the manifest itself (its bytes given), the report staged
+    in the folder (its size given; its digest is the one the manifest pins) and the signature
+    (its size and digest), in path order."""
     patterns = tuple(patterns)
     entries = [(f.path, f.size, f.sha256) for f in manifest.files]
     entries.append((MANIFEST_NAME, len(manifest_bytes),
                     hashlib.sha256(manifest_bytes).hexdigest()))
     if report_size is not None:
         entries.append((STAGED_REPORT_NAME, report_size, manifest.report_sha256))
+    if signature is not None:
+        entries.append((SIGNATURE_NAME, *signature))
     return tuple(PlannedFile(path, size, sha256,
                              size > 0 and routes_through_lfs(path, size, patterns, threshold_bytes))
                  for path, size, sha256 in sorted(entries))

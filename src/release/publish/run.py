@@ -13,11 +13,13 @@ from release.lock import project_lock
 from release.pipeline.check import check_staged, default_report_path
 from release.pipeline.context import PublishInfo
 from release.pipeline.inventory import source_commit
+from release.pipeline.manifest import SIGNATURE_NAME
 from release.pipeline.report import Report, append_publication
 from release.progress import Progress
 from release.publish import publisher_for, targets
 from release.publish.plan import PublishPlan, PublishRecord
 from release.regular import newest_mtime
+from release.signature import sign_folder
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,11 @@ class PublishResult:
 
 
 def stale_report(staged_dir: Path, report_path: Path) -> list[Finding]:
-    """A report older than the newest staged file was not written for these bytes."""
+    """A report older than the newest staged file was not written for these bytes (the
+    signature comes after the report by design: it covers it)."""
     if not report_path.is_file():
         return []
-    if report_path.stat().st_mtime >= newest_mtime(staged_dir):
+    if report_path.stat().st_mtime >= newest_mtime(staged_dir, besides=(SIGNATURE_NAME,)):
         return []
     return [Finding(rules.REPORT_STALE, None,
                     f"{report_path.name} is older than the newest file in {staged_dir.name}; "
@@ -96,6 +99,8 @@ def _publish(config: Config, target: str, options: PublishOptions,
     gate = result(None, None)
     if not gate.report.passed or manifest is None:
         return gate
+    if config.sign is not None and not dry_run and not (staged_dir / SIGNATURE_NAME).exists():
+        sign_folder(staged_dir, config.sign)  # [sign]: nothing goes out unsigned
     publisher = publisher_for(config, target)
     plan = publisher.plan(staged_dir, manifest)
     if dry_run:
