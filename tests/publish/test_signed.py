@@ -200,11 +200,11 @@ def test_sign_config_errors(tmp_path: Path, cli: Callable[..., CliResult]) -> No
     config = tmp_path / "release.toml"
     base = '[release]\nname = "m"\nversion = "1"\n[model]\npath = "."\n'
     config.write_text(base + '[sign]\nmethod = "certificate"\nprivate_key = "k.pem"\n')
-    with pytest.raises(ConfigError, match="sign.certificate: is required"):
+    with pytest.raises(ConfigError, match=r"sign\.certificate: is required"):
         load_config(config)
     config.write_text(base + '[sign]\nmethod = "pgp"\n')
-    with pytest.raises(ConfigError, match="sign.method: must be one of"):
+    with pytest.raises(ConfigError, match=r"sign\.method: must be one of"):
         load_config(config)
     config.write_text(base + '[sign]\nmethod = "key"\nprivate_key = "k.pem"\nkye = 1\n')
-    with pytest.raises(ConfigError, match="sign.kye: unknown key"):
+    with pytest.raises(ConfigError, match=r"sign\.kye: unknown key"):
         load_config(config)
