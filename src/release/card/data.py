@@ -99,7 +99,8 @@ def hf_license(expression: str | None, catalog: Catalog) -> dict[str, str]:
             "license_link": f"LICENSES/{first}.txt"}
 
 
-def _privacy(privacy: PrivacySettings) -> list[str]:
+def privacy_techniques(privacy: PrivacySettings) -> list[str]:
+    """The privacy techniques the agreement's Attachment B says were applied, in words."""
     found = []
     if privacy.pseudonymization:
         found.append("Pseudonymization of personal data")
@@ -174,7 +175,7 @@ def card_data(config: Config, report: Report, plan: LicensePlan, catalog: Catalo
             "limitations": agreement.data_limitations or "",
             "personal_data": agreement.personal_data,
         },
-        "privacy": _privacy(config.agreement.privacy),
+        "privacy": privacy_techniques(config.agreement.privacy),
         "checks": {
             "files": report.summary["files"], "scanned": report.summary["scanned"],
             "leaks": sum(1 for f in report.findings if f.rule in rules.TRAINING_DATA_IN_FILES),

@@ -12,6 +12,7 @@ from release.errors import IntegrityError
 from release.licensing.catalog import Catalog
 from release.licensing.policy import MANIFEST_LICENSE, LicensePlan
 from release.pipeline.manifest import (
+    AIBOM_NAME,
     GITATTRIBUTES,
     MANIFEST_NAME,
     SIGNATURE_NAME,
@@ -71,8 +72,8 @@ def reuse_toml(holder: str, plan: LicensePlan, model_paths: list[str],
     parts.append(_annotation([NOTICE_NAME, "README.md", *(figures or [])], holder, docs))
     # what release writes about the release, and the .gitattributes a git or Hub publication
     # adds, so that a clone of the published tree is REUSE-compliant too
-    parts.append(_annotation([MANIFEST_NAME, STAGED_REPORT_NAME, SIGNATURE_NAME, GITATTRIBUTES],
-                             holder, MANIFEST_LICENSE))
+    parts.append(_annotation([MANIFEST_NAME, STAGED_REPORT_NAME, SIGNATURE_NAME, AIBOM_NAME,
+                              GITATTRIBUTES], holder, MANIFEST_LICENSE))
     return "\n".join(parts)
 
 

@@ -19,6 +19,7 @@ from release.lock import state_folder
 from release.pipeline.globs import matches_any
 from release.pipeline.kinds import classify_kind
 from release.pipeline.manifest import (
+    AIBOM_NAME,
     MANIFEST_NAME,
     PLOT_NAME,
     SIGNATURE_NAME,
@@ -32,7 +33,7 @@ ROTATE_KEY_ADVICE = (
     f"file, run `release index build` (it makes a new key and a new index), and replace the "
     f"{KEY_ENV} secret of CI with the new key")
 RESERVED_PATHS = frozenset({MANIFEST_NAME, STAGED_REPORT_NAME, "NOTICE", "REUSE.toml",
-                            PLOT_NAME, SIGNATURE_NAME})
+                            PLOT_NAME, SIGNATURE_NAME, AIBOM_NAME})
 RESERVED_FOLDERS = ("LICENSES/",)
 
 @dataclass(frozen=True)

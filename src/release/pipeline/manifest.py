@@ -15,6 +15,7 @@ MANIFEST_NAME = "release-manifest.json"
 # manifest (report_sha256) like the files; the copy beside the folder also records publications
 STAGED_REPORT_NAME = "release-report.json"
 PLOT_NAME = "release-memorization.png"  # the memorisation audit's figure, for the card
+AIBOM_NAME = "release-aibom.cdx.json"  # the AI bill of materials (CycloneDX 1.6 ML-BOM)
 SIGNATURE_NAME = "model.sig"  # the OpenSSF Model Signing signature of every other file
 GITATTRIBUTES = ".gitattributes"  # what a git or Hub publication adds to the tree
 MANIFEST_VERSION = 1

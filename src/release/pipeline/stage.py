@@ -14,6 +14,7 @@ from release.card.validate import CARD_PATH
 from release.config import Config
 from release.digests import copy_verified, sha256_file
 from release.errors import UsageError
+from release.fingerprint.index import LoadedIndex
 from release.licensing.attach import attach, reuse_lint
 from release.licensing.catalog import Catalog
 from release.licensing.policy import LicensePlan
@@ -24,6 +25,7 @@ from release.ownership import (
     is_staged_release,
     require_replaceable,
 )
+from release.pipeline.aibom import AIBOM_NAME, render_aibom
 from release.pipeline.context import StagedInfo
 from release.pipeline.manifest import MANIFEST_NAME, STAGED_REPORT_NAME, Manifest, ManifestFile
 from release.pipeline.read import Artifact
@@ -72,9 +74,11 @@ def _generated_entry(built: Path, path: str) -> ManifestFile:
 
 
 def _write_files(built: Path, config: Config, artifacts: list[Artifact],
-                 extras: StagedExtras | None, progress: Progress) -> list[ManifestFile]:
+                 extras: StagedExtras | None, index: LoadedIndex | None,
+                 progress: Progress) -> list[ManifestFile]:
     """Every shipped file copied into the staging folder (refused if it changed since it was
-    scanned), then the card and the licensing; their manifest entries."""
+    scanned), then the card, its figures, the licensing and the AI-BOM of them all; their
+    manifest entries."""
     with progress.task("Staging files", sum(a.size for a in artifacts)) as task:
         for artifact in artifacts:
             copy_verified(artifact.item.source, built / artifact.item.path, artifact.sha256,
@@ -90,6 +94,12 @@ def _write_files(built: Path, config: Config, artifacts: list[Artifact],
             os.chmod(built / path, 0o644)
             files.append(_generated_entry(built, path))
         files += _attach_licensing(built, config, extras, artifacts)
+        meta = index.meta if index is not None else None
+        (built / AIBOM_NAME).write_text(render_aibom(
+            config, extras.licenses, files, meta.records if meta else None,
+            meta.text_bytes if meta else None), encoding="utf-8")
+        os.chmod(built / AIBOM_NAME, 0o644)
+        files.append(_generated_entry(built, AIBOM_NAME))
     return files
 
 
@@ -111,7 +121,8 @@ def stage_release(config: Config, result: ScanResult, extras: StagedExtras | Non
     pending: list[PendingFile] = []
     try:
         with building_folder(final) as built:
-            files = _write_files(built, config, artifacts, extras, progress)
+            index = result.matcher.index if result.matcher is not None else None
+            files = _write_files(built, config, artifacts, extras, index, progress)
             generated = tuple(sorted(f.path for f in files[len(artifacts):]))
             report = dataclasses.replace(scanned, context=dataclasses.replace(
                 scanned.context, staged=StagedInfo(final.name, len(artifacts), generated)))
