@@ -69,6 +69,8 @@ HOW_TO_FIX = {
     "RL611": "Stage the release again; do not edit a staged folder or its manifest.",
     "RL612": "Do not use the files: download the release again from its source; a "
              "maintainer re-stages and signs it with `release prepare` and `release sign`.",
+    "RL613": "Turn off access requests in the repository's settings on the Hub (Settings, "
+             "Access requests) and publish again.",
     "RL701": "Rotate the credential first (revoke it and issue a new one), then remove it: "
              "deleting the file is not enough, it stays in history and in every copy.",
     "RL702": "Remove the credential file from the shipped folders and rotate what it held.",

@@ -174,6 +174,10 @@ SIGNATURE_MISMATCH = Rule(
     "RL612", "signature-mismatch", E,
     "The release's signature (model.sig) does not verify, is missing where one is required, "
     "or names other bytes than a file holds.")
+GATED_REPOSITORY = Rule(
+    "RL613", "gated-repository", E,
+    "The Hub repository asks users to accept extra access terms (gated), which restricts the "
+    "use of the trained model (DUA-OAI §4(c)).")
 CREDENTIAL = Rule(
     "RL701", "credential", E,
     "A credential (an access token, an API key, a private key, a password in a URL or an "

@@ -57,6 +57,7 @@ class Commit:
 @dataclass
 class Repo:
     private: bool
+    gated: bool | str = False  # "auto" or "manual": users must ask for access
     commits: dict[str, Commit] = field(default_factory=dict)
     branches: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
@@ -240,6 +241,7 @@ class HubHandler(BaseHTTPRequestHandler):
             return
         files = state.commits[sha].files
         self._json(200, {"id": repo, "modelId": repo, "sha": sha, "private": state.private,
+                         "gated": state.gated,
                          "siblings": [{"rfilename": p} for p in sorted(files)]})
 
     def _refs(self, query: dict[str, list[str]], repo: str) -> None:

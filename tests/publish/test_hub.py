@@ -229,3 +229,20 @@ def test_a_download_of_the_published_repo_checks(on_hub: Publishable, hub: HubSe
     assert (local / "release-report.json").is_file()
     checked = cli("check", local, "-q")
     assert checked.code == 0, checked.out + checked.err
+
+
+def test_a_gated_repository_is_refused_naming_the_setting(on_hub: Publishable, hub: HubServer,
+                                                          cli: Callable[..., CliResult]) -> None:
+    """DUA-OAI §4(c): no restriction on the use of the trained model, so no access terms."""
+    assert publish(cli, on_hub).code == 0
+    hub.state.repos[REPO_ID].gated = "manual"
+    bumped = on_hub.config.read_text().replace('version = "0.1.0"', 'version = "0.1.1"')
+    on_hub.config.write_text(bumped)
+    assert cli("prepare", "--config", on_hub.config).code == 0
+    hub.state.calls.clear()
+    refused = publish(cli, on_hub, "--format", "json")
+    assert refused.code == 1, refused.out + refused.err
+    (finding,) = [f for f in json.loads(refused.out)["findings"] if f["rule_id"] == "RL613"]
+    assert "gated" in finding["message"] and "§4(c)" in finding["message"]
+    assert not {"commit", "tag", "lfs_upload"} & set(hub.state.calls)
+    assert "v0.1.1" not in hub.state.repos[REPO_ID].tags

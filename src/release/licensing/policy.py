@@ -147,7 +147,9 @@ def _agreement(agreement: AgreementSettings, plan: LicensePlan, today: dt.date) 
     plan.dates = AgreementDates(
         release_date=today, term_end=agreement.term_end, survival_window_end=survival_end,
         in_survival_window=agreement.term_end < today <= survival_end,
-        data_deletion_deadline=deletion, days_until_data_deletion=(deletion - today).days)
+        data_deletion_deadline=deletion, days_until_data_deletion=(deletion - today).days,
+        agreement=agreement.type, version=agreement.version,
+        effective_date=agreement.effective_date)
     if today > survival_end:
         window = (f" and its {agreement.survival_days}-day survival window ended on "
                   f"{survival_end.isoformat()}" if agreement.survival_days else "")

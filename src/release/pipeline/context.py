@@ -85,6 +85,9 @@ class AgreementDates:
     in_survival_window: bool
     data_deletion_deadline: dt.date
     days_until_data_deletion: int
+    agreement: str = "DUA-OAI"  # its type, and the version of its text the parties signed
+    version: str | None = None
+    effective_date: dt.date | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {name: value.isoformat() if isinstance(value, dt.date) else value

@@ -148,6 +148,14 @@ class HubPublisher:
         repo_id = self.settings.repo_id
         self._call("create the repository", self.api.create_repo, repo_id,
                    private=self.settings.private, exist_ok=True)
+        info = self._call("read the repository's settings", self.api.model_info, repo_id)
+        if getattr(info, "gated", False):
+            return PushOutcome(None, (Finding(
+                rules.GATED_REPOSITORY, None,
+                f"{repo_id} is gated (access requests: {info.gated}): users must accept extra "
+                "terms to download the model, a restriction on its use that DUA-OAI §4(c) "
+                "rules out; turn off the 'gated' setting (Settings, Access requests) and "
+                "publish again", basis=str(info.gated), config_key="publish.hub.repo_id"),))
         refs = self._call("list refs", self.api.list_repo_refs, repo_id,
                           include_pull_requests=self.settings.create_pr)
         tagged = next((t.target_commit for t in refs.tags if t.name == plan.tag), None)
