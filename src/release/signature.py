@@ -89,10 +89,18 @@ def _first_line(exc: BaseException) -> str:
 
 
 
+def check_signer(settings: SignSettings) -> None:
+    """Read the key (and certificates) now, so that a key that cannot sign stops a run before
+    it stages or pushes anything."""
+    with _library_errors("[sign] cannot sign with this key or certificate"):
+        _signer(settings)
+
+
 def sign_folder(folder: Path, settings: SignSettings) -> Path:
     """Write `folder/model.sig` over every file of the folder. The signature is made beside
     the folder and renamed in, so a failed or killed signing leaves the folder as it was."""
-    signer = _signer(settings)
+    with _library_errors("[sign] cannot sign with this key or certificate"):
+        signer = _signer(settings)
     handle, scratch = tempfile.mkstemp(prefix=f".{folder.name}.sig.", suffix=".partial",
                                        dir=folder.parent)
     os.close(handle)
@@ -182,11 +190,12 @@ def differences(signed: dict[str, str], present: dict[str, str]) -> list[Finding
 def verify_folder(folder: Path, trust: Trust) -> list[Finding]:
     """The signature checked against `trust` and every file against the signature; findings
     name the files that differ. No finding: the folder is exactly what was signed."""
+    with _library_errors("cannot read what you trust"):
+        verifier = trust.verifier().set_hashing_config(_hashing(folder))
     signature = folder / SIGNATURE_NAME
     if not signature.is_file() or signature.is_symlink():
         return [Finding(rules.SIGNATURE_MISMATCH, SIGNATURE_NAME,
                         "no signature: the release was not signed", basis="unsigned")]
-    verifier = trust.verifier().set_hashing_config(_hashing(folder))
     try:
         verifier.verify(folder, signature)
     except Exception as exc:  # the library's crypto and protobuf errors share no base

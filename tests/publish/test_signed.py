@@ -208,3 +208,20 @@ def test_sign_config_errors(tmp_path: Path, cli: Callable[..., CliResult]) -> No
     config.write_text(base + '[sign]\nmethod = "key"\nprivate_key = "k.pem"\nkye = 1\n')
     with pytest.raises(ConfigError, match=r"sign\.kye: unknown key"):
         load_config(config)
+
+
+def test_a_key_that_cannot_sign_is_a_usage_error_and_nothing_is_staged_unsigned(
+        tmp_path: Path, hub: HubServer, cli: Callable[..., CliResult]) -> None:
+    target, _ = signed_project(tmp_path, hub, "key")
+    key = tmp_path / "keys" / "signing.pem"
+    key.write_text("not a key\n")
+    result = cli("prepare", "--config", target.config)
+    assert result.code == 2, result.out + result.err
+    assert "cannot sign" in result.err and "Traceback" not in result.err
+    assert not (target.staged.path / "model.sig").exists()
+    assert not list(target.staged.path.parent.glob(".*.partial"))
+    assert "README.md" not in {p.name for p in target.staged.path.iterdir()}  # not re-staged
+    bad_trust = tmp_path / "not-a-key.pub"
+    bad_trust.write_text("garbage\n")
+    verified = cli("verify", target.staged.path, "--public-key", bad_trust)
+    assert verified.code == 2 and "cannot read what you trust" in verified.err

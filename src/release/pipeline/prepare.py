@@ -27,7 +27,7 @@ from release.pipeline.scan import ScanOptions, ScanResult, make_report, scan
 from release.pipeline.stage import StagedExtras, StagedRelease, stage_release
 from release.progress import Progress, SilentProgress
 from release.regular import newest_mtime
-from release.signature import sign_folder
+from release.signature import check_signer, sign_folder
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,8 @@ def prepare(config: Config, *, baseline: Baseline | None = None,
 
 
 def _prepare(config: Config, options: ScanOptions, progress: Progress) -> PrepareResult:
+    if config.sign is not None:
+        check_signer(config.sign)
     assembled = assemble(config, options, progress)
     notes = assembled.scan.notes
     if not assembled.report.passed:
