@@ -89,7 +89,8 @@ def test_survival_window_and_data_deletion_deadline() -> None:
     assert inside.dates is not None and inside.dates.to_dict() == {
         "release_date": "2026-06-01", "term_end": "2026-05-01",
         "survival_window_end": "2026-06-15", "in_survival_window": True,
-        "data_deletion_deadline": "2026-06-30", "days_until_data_deletion": 29}
+        "data_deletion_deadline": "2026-06-30", "days_until_data_deletion": 29,
+        "agreement": "DUA-OAI", "version": None, "effective_date": "2025-01-01"}
     after = findings(text, today=dt.date(2026, 6, 16))
     assert [rule for rule, _ in after] == ["RL405"]
     assert "survival window ended on 2026-06-15" in after[0][1]
