@@ -260,7 +260,7 @@ def test_a_failure_while_matching_on_a_worker_thread_reaches_the_caller(
         threads.append(threading.current_thread().name)
         raise InputError("matching failed")
 
-    monkeypatch.setattr(Matcher, "match", broken)
+    monkeypatch.setattr(Matcher, "match_spans", broken)  # what the scan's workers call
     monkeypatch.setenv(THREADS_ENV, "2")
     with pytest.raises(InputError, match="matching failed"):
         run(project)

@@ -18,7 +18,7 @@ from release.detectors.hazards import hazard_finding
 from release.errors import display_path
 from release.extract import Hazard, Problem, Segment, extract_file
 from release.findings import Finding
-from release.fingerprint.match import Matcher
+from release.fingerprint.match import Matcher, TextSpans
 from release.fingerprint.tokens import WordPlaces
 from release.pipeline.workers import Workers
 
@@ -67,7 +67,9 @@ class _SecretFound:
 
 @dataclass(frozen=True)
 class _Matched:
-    located: list[_Located]
+    members: list[str | None]  # of the batch's pieces
+    runs: _Runs | None
+    values: list[_Located]
     secrets: list[_SecretFound]
 
 
@@ -84,16 +86,24 @@ class _Scan:
 
 @dataclass(frozen=True)
 class _Located:
-    """A hit placed in its artifact: where it is and how big, never what it says."""
+    """A sensitive value placed in its artifact: where it is, never what it says."""
 
     member: str | None
     line: int | None
-    chars: int
-    words: int
-    records: frozenset[int]
-    value: bool = False  # a sensitive value; otherwise a run of training text
-    new_value: bool = False  # the first record of the value found at this place
-    shortest: int = 1  # tokens of the shortest of its records (a run of training text)
+    record: int
+    new_value: bool  # the first record of the value found at this place
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """A batch's runs of training text placed in their artifact, as arrays in piece order:
+    each run's piece, line (-1: none), characters, words and the tokens of its shortest record
+    (at least 1), and its records (CSR, as TextSpans holds them)."""
+
+    spans: TextSpans
+    line: np.ndarray
+    chars: np.ndarray
+    shortest: np.ndarray
 
 
 @register
@@ -176,7 +186,7 @@ class TrainingData:
     def _take(self, scan: _Scan, future: Future[_Matched] | None) -> None:
         if future is not None:
             matched = future.result()
-            self._tally(matched.located, scan.tallies)
+            self._tally(matched.members, matched.runs, matched.values, scan.tallies)
             self._record_secrets(matched.secrets, scan)
         else:
             scan.result = [*scan.findings,
@@ -279,49 +289,47 @@ class TrainingData:
                 basis=f"credential:{rule.id}:{tally.digest or ordinal[place]}")
 
     def _match(self, batch: list[Segment]) -> _Matched:
-        """A batch's training-data hits and credentials (run by the matching threads)."""
-        return _Matched(self._locate(batch), self._secrets_in(batch))
+        """A batch's hits and credentials (run by the matching threads)."""
+        runs, values = self._locate(batch)
+        return _Matched([s.member for s in batch], runs, values, self._secrets_in(batch))
 
-    def _locate(self, batch: list[Segment]) -> list[_Located]:
-        """The batch's hits, placed by member and line: each piece with a hit is read once
-        for where its words, lines and characters are, and all its hits are placed together,
-        so many hits cost about what few do."""
-        text_hits, sensitive_hits = self._matcher.match([s.text for s in batch])
-        hits: list[tuple[int, int, int]] = [(h.piece, h.start, h.end) for h in text_hits]
-        hits += [(h.piece, h.start, h.end) for h in sensitive_hits]
-        if not hits:
-            return []
-        placed = self._place(batch, np.array(hits, dtype=np.int64).reshape(-1, 3))
-        shortest = self._shortest([hit.records for hit in text_hits])
-        located = [_Located(*placed[number], hit.end - hit.start, hit.records,
-                            shortest=shortest[number])
-                   for number, hit in enumerate(text_hits)]
+    def _locate(self, batch: list[Segment]) -> tuple[_Runs | None, list[_Located]]:
+        """The batch's hits, placed by line: each piece with a hit is read once for where its
+        words, lines and characters are, and all its hits are placed together as arrays, so
+        many hits cost about what few do."""
+        spans, sensitive_hits = self._matcher.match_spans([s.text for s in batch])
+        if not len(spans) and not sensitive_hits:
+            return None, []
+        hits = np.concatenate([
+            np.stack([spans.piece, spans.start, spans.end], axis=1),
+            np.array([(h.piece, h.start, h.end) for h in sensitive_hits],
+                     dtype=np.int64).reshape(-1, 3)])
+        lines, chars = self._place(batch, hits)
+        count = len(spans)
+        runs = None
+        if count:
+            runs = _Runs(spans, lines[:count], chars[:count], self._shortest(spans))
         seen: set[tuple[int, int]] = set()
-        for number, sensitive in enumerate(sensitive_hits, start=len(text_hits)):
+        values = []
+        for sensitive, line in zip(sensitive_hits, lines[count:].tolist(), strict=True):
             first = (sensitive.piece, sensitive.start) not in seen  # one value, many records
             seen.add((sensitive.piece, sensitive.start))
-            located.append(_Located(*placed[number], sensitive.end - sensitive.start,
-                                    frozenset((sensitive.record,)), value=True,
-                                    new_value=first))
-        return located
+            values.append(_Located(batch[sensitive.piece].member, None if line < 0 else line,
+                                   sensitive.record, first))
+        return runs, values
 
-    def _shortest(self, groups: list[frozenset[int]]) -> list[int]:
-        """Tokens of the shortest record of each group, in one read of the record table
+    def _shortest(self, spans: TextSpans) -> np.ndarray:
+        """Tokens of the shortest record of each run, in one read of the record table
         (0-token records count as 1)."""
-        if not groups:
-            return []
-        sizes = np.fromiter(map(len, groups), dtype=np.int64, count=len(groups))
-        numbers = np.fromiter((r for group in groups for r in group), dtype=np.int64,
-                              count=int(sizes.sum()))
-        lengths = np.asarray(self._matcher.index.record_length)[numbers].astype(np.int64)
-        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-        shortest: list[int] = np.maximum(np.minimum.reduceat(lengths, starts), 1).tolist()
+        lengths = np.asarray(self._matcher.index.record_length)[spans.members].astype(np.int64)
+        shortest: np.ndarray = np.maximum(np.minimum.reduceat(lengths, spans.offsets[:-1]), 1)
         return shortest
 
-    def _place(self, batch: list[Segment], hits: np.ndarray
-               ) -> list[tuple[str | None, int | None, int]]:
-        """Member, line and character count of each hit (piece, first token, end token)."""
-        placed: list[tuple[str | None, int | None, int]] = [(None, None, 0)] * hits.shape[0]
+    def _place(self, batch: list[Segment], hits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Line (-1 where the segment has none) and character count of each hit (piece, first
+        token, end token)."""
+        lines = np.full(hits.shape[0], -1, dtype=np.int64)
+        chars = np.zeros(hits.shape[0], dtype=np.int64)
         for piece in np.unique(hits[:, 0]).tolist():
             mine = np.flatnonzero(hits[:, 0] == piece)
             segment = batch[piece]
@@ -334,34 +342,41 @@ class TrainingData:
             begins, finishes = places.span(np.where(whole, starts, 0),
                                            np.where(whole, ends - 1, 0))
             data = np.frombuffer(raw, dtype=np.uint8)
-            # characters before each byte offset (UTF-8 bytes that begin a character)
-            characters = np.concatenate(([0], np.cumsum((data & 0xC0) != 0x80)))
-            chars = np.where(whole, characters[finishes] - characters[begins], 0).tolist()
-            lines: list[int | None] = [segment.line] * mine.shape[0]
+            if raw.isascii():  # a byte a character
+                chars[mine] = np.where(whole, finishes - begins, 0)
+            else:  # characters before each byte offset (UTF-8 bytes that begin a character)
+                characters = np.concatenate(([0], np.cumsum((data & 0xC0) != 0x80)))
+                chars[mine] = np.where(whole, characters[finishes] - characters[begins], 0)
             if segment.line is not None:
                 newlines = np.flatnonzero(data == 0x0A)
-                lines = (segment.line + np.where(whole, np.searchsorted(newlines, begins), 0)
-                         ).tolist()
-            for slot, number in enumerate(mine.tolist()):
-                placed[number] = (segment.member, lines[slot], chars[slot])
-        return placed
+                lines[mine] = segment.line + np.where(whole, np.searchsorted(newlines, begins),
+                                                      0)
+        return lines, chars
 
-    def _tally(self, places: list[_Located], tallies: dict[str | None, _Tally]) -> None:
-        for hit in places:
-            tally = tallies.setdefault(hit.member, _Tally())
-            if hit.value:
-                if hit.line is not None:
-                    tally.value_lines.add(hit.line)
-                tally.values += int(hit.new_value)
-                tally.value_records |= hit.records
-                continue
-            if hit.line is not None:
-                tally.text_lines.add(hit.line)
-            tally.records |= hit.records
-            tally.words += hit.words
-            tally.chars += hit.chars
-            # the share of the shortest of its records the hit covers
-            tally.fraction = max(tally.fraction, min(1.0, hit.words / hit.shortest))
+    def _tally(self, batch_members: list[str | None], runs: _Runs | None,
+               values: list[_Located], tallies: dict[str | None, _Tally]) -> None:
+        if runs is not None:
+            spans = runs.spans
+            words = spans.end - spans.start
+            fraction = np.minimum(1.0, words / runs.shortest)
+            # runs come in piece order: one block of runs per piece, one member per piece
+            bounds = np.flatnonzero(np.diff(spans.piece)) + 1
+            for begin, end in zip([0, *bounds.tolist()], [*bounds.tolist(), len(spans)],
+                                  strict=True):
+                tally = tallies.setdefault(batch_members[int(spans.piece[begin])], _Tally())
+                tally.records.update(
+                    spans.members[spans.offsets[begin]: spans.offsets[end]].tolist())
+                tally.words += int(words[begin:end].sum())
+                tally.chars += int(runs.chars[begin:end].sum())
+                tally.fraction = max(tally.fraction, float(fraction[begin:end].max()))
+                lines = runs.line[begin:end]
+                tally.text_lines.update(lines[lines >= 0].tolist())
+        for value in values:
+            tally = tallies.setdefault(value.member, _Tally())
+            if value.line is not None:
+                tally.value_lines.add(value.line)
+            tally.values += int(value.new_value)
+            tally.value_records.add(value.record)
 
     def _ids(self, records: Iterable[int]) -> list[str]:
         """The distinct ids of the records: a record several sources hold (the same tickets

@@ -35,6 +35,33 @@ class TextHit:
 
 
 @dataclass(frozen=True)
+class TextSpans:
+    """A batch's confirmed shared runs as arrays, in piece order: run i is tokens
+    [start[i], end[i]) of piece[i], shared with the records members[offsets[i]:offsets[i+1]].
+    Many hits cost a few arrays, not an object each."""
+
+    piece: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    offsets: np.ndarray
+    members: np.ndarray
+
+    @classmethod
+    def empty(cls) -> TextSpans:
+        none = np.zeros(0, dtype=np.int64)
+        return cls(none, none, none, np.zeros(1, dtype=np.int64), none)
+
+    def __len__(self) -> int:
+        return int(self.piece.shape[0])
+
+    def hits(self) -> list[TextHit]:
+        members, offsets = self.members.tolist(), self.offsets.tolist()
+        return [TextHit(piece, start, end, frozenset(members[offsets[n]: offsets[n + 1]]))
+                for n, (piece, start, end) in enumerate(zip(
+                    self.piece.tolist(), self.start.tolist(), self.end.tolist(), strict=True))]
+
+
+@dataclass(frozen=True)
 class SensitiveHit:
     piece: int
     start: int
@@ -61,7 +88,7 @@ class _Pieces:
 
 
 def _merge_spans(starts: np.ndarray, ends: np.ndarray, records: np.ndarray,
-                 pieces: _Pieces) -> list[TextHit]:
+                 pieces: _Pieces) -> TextSpans:
     """Overlapping or touching runs of one piece become one hit with all their records."""
     order = np.lexsort((ends, starts))
     starts, ends, records = starts[order], ends[order], records[order]
@@ -77,14 +104,12 @@ def _merge_spans(starts: np.ndarray, ends: np.ndarray, records: np.ndarray,
     width = int(records.max()) + 1
     pairs = np.sort(group.astype(np.int64) * width + records)  # (np.unique hashes: slower)
     pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
-    owners, members_flat = np.divmod(pairs, width)
-    members = np.split(members_flat, np.flatnonzero(np.diff(owners)) + 1)
-    group_piece = piece_of_run[new_group].tolist()
-    group_first = pieces.first[piece_of_run[new_group]].tolist()
-    return [TextHit(piece, start - first, end - first, frozenset(members[number].tolist()))
-            for number, (piece, first, start, end) in enumerate(zip(
-                group_piece, group_first, group_start.tolist(), group_end.tolist(),
-                strict=True))]
+    owners, members = np.divmod(pairs, width)
+    offsets = np.searchsorted(owners, np.arange(group_start.shape[0] + 1))
+    piece = piece_of_run[new_group].astype(np.int64)
+    first = pieces.first[piece]
+    return TextSpans(piece, group_start - first, group_end - first, offsets.astype(np.int64),
+                     members.astype(np.int64))
 
 
 class _Bitmap:
@@ -175,6 +200,12 @@ class Matcher:
               ) -> tuple[list[TextHit], list[SensitiveHit]]:
         """Hits in each piece (str, or UTF-8 bytes), by piece number and token range. Safe to
         call from several threads at once."""
+        spans, sensitive = self.match_spans(pieces)
+        return spans.hits(), sensitive
+
+    def match_spans(self, pieces: Sequence[str | bytes]
+                    ) -> tuple[TextSpans, list[SensitiveHit]]:
+        """As `match`, the runs of training text as arrays (for scans with many hits)."""
         scratch = self.scratch
         if all(isinstance(piece, bytes) for piece in pieces):
             hashes, first = tokenize_pieces(cast(Sequence[bytes], pieces), scratch, self.kernels)
@@ -183,7 +214,7 @@ class Matcher:
             tokens = tokenize_folded(buffer, scratch, self.kernels)
             hashes, first = tokens.hashes, tokens.pieces(offsets)[0]
         if hashes.shape[0] == 0:
-            return [], []
+            return TextSpans.empty(), []
         piece_map = _Pieces(first)
         probed = self._probe(hashes, scratch)
         sensitive = self._sensitive(hashes, probed, piece_map)
@@ -234,7 +265,7 @@ class Matcher:
                     hits.append(SensitiveHit(piece, start, start + length, int(unit[0])))
         return hits
 
-    def _text(self, probed: _Probed, pieces: _Pieces) -> list[TextHit]:
+    def _text(self, probed: _Probed, pieces: _Pieces) -> TextSpans:
         p = self.params
         index = self.index
         k = p.gram_words
@@ -242,10 +273,10 @@ class Matcher:
         inside = pieces.of(probed.grams) == pieces.of(probed.grams + k - 1)  # not across pieces
         query = probed.grams[inside]
         if query.size == 0:
-            return []
+            return TextSpans.empty()
         stored = self._stored(probed.gram_fingerprints[inside])
         if stored.owner.size == 0:
-            return []
+            return TextSpans.empty()
         at = query[stored.owner]
         if p.context:
             # a run of `context` agreeing neighbours has at least min(2, context) among the
@@ -256,7 +287,7 @@ class Matcher:
             left, right = self._extensions(at, stored.checks, token_prf, pieces, reach=reach)
             maybe = np.flatnonzero(left + right >= reach)
             if maybe.size == 0:
-                return []
+                return TextSpans.empty()
             at, checks, grams = at[maybe], stored.checks[maybe], stored.grams[maybe]
         else:
             checks, grams = stored.checks, stored.grams
@@ -265,7 +296,7 @@ class Matcher:
         left, right = self._extensions(at, checks, token_prf, pieces, (positions, lengths))
         confirmed = np.flatnonzero(left + right >= p.context)
         if confirmed.size == 0:
-            return []
+            return TextSpans.empty()
         records = np.asarray(index.unit_record[units[confirmed]], dtype=np.int64)
         return _merge_spans((at - left)[confirmed], (at + k + right)[confirmed], records,
                             pieces)
