@@ -8,6 +8,7 @@ import re
 import string
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 ALPHABETS = {
     "digits": string.digits,
@@ -49,13 +50,14 @@ class CanaryFormat:
     def space(self) -> int:
         return math.prod(len(s.alphabet) ** s.length for s in self.slots)
 
+    @cached_property
     def pattern(self) -> re.Pattern[str]:
         return re.compile("".join(
             re.escape(p) if isinstance(p, str) else f"[{re.escape(p.alphabet)}]{{{p.length}}}"
             for p in self.parts))
 
     def matches(self, text: str) -> bool:
-        return self.pattern().fullmatch(text) is not None
+        return self.pattern.fullmatch(text) is not None
 
     def fill(self, number: int) -> str:
         """The `number`-th string of the format (0 <= number < space), last slot fastest."""

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from release.audit.canary_format import CanaryFormat, parse_format
-from release.audit.scoring import import_torch
+from release.audit.scoring import import_torch, start_token
 from release.pipeline.context import CanaryExposure
 from release.progress import Progress
 
@@ -21,10 +21,9 @@ def log_likelihoods(model: Any, tokenizer: Any, texts: Sequence[str], device: st
     """The negative log-likelihood (nats) of each whole text, its first token included where
     the tokenizer has a start token to condition on."""
     torch = import_torch()
-    start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None \
-        else tokenizer.eos_token_id
+    start = start_token(tokenizer)
     encoded = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
-    rows = [([int(start)] if start is not None else []) + list(ids) for ids in encoded]
+    rows = [([start] if start is not None else []) + list(ids) for ids in encoded]
     result: list[float] = []
     for begin in range(0, len(rows), batch_size):
         chunk = rows[begin: begin + batch_size]
@@ -117,6 +116,6 @@ def _one_format(model: Any, tokenizer: Any, fmt: CanaryFormat, number: int,
     for (canary_id, text), score in zip(members, own, strict=True):
         others = [s for s, candidate in zip(scores, strings, strict=True) if candidate != text]
         bits, below, method = rank_canary(score, others, fmt.space_bits, exact)
-        result.append(CanaryExposure(canary_id, number, bits, fmt.space_bits, len(others), below,
-                               method))
+        result.append(CanaryExposure(canary_id, number, bits, fmt.space_bits, len(others),
+                                     below, method))
     return result

@@ -113,6 +113,14 @@ def load_model(folder: Path, device: str, dtype: str) -> tuple[Any, Any]:
     return loaded, tokenizer
 
 
+def start_token(tokenizer: Any) -> int | None:
+    """The token a document starts with: the tokenizer's BOS, else its EOS (GPT-2's
+    <|endoftext|> separates documents), else none."""
+    token = tokenizer.bos_token_id if tokenizer.bos_token_id is not None \
+        else tokenizer.eos_token_id
+    return None if token is None else int(token)
+
+
 def parameter_count(model: Any) -> int:
     return int(sum(p.numel() for p in model.parameters()))
 

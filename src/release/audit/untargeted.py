@@ -8,7 +8,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from release.audit.scoring import import_torch
+from release.audit.scoring import import_torch, start_token
 from release.config import GenerationSettings
 from release.errors import InputError, UsageError, display_path
 from release.fingerprint.match import Matcher
@@ -93,13 +93,12 @@ def load_prompts(settings: GenerationSettings, tokenizer: Any) -> list[Prompt]:
                              f"prompts of at most {MAX_PROMPT_BYTES} bytes each")
     else:
         texts = ["", *BUILTIN_OPENINGS]
-    start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None \
-        else tokenizer.eos_token_id
+    start = start_token(tokenizer)
     prompts = []
     for number, text in enumerate(texts):
         ids = list(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else []
         if start is not None:
-            ids.insert(0, int(start))
+            ids.insert(0, start)
         if ids:
             prompts.append(Prompt(number, tuple(int(i) for i in ids)))
     if not prompts:

@@ -73,6 +73,14 @@ def _generated_entry(built: Path, path: str) -> ManifestFile:
     return ManifestFile(path, (built / path).stat().st_size, sha256_file(built / path))
 
 
+def _write_generated(built: Path, path: str, content: bytes) -> ManifestFile:
+    """Write a file of the tool's own (the card, a figure, the BOM) into the staging folder,
+    readable by all; its manifest entry."""
+    (built / path).write_bytes(content)
+    os.chmod(built / path, 0o644)
+    return _generated_entry(built, path)
+
+
 def _write_files(built: Path, config: Config, artifacts: list[Artifact],
                  extras: StagedExtras | None, index: LoadedIndex | None,
                  progress: Progress) -> list[ManifestFile]:
@@ -85,21 +93,13 @@ def _write_files(built: Path, config: Config, artifacts: list[Artifact],
                           CHANGED_SINCE_SCAN, task.advance)
     files = [ManifestFile(a.item.path, a.size, a.sha256 or "") for a in artifacts]
     if extras is not None:
-        card = built / CARD_PATH
-        card.write_text(extras.card, encoding="utf-8")
-        os.chmod(card, 0o644)
-        files.append(_generated_entry(built, CARD_PATH))
-        for path, content in extras.figures:
-            (built / path).write_bytes(content)
-            os.chmod(built / path, 0o644)
-            files.append(_generated_entry(built, path))
+        files.append(_write_generated(built, CARD_PATH, extras.card.encode("utf-8")))
+        files += [_write_generated(built, path, content) for path, content in extras.figures]
         files += _attach_licensing(built, config, extras, artifacts)
         meta = index.meta if index is not None else None
-        (built / AIBOM_NAME).write_text(render_aibom(
-            config, extras.licenses, files, meta.records if meta else None,
-            meta.text_bytes if meta else None), encoding="utf-8")
-        os.chmod(built / AIBOM_NAME, 0o644)
-        files.append(_generated_entry(built, AIBOM_NAME))
+        bom = render_aibom(config, extras.licenses, files, meta.records if meta else None,
+                           meta.text_bytes if meta else None)
+        files.append(_write_generated(built, AIBOM_NAME, bom.encode("utf-8")))
     return files
 
 
