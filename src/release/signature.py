@@ -199,10 +199,10 @@ def verify_folder(folder: Path, trust: Trust) -> list[Finding]:
     try:
         verifier.verify(folder, signature)
     except Exception as exc:  # the library's crypto and protobuf errors share no base
-        mismatched = differences(signed_digests(signature), present_digests(folder))
-        if isinstance(exc, ValueError) and str(exc).startswith("Signature mismatch") \
-                and mismatched:
-            return mismatched
+        if isinstance(exc, ValueError) and str(exc).startswith("Signature mismatch"):
+            mismatched = differences(signed_digests(signature), present_digests(folder))
+            if mismatched:
+                return mismatched
         return [Finding(rules.SIGNATURE_MISMATCH, SIGNATURE_NAME,
                         "the signature does not verify with what you trust "
                         f"({type(exc).__name__}: {_first_line(exc)})", basis="invalid")]

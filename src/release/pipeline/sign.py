@@ -16,10 +16,11 @@ from release.config import Config
 from release.errors import InputError, UsageError
 from release.pipeline.check import check_staged, default_report_path
 from release.pipeline.inventory import source_commit
+from release.pipeline.manifest import SIGNATURE_NAME
 from release.pipeline.report import Report
 from release.progress import Progress, SilentProgress
 from release.publish.plan import public_location, redact
-from release.signature import Trust, sign_folder, verify_folder
+from release.signature import Trust, sign_folder, signed_digests, verify_folder
 
 FETCH_TIMEOUT = 600.0  # seconds a clone or a download may take
 
@@ -113,7 +114,10 @@ def verify_release(source: Source, trust: Trust, progress: Progress | None = Non
         if not folder.is_dir():
             raise UsageError("is not a folder", path=folder)
         signed = verify_folder(folder, trust)
-        checked, _ = check_staged(folder, default_report_path(folder), progress=progress)
+        # a verified signature already says every file's sha256: no second pass over them
+        verified = None if signed else signed_digests(folder / SIGNATURE_NAME)
+        checked, _ = check_staged(folder, default_report_path(folder), progress=progress,
+                                  known_digests=verified)
     # a file the signature does not cover is named once, by the signature's verdict
     findings = [*signed, *(f for f in checked.findings
                            if not (signed and f.rule is rules.SIGNATURE_MISMATCH))]
